@@ -1,2 +1,74 @@
 #!/usr/bin/env bash
-echo "fwd-bench: not written yet"; exit 77
+# fwd-bench: sluice-dp forwarding rate against the memif ceiling (testpmd).
+#
+#   sluice-gen port0 ──memif g0──► DUT ──memif g1──► sluice-gen port1
+#   (pod A 10.77.1.2)                                (pod B 10.77.1.3)
+#
+# DUT is first sluice-dp (g0, g1 are memif server ports; A and B are pods
+# on them with the generator's MACs, so every frame is parsed, looked up,
+# TTL-decremented and L2-rewritten), then dpdk-testpmd --forward-mode=io
+# on the same two sockets, same CPUs, same generator settings, same run.
+# The generator sends as fast as it can for FWD_DURATION seconds.
+#
+# Prints, for each DUT: Mpps received back, loss, latency p50/p99, and the
+# ratio sluice-dp/testpmd (target >= 0.80). Cycles per packet are computed
+# as TSC Hz / forwarded pps, i.e. assuming the DUT worker core is 100% busy
+# (it busy-polls under load); this is an upper bound when the generator,
+# not the DUT, is the bottleneck (then both DUTs show similar Mpps and the
+# generator reports few tx ring-full drops).
+#
+# Env: FWD_DURATION (10 s), FWD_SIZE (64), FWD_FLOWS (16), GEN_CPU (0),
+#      DUT_CPU (1), SLUICE_BUILD. Run as root: bash perf/fwd-bench.sh
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+DUR=${FWD_DURATION:-10}
+SIZE=${FWD_SIZE:-64}
+FLOWS=${FWD_FLOWS:-16}
+
+perf_need_root fwd-bench
+perf_need_bin "$GEN_BIN" "$DP_BIN"
+command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 77; }
+perf_setup fwd
+
+perf_log "machine: $(perf_load)"
+perf_log "rig: generator on CPU $GEN_CPU, DUT worker on CPU $DUT_CPU (control lcore on CPU $CTL_CPU), ${SIZE} B, $FLOWS flows, ${DUR} s"
+
+run_one() { # name kind
+  local name=$1 kind=$2
+  if [ "$kind" = dp ]; then perf_start_dp "$name"; else perf_start_testpmd "$name" io; fi
+  perf_log "$name: DUT pid $DUT_PID up, generator running"
+  perf_run_gen "$name" --duration "$DUR" --size "$SIZE" --flows "$FLOWS"
+  if [ "$kind" = dp ]; then
+    # Read dp's own view before stopping it (best effort: telemetry may differ).
+    $PY "$TEL" "$DUT_PREFIX" /sluice/stats > "$PERF_DIR/tel-$name.json" 2>/dev/null || true
+  fi
+  perf_stop "$DUT_PID"
+}
+
+run_one dp dp
+run_one testpmd testpmd
+
+hz=$(perf_tsc_hz "$PERF_DIR/gen-dp.log")
+printf '\n%-10s %10s %10s %10s %10s %12s %12s\n' DUT "rx Mpps" "tx Mpps" "loss %" "ring-full" "p50 us" "p99 us"
+for n in dp testpmd; do
+  f=$PERF_DIR/gen-$n.log
+  tx=$(perf_field tx_pkts "$f"); lost=$(perf_field lost "$f")
+  full=$(sed -n 's/.*ring-full drops \([0-9]*\).*/\1/p' "$f")
+  printf '%-10s %10s %10s %10s %10s %12s %12s\n' "$([ $n = dp ] && echo sluice-dp || echo testpmd)" \
+    "$(perf_field rx_mpps "$f")" "$(perf_field tx_mpps "$f")" \
+    "$(awk -v l="$lost" -v t="$tx" 'BEGIN { printf "%.3f", t ? 100 * l / t : 0 }')" "$full" \
+    "$(perf_field lat_p50_us "$f")" "$(perf_field lat_p99_us "$f")"
+done
+dp_m=$(perf_field rx_mpps "$PERF_DIR/gen-dp.log")
+tp_m=$(perf_field rx_mpps "$PERF_DIR/gen-testpmd.log")
+awk -v d="$dp_m" -v t="$tp_m" -v hz="$hz" -v s="$SIZE" 'BEGIN {
+  r = t > 0 ? d / t : 0
+  printf "\nsluice-dp / testpmd: %.1f%% (target >= 80%%) %s\n", 100 * r, r >= 0.8 ? "OK" : "BELOW TARGET"
+  if (d > 0) printf "sluice-dp cycles/packet at %d B on 1 core: %.0f (computed: TSC %.3f GHz / %.3f Mpps, DUT core assumed 100%% busy)\n", s, hz / (d * 1e6), hz / 1e9, d
+  if (t > 0) printf "testpmd   cycles/packet at %d B on 1 core: %.0f (same method)\n", s, hz / (t * 1e6)
+}'
+if [ -s "$PERF_DIR/tel-dp.json" ]; then
+  echo "sluice-dp /sluice/stats after the run: $(head -c 600 "$PERF_DIR/tel-dp.json")"
+fi
+echo "machine during run: $(perf_load)"
