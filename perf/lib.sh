@@ -109,8 +109,9 @@ perf_field() { # key file: value of key= on the RESULT line
   sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p; s/^RESULT $1=\([^ ]*\).*/\1/p" "$2" | head -1
 }
 
-perf_load() { # one line describing what else runs on the machine
-  echo "load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, busiest others: $(ps -eo pcpu=,comm= --sort=-pcpu | head -4 | awk '{printf "%s(%s%%) ", $2, $1}')"
+perf_load() { # one line describing what else runs on the machine (top, 0.5 s sample)
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, busiest: $(top -b -n2 -d0.5 -w 200 \
+    | awk '/^ *PID/ { blk++; next } blk == 2 && NF >= 12 && n < 4 { printf "%s(%s%%) ", $12, $9; n++ }')"
 }
 
 # Generator MACs: the DUT routes to them (pods on memif ports).
