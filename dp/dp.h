@@ -1,0 +1,155 @@
+/*
+ * dp: the sluice-dp control API. Everything that changes what the
+ * dataplane does at runtime goes through these functions: the JSON config
+ * loader (dp_apply_config) and the shared-memory ring consumer (ctl_ring)
+ * are two thin front ends over the same calls (STYLE 19).
+ *
+ * Threads: the control functions are serialised by an internal mutex and
+ * may be called from the control thread (main lcore) or a telemetry
+ * callback; they never run on a worker lcore. Workers read the tables
+ * lock-free as rte_rcu_qsbr readers; removed entries are reclaimed after a
+ * grace period, so a worker never sees a freed entry.
+ *
+ * Generations: every pod and route carries the u32 generation of the
+ * desired state that installed it. After ctrl replays its full state with
+ * a new generation G, dp_sweep(dp, G) removes whatever the replay did not
+ * refresh. The config loader uses generation 1.
+ *
+ * Addresses are IPv4 in network byte order, MACs are 6 bytes.
+ * This header is DPDK-free so config and fuzz code can include it.
+ */
+#ifndef SLUICE_DP_DP_H
+#define SLUICE_DP_DP_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DP_NAME_MAX 16   /* port name incl. NUL */
+#define DP_IFACE_MAX 16  /* IFNAMSIZ */
+#define DP_PATH_MAX 108  /* sun_path */
+#define DP_MAX_PORTS 32
+#define DP_MAX_PODS 65536
+#define DP_MAX_ROUTES 4096
+#define DP_MAX_WORKERS 16
+
+enum dp_port_type {
+	DP_PORT_AF_XDP = 0,
+	DP_PORT_AF_PACKET,
+	DP_PORT_MEMIF,
+	DP_PORT_TAP,
+	DP_PORT_VHOST_USER,
+	/* Underlay NIC of a later issue; attached like AF_XDP for now. */
+	DP_PORT_UPLINK,
+	DP_PORT_TYPE_MAX
+};
+
+/* Config-file spelling of each type, indexed by enum dp_port_type. */
+extern const char *const dp_port_type_names[DP_PORT_TYPE_MAX];
+
+struct dp_port_params {
+	char name[DP_NAME_MAX];
+	enum dp_port_type type;
+	char iface[DP_IFACE_MAX];  /* af_xdp, af_packet, tap, uplink */
+	char socket[DP_PATH_MAX];  /* memif, vhost_user */
+	uint32_t memif_id;
+	uint8_t memif_server;      /* 1 = dp creates the socket */
+	uint8_t vhost_client;      /* 1 = dp connects to the socket */
+};
+
+struct dp_params {
+	uint32_t pod_net;          /* pod CIDR network */
+	uint8_t pod_depth;         /* pod CIDR prefix length */
+	uint32_t gateway_ip;
+	uint8_t gateway_mac[6];
+	uint32_t icmp_rate;        /* ICMP errors/s per worker, 0 = none */
+	uint32_t icmp_burst;
+	uint32_t idle_backoff_us;  /* max idle sleep of a worker, 0 = spin */
+};
+
+struct dp;
+struct dpcfg;
+
+/**
+ * Create the dataplane: mempool, pod and route tables, QSBR variable, one
+ * per-lcore state per worker lcore. EAL must be initialised.
+ * @p: copied. Returns NULL and sets errno (ENOMEM, EINVAL). Control thread.
+ */
+struct dp *dp_create(const struct dp_params *p);
+
+/** Stop workers if running, detach all ports, free everything. NULL ok.
+ *  Control thread. */
+void dp_free(struct dp *dp);
+
+/**
+ * Attach a port as a vdev through rte_dev_probe (hot-plug capable), set
+ * up one rx queue and one tx queue per worker, start it and hand its rx
+ * queue to a worker. An af_xdp port that the kernel refuses falls back to
+ * af_packet on the same iface (logged once).
+ * @p: copied. @port_id: if not NULL, receives the ethdev port id.
+ * Returns 0, -EEXIST (name in use), -ENOSPC, -ENODEV/-errno from the PMD.
+ * On failure @err (if not NULL) holds one line saying why.
+ */
+int dp_port_attach(struct dp *dp, const struct dp_port_params *p, uint16_t *port_id,
+		   char *err, size_t errlen);
+
+/** Detach a port: refused with -EBUSY while pods, routes or the host
+ *  refer to it; else workers stop polling it (after a grace period) and
+ *  the vdev is stopped, closed and removed. -ENOENT if unknown. */
+int dp_port_detach(struct dp *dp, const char *name);
+
+/** Add or replace the pod @ip at @mac behind port @port. Replacement is
+ *  atomic for readers. -EINVAL (ip outside the pod CIDR, the gateway),
+ *  -ENOENT (port), -ENOSPC (table full). */
+int dp_pod_add(struct dp *dp, uint32_t ip, const uint8_t mac[6], const char *port, uint32_t gen);
+
+/** Remove pod @ip; its entry is freed after a grace period. -ENOENT. */
+int dp_pod_del(struct dp *dp, uint32_t ip);
+
+/** Add or replace the route @prefix/@depth via @mac on @port. -EINVAL
+ *  (host bits set, depth > 32), -ENOENT (port), -ENOSPC. */
+int dp_route_add(struct dp *dp, uint32_t prefix, uint8_t depth, const char *port,
+		 const uint8_t mac[6], uint32_t gen);
+
+/** Remove route @prefix/@depth. -ENOENT. */
+int dp_route_del(struct dp *dp, uint32_t prefix, uint8_t depth);
+
+/** Set the host exception path: traffic to @ip goes out the tap @port.
+ *  @port NULL clears it. -ENOENT, -EINVAL (not a tap). */
+int dp_host_set(struct dp *dp, const char *port, uint32_t ip);
+
+/** Remove every pod and route whose generation is older than @gen.
+ *  Returns the number removed. */
+int dp_sweep(struct dp *dp, uint32_t gen);
+
+/**
+ * Config front end: attach every port, add pods, routes and the host
+ * (generation 1). Returns 0, or -errno with one line in @err.
+ */
+int dp_apply_config(struct dp *dp, const struct dpcfg *cfg, char *err, size_t errlen);
+
+/** Launch the worker loops on every worker lcore. -EALREADY, -EBUSY. */
+int dp_start(struct dp *dp);
+
+/** Tell workers to stop and wait for them. Idempotent. */
+void dp_stop(struct dp *dp);
+
+/**
+ * The control thread's loop: periodic housekeeping (RCU reclamation,
+ * link state) until *@stop becomes non-zero. Returns 0.
+ */
+int dp_control_loop(struct dp *dp, volatile sig_atomic_t *stop);
+
+/** Register /sluice/stats, /sluice/ports, /sluice/pods. One dp per
+ *  process can be registered. Returns 0 or -errno. */
+int dp_telemetry_register(struct dp *dp);
+
+/** Stop serving telemetry for @dp (rte_telemetry cannot unregister a
+ *  command; the callbacks answer an error afterwards). Call before
+ *  dp_free. */
+void dp_telemetry_unregister(struct dp *dp);
+
+/** Total packets forwarded so far (sum over workers). Any thread. */
+uint64_t dp_forwarded(const struct dp *dp);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * dp internals shared by the control files (dp.c, dp_port.c,
+ * dp_telemetry.c) and the fast path (fwd.c). Not for other modules.
+ *
+ * Layout rule: fields the workers read sit at the top of struct dp and
+ * change only by publication (release store of a pointer to a fully
+ * built object, old object reused after a QSBR grace period). Everything
+ * below "control side" is touched only with dp->lock held.
+ */
+#ifndef SLUICE_DP_INTERNAL_H
+#define SLUICE_DP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include "dp.h"
+#include "dp_stats.h"
+#include "tables.h"
+#include "tb.h"
+
+#define FWD_BURST 32
+
+/* The host exception path as workers see it. */
+struct dp_host {
+	uint32_t ip;       /* network order */
+	uint16_t port_id;
+	uint8_t mac[6];    /* the tap netdev's kernel MAC */
+	uint8_t valid;
+};
+
+/* Ports one worker polls. Double-buffered per worker. */
+struct fwd_rxlist {
+	uint16_t n;
+	uint16_t port_ids[DP_MAX_PORTS];
+};
+
+struct fwd_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[FWD_BURST];
+};
+
+/*
+ * Per-worker state. Counters are written only by the owning worker with
+ * relaxed atomic stores and read by telemetry with relaxed loads, so a
+ * reader never sees a torn value and the worker never takes a lock.
+ */
+struct fwd_lcore {
+	struct dp *dp;
+	unsigned idx;                    /* worker index = QSBR thread id = tx queue */
+	unsigned lcore_id;
+	struct fwd_rxlist *rx;           /* published */
+	struct tb icmp_tb;
+	uint64_t drop[DP_DROP_MAX];
+	uint64_t ev[DP_EV_MAX];
+	uint64_t port_rx[DP_MAX_PORTS];
+	uint64_t port_tx[DP_MAX_PORTS];
+	uint64_t port_txdrop[DP_MAX_PORTS];
+	struct fwd_txbuf tx[DP_MAX_PORTS];
+	/* control side: the two rx list buffers */
+	struct fwd_rxlist rx_buf[2];
+	unsigned rx_cur;
+} __rte_cache_aligned;
+
+struct dp_port {
+	char name[DP_NAME_MAX];
+	char devname[48];                /* vdev name */
+	struct dp_port_params params;    /* as requested */
+	enum dp_port_type type;          /* as attached (af_packet after fallback) */
+	uint16_t port_id;
+	uint8_t used;
+	uint8_t link_up;
+	uint8_t mac[6];                  /* tap: kernel netdev MAC */
+	unsigned worker;
+};
+
+struct dp {
+	/* ---- read by workers ---- */
+	uint32_t pod_net, pod_mask, gateway_ip;
+	uint8_t gw_mac[6];
+	uint8_t port_is_tap[DP_MAX_PORTS];
+	uint32_t stop;                   /* set with release store by dp_stop */
+	uint32_t idle_backoff_us;
+	struct tbl *tbl;
+	struct rte_rcu_qsbr *qsbr;
+	struct dp_host *host;            /* published */
+	uint64_t hz;
+
+	/* ---- control side ---- */
+	pthread_mutex_t lock;
+	struct dp_params params;
+	struct rte_mempool *mp;
+	struct dp_port ports[DP_MAX_PORTS];
+	struct dp_host host_buf[2];
+	unsigned host_cur;
+	unsigned n_workers;
+	struct fwd_lcore *lcores[DP_MAX_WORKERS];
+	int running;
+};
+
+static inline void dp_cnt_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t dp_cnt_get(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* dp_port.c, lock held */
+struct dp_port *dp_port_by_name(struct dp *dp, const char *name);
+void dp_port_detach_locked(struct dp *dp, struct dp_port *pt);
+/* dp.c, lock held: publish the rx list of worker @w */
+void dp_publish_rx(struct dp *dp, unsigned w);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * dp ports: every port is a vdev created at runtime with rte_dev_probe()
+ * and removed with rte_eal_hotplug_remove(), so the config loader and
+ * the ring consumer attach and detach ports through the same two calls
+ * while workers run.
+ *
+ * A port gets one rx queue (polled by one worker) and one tx queue per
+ * worker (each worker transmits on its own queue, so tx needs no lock).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_log.h>
+
+#include "dp_internal.h"
+
+#define DP_NB_RXD 1024
+#define DP_NB_TXD 1024
+
+struct dp_port *dp_port_by_name(struct dp *dp, const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (unsigned i = 0; i < DP_MAX_PORTS; i++)
+		if (dp->ports[i].used && strcmp(dp->ports[i].name, name) == 0)
+			return &dp->ports[i];
+	return NULL;
+}
+
+/* vdev name and devargs for @type. Driver names are prefixes of the vdev
+ * name, so "net_af_xdp_p1" binds the af_xdp driver. */
+static int dp_port_devargs(const struct dp *dp, const struct dp_port_params *p,
+			   enum dp_port_type type, char *dev, size_t devlen, char *args,
+			   size_t arglen)
+{
+	int n;
+	unsigned nq = dp->n_workers ? dp->n_workers : 1;
+
+	switch (type) {
+	case DP_PORT_AF_XDP:
+	case DP_PORT_UPLINK:
+		snprintf(dev, devlen, "net_af_xdp_%s", p->name);
+		/* busy_budget=0: preferred busy polling needs NAPI tuning a
+		 * veth does not have; plain polling works everywhere. */
+		n = snprintf(args, arglen, "%s,iface=%s,start_queue=0,queue_count=1,busy_budget=0",
+			     dev, p->iface);
+		break;
+	case DP_PORT_AF_PACKET:
+		snprintf(dev, devlen, "net_af_packet_%s", p->name);
+		n = snprintf(args, arglen, "%s,iface=%s,qpairs=%u", dev, p->iface, nq);
+		break;
+	case DP_PORT_MEMIF:
+		snprintf(dev, devlen, "net_memif_%s", p->name);
+		/* socket-abstract=no: a filesystem socket other tools can find */
+		n = snprintf(args, arglen, "%s,role=%s,socket=%s,id=%u,socket-abstract=no", dev,
+			     p->memif_server ? "server" : "client", p->socket, p->memif_id);
+		break;
+	case DP_PORT_TAP:
+		snprintf(dev, devlen, "net_tap_%s", p->name);
+		n = snprintf(args, arglen, "%s,iface=%s", dev, p->iface);
+		break;
+	case DP_PORT_VHOST_USER:
+		snprintf(dev, devlen, "net_vhost_%s", p->name);
+		n = snprintf(args, arglen, "%s,iface=%s,queues=%u,client=%d", dev, p->socket, nq,
+			     p->vhost_client);
+		break;
+	default:
+		return -EINVAL;
+	}
+	return n < 0 || (size_t)n >= arglen ? -ENAMETOOLONG : 0;
+}
+
+/* Read the kernel netdev's MAC: frames dp sends to the host must carry it. */
+static int dp_port_kernel_mac(const char *iface, uint8_t mac[6])
+{
+	char path[64];
+	unsigned b[6];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/address", iface);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -errno;
+	int n = fscanf(f, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]);
+	fclose(f);
+	if (n != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static void dp_port_remove(const char *dev, uint16_t port_id, int started)
+{
+	if (started)
+		rte_eth_dev_stop(port_id);
+	rte_eth_dev_close(port_id);
+	rte_eal_hotplug_remove("vdev", dev);
+}
+
+/* Probe, configure and start one port of @type. */
+static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum dp_port_type type,
+			   struct dp_port *pt, char *err, size_t errlen)
+{
+	char args[256];
+	uint16_t pid;
+	int rc;
+	int started = 0;
+	uint16_t nrxd = DP_NB_RXD, ntxd = DP_NB_TXD;
+	unsigned nq = dp->n_workers ? dp->n_workers : 1;
+	const char *what = p->iface[0] ? p->iface : p->socket;
+
+	rc = dp_port_devargs(dp, p, type, pt->devname, sizeof(pt->devname), args, sizeof(args));
+	if (rc != 0) {
+		snprintf(err, errlen, "port %s: devargs too long", p->name);
+		return rc;
+	}
+	rc = rte_dev_probe(args);
+	if (rc != 0) {
+		snprintf(err, errlen, "port %s (%s %s): probe failed: %s", p->name,
+			 dp_port_type_names[type], what, strerror(-rc));
+		rte_eal_hotplug_remove("vdev", pt->devname);
+		return rc;
+	}
+	rc = rte_eth_dev_get_port_by_name(pt->devname, &pid);
+	if (rc != 0) {
+		snprintf(err, errlen, "port %s: no ethdev after probe", p->name);
+		rte_eal_hotplug_remove("vdev", pt->devname);
+		return -ENODEV;
+	}
+	if (pid >= DP_MAX_PORTS) {
+		snprintf(err, errlen, "port %s: port id %u beyond %d", p->name, pid, DP_MAX_PORTS);
+		rc = -ENOSPC;
+		goto fail;
+	}
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	const char *step = "configure";
+	rc = rte_eth_dev_configure(pid, 1, (uint16_t)nq, &conf);
+	if (rc == 0) {
+		step = "descriptors";
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd);
+	}
+	if (rc == 0) {
+		step = "rx queue";
+		rc = rte_eth_rx_queue_setup(pid, 0, nrxd, rte_socket_id(), NULL, dp->mp);
+	}
+	for (unsigned q = 0; rc == 0 && q < nq; q++) {
+		step = "tx queue";
+		rc = rte_eth_tx_queue_setup(pid, (uint16_t)q, ntxd, rte_socket_id(), NULL);
+	}
+	if (rc == 0) {
+		step = "start";
+		rc = rte_eth_dev_start(pid);
+		started = rc == 0;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "port %s (%s %s): %s failed: %s", p->name,
+			 dp_port_type_names[type], what, step, strerror(rc < 0 ? -rc : rc));
+		goto fail;
+	}
+	/* Frames arrive addressed to the gateway MAC, not the port's own. */
+	rte_eth_promiscuous_enable(pid);
+	pt->port_id = pid;
+	pt->type = type;
+	if (type == DP_PORT_TAP) {
+		rc = dp_port_kernel_mac(p->iface, pt->mac);
+		if (rc != 0) {
+			snprintf(err, errlen, "port %s: cannot read MAC of tap %s: %s", p->name,
+				 p->iface, strerror(-rc));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	dp_port_remove(pt->devname, pid, started);
+	return rc < 0 ? rc : -rc;
+}
+
+int dp_port_attach(struct dp *dp, const struct dp_port_params *p, uint16_t *port_id,
+		   char *err, size_t errlen)
+{
+	char tmp[256];
+	struct dp_port *pt = NULL;
+	int rc;
+
+	if (err == NULL || errlen == 0) {
+		err = tmp;
+		errlen = sizeof(tmp);
+	}
+	err[0] = '\0';
+	if (p == NULL || p->type >= DP_PORT_TYPE_MAX || p->name[0] == '\0' ||
+	    memchr(p->name, '\0', sizeof(p->name)) == NULL) {
+		snprintf(err, errlen, "port: invalid parameters");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&dp->lock);
+	if (dp_port_by_name(dp, p->name) != NULL) {
+		snprintf(err, errlen, "port %s: name in use", p->name);
+		rc = -EEXIST;
+		goto out;
+	}
+	for (unsigned i = 0; i < DP_MAX_PORTS && pt == NULL; i++)
+		if (!dp->ports[i].used)
+			pt = &dp->ports[i];
+	if (pt == NULL) {
+		snprintf(err, errlen, "port %s: too many ports", p->name);
+		rc = -ENOSPC;
+		goto out;
+	}
+	memset(pt, 0, sizeof(*pt));
+	rc = dp_port_bringup(dp, p, p->type, pt, err, errlen);
+	if (rc != 0 && p->type == DP_PORT_AF_XDP) {
+		/* The kernel refused XDP (no bpffs, no XDP on this netdev,
+		 * old kernel): AF_PACKET on the same iface still works. */
+		char first[256];
+		snprintf(first, sizeof(first), "%s", err);
+		rc = dp_port_bringup(dp, p, DP_PORT_AF_PACKET, pt, err, errlen);
+		if (rc == 0)
+			RTE_LOG(WARNING, USER1, "sluice-dp: %s; falling back to af_packet\n", first);
+	}
+	if (rc != 0)
+		goto out;
+	snprintf(pt->name, sizeof(pt->name), "%s", p->name);
+	pt->params = *p;
+	pt->used = 1;
+	dp->port_is_tap[pt->port_id] = pt->type == DP_PORT_TAP;
+	/* least-loaded worker polls the new rx queue */
+	unsigned load[DP_MAX_WORKERS] = { 0 };
+	for (unsigned i = 0; i < DP_MAX_PORTS; i++)
+		if (dp->ports[i].used && &dp->ports[i] != pt)
+			load[dp->ports[i].worker]++;
+	pt->worker = 0;
+	for (unsigned w = 1; w < dp->n_workers; w++)
+		if (load[w] < load[pt->worker])
+			pt->worker = w;
+	if (dp->n_workers > 0)
+		dp_publish_rx(dp, pt->worker);
+	if (port_id != NULL)
+		*port_id = pt->port_id;
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+void dp_port_detach_locked(struct dp *dp, struct dp_port *pt)
+{
+	pt->used = 0;
+	if (pt->worker < dp->n_workers)
+		dp_publish_rx(dp, pt->worker); /* returns after a grace period */
+	dp->port_is_tap[pt->port_id] = 0;
+	dp_port_remove(pt->devname, pt->port_id, 1);
+}
+
+int dp_port_detach(struct dp *dp, const char *name)
+{
+	int rc = 0;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_port *pt = dp_port_by_name(dp, name);
+	const struct dp_host *h = dp->host;
+	if (pt == NULL)
+		rc = -ENOENT;
+	else if (tbl_port_refs(dp->tbl, pt->port_id) != 0 || (h->valid && h->port_id == pt->port_id))
+		rc = -EBUSY;
+	else
+		dp_port_detach_locked(dp, pt);
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}

@@ -1,0 +1,284 @@
+/*
+ * fwd: see fwd.h. Per burst:
+ *   1. parse and classify everything that needs no table (ARP, gateway,
+ *      host IP, malformed) and gather the IPv4 destinations to look up;
+ *   2. one bulk pod lookup for the burst, then LPM for the misses;
+ *   3. append each packet to its destination's tx buffer, then one
+ *      rte_eth_tx_burst per destination; what tx refuses is freed and
+ *      counted (tx_full), dropped packets are freed in one bulk call.
+ * ARP replies, echo replies and ICMP errors reuse the received mbuf and
+ * leave by the port they came in on, i.e. back to the previous hop.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+
+#include "dp_internal.h"
+#include "fwd.h"
+#include "pkt.h"
+
+#define FWD_DROP UINT16_MAX
+
+/* Idle back-off stages, see docs/dp-config.md. */
+#define FWD_IDLE_SPIN 64u
+#define FWD_IDLE_PAUSE (FWD_IDLE_SPIN + 1024u)
+
+static inline void fwd_drop(struct fwd_lcore *lc, uint16_t *next, enum dp_drop why)
+{
+	*next = FWD_DROP;
+	dp_cnt_add(&lc->drop[why], 1);
+}
+
+static inline int fwd_in_pod_cidr(const struct dp *dp, uint32_t ip)
+{
+	return (ip & dp->pod_mask) == dp->pod_net;
+}
+
+/* Does dp answer this ARP request? See docs/dp-config.md. */
+static int fwd_arp_ours(struct fwd_lcore *lc, uint16_t rx_port, const struct pkt_info *pi,
+			const struct dp_host *host)
+{
+	const struct dp *dp = lc->dp;
+
+	/* Requests only; sender 0.0.0.0 is a probe (RFC 5227), sender ==
+	 * target a gratuitous announcement: answering either would fake a
+	 * conflict on the asking host. */
+	if (pi->arp_op != 1 || pi->src_ip == 0 || pi->src_ip == pi->dst_ip)
+		return 0;
+	if (pi->dst_ip == dp->gateway_ip)
+		return 1;
+	if (dp->port_is_tap[rx_port]) {
+		/* The host may reach pods only, never spoof other addresses. */
+		const struct tbl_pod *pod;
+		tbl_pod_lookup_bulk(dp->tbl, &pi->dst_ip, 1, &pod);
+		return pod != NULL;
+	}
+	if (host->valid && pi->dst_ip == host->ip)
+		return 1;
+	return fwd_in_pod_cidr(dp, pi->dst_ip);
+}
+
+/* Turn @m into an ICMP error back to the sender if RFC 1812 and the
+ * rate limit allow it; otherwise it is dropped. The original packet is
+ * always counted as dropped for @why. */
+static void fwd_icmp_error(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+			   uint16_t rx_port, uint16_t *next, uint8_t type, uint8_t code,
+			   enum dp_drop why)
+{
+	struct dp *dp = lc->dp;
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+
+	fwd_drop(lc, next, why);
+	if (!pkt_icmp_error_allowed(f, m->data_len, pi))
+		return;
+	if (!tb_take(&lc->icmp_tb, rte_rdtsc())) {
+		dp_cnt_add(&lc->ev[DP_EV_ICMP_RATELIMITED], 1);
+		return;
+	}
+	size_t cap = (size_t)m->buf_len - m->data_off;
+	int len = pkt_icmp_error(f, cap, pi, type, code, dp->gateway_ip, dp->gw_mac);
+	if (len < 0)
+		return;
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	m->ol_flags = 0;
+	*next = rx_port;
+	dp_cnt_add(&lc->ev[DP_EV_ICMP_ERROR], 1);
+}
+
+/* Route @m out @port to @mac: TTL check and decrement, L2 rewrite. */
+static void fwd_out(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+		    uint16_t rx_port, uint16_t *next, uint16_t port, const uint8_t mac[6])
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+
+	/* RFC 1812 5.3.1: a TTL that would reach 0 is not forwarded. */
+	if (pi->ttl <= 1) {
+		fwd_icmp_error(lc, m, pi, rx_port, next, 11, 0, DP_DROP_TTL_EXCEEDED);
+		return;
+	}
+	pkt_ip4_dec_ttl(f + PKT_ETH_LEN);
+	pkt_eth_set(f, mac, lc->dp->gw_mac);
+	*next = port;
+	dp_cnt_add(&lc->ev[DP_EV_FORWARDED], 1);
+}
+
+uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dp *dp = lc->dp;
+	const struct dp_host *host = __atomic_load_n(&dp->host, __ATOMIC_ACQUIRE);
+	struct pkt_info pi[FWD_BURST];
+	uint16_t next[FWD_BURST];
+	uint32_t keys[FWD_BURST];
+	uint8_t kidx[FWD_BURST];
+	const struct tbl_pod *pods[FWD_BURST];
+	struct rte_mbuf *dropped[FWD_BURST];
+	unsigned nk = 0, nd = 0;
+	uint32_t touched = 0;
+	uint16_t sent_total = 0;
+
+	if (n > FWD_BURST)
+		n = FWD_BURST;
+	dp_cnt_add(&lc->ev[DP_EV_RX], n);
+	dp_cnt_add(&lc->port_rx[rx_port], n);
+
+	/* Stage 1: parse, answer, gather lookups. */
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+
+		next[i] = FWD_DROP;
+		if (unlikely(m->nb_segs != 1)) {
+			fwd_drop(lc, &next[i], DP_DROP_MULTISEG);
+			continue;
+		}
+		if (pkt_parse(f, m->data_len, &pi[i]) != 0) {
+			fwd_drop(lc, &next[i], (enum dp_drop)pi[i].drop);
+			continue;
+		}
+		/* A router accepts unicast frames for its own MAC only. */
+		if (pi[i].l2_unicast && memcmp(f, dp->gw_mac, 6) != 0) {
+			fwd_drop(lc, &next[i], DP_DROP_L2_OTHER_HOST);
+			continue;
+		}
+		switch (pi[i].kind) {
+		case PKT_KIND_ARP:
+			if (fwd_arp_ours(lc, rx_port, &pi[i], host) &&
+			    pkt_arp_reply(f, m->data_len, &pi[i], dp->gw_mac) == 0) {
+				next[i] = rx_port;
+				dp_cnt_add(&lc->ev[DP_EV_ARP_REPLY], 1);
+			} else {
+				fwd_drop(lc, &next[i], DP_DROP_ARP_IGNORED);
+			}
+			continue;
+		case PKT_KIND_IPV6:
+			fwd_drop(lc, &next[i], DP_DROP_IPV6);
+			continue;
+		default:
+			break;
+		}
+		/* IPv4 */
+		if (!pi[i].l2_unicast) {
+			fwd_drop(lc, &next[i], DP_DROP_L2_MCAST_IP);
+			continue;
+		}
+		if (pi[i].dst_ip == dp->gateway_ip) {
+			if (pkt_icmp_echo_reply(f, m->data_len, &pi[i], dp->gw_mac) == 0) {
+				next[i] = rx_port;
+				dp_cnt_add(&lc->ev[DP_EV_ICMP_ECHO_REPLY], 1);
+			} else {
+				fwd_drop(lc, &next[i], DP_DROP_LOCAL);
+			}
+			continue;
+		}
+		if (host->valid && pi[i].dst_ip == host->ip) {
+			fwd_out(lc, m, &pi[i], rx_port, &next[i], host->port_id, host->mac);
+			if (next[i] == host->port_id)
+				dp_cnt_add(&lc->ev[DP_EV_TO_HOST], 1);
+			continue;
+		}
+		keys[nk] = pi[i].dst_ip;
+		kidx[nk++] = (uint8_t)i;
+	}
+
+	/* Stage 2: pods in one bulk lookup, then routes. */
+	tbl_pod_lookup_bulk(dp->tbl, keys, nk, pods);
+	for (unsigned k = 0; k < nk; k++) {
+		unsigned i = kidx[k];
+		if (pods[k] != NULL) {
+			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], pods[k]->port_id, pods[k]->mac);
+			continue;
+		}
+		const struct tbl_route *r = tbl_route_lookup(dp->tbl, keys[k]);
+		if (r != NULL)
+			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], r->port_id, r->mac);
+		else if (fwd_in_pod_cidr(dp, keys[k]))
+			/* RFC 1812 5.2.7.1: host unreachable for our own subnet */
+			fwd_icmp_error(lc, pkts[i], &pi[i], rx_port, &next[i], 3, 1, DP_DROP_NO_POD);
+		else
+			fwd_drop(lc, &next[i], DP_DROP_NO_ROUTE);
+	}
+
+	/* Stage 3: one tx per destination. */
+	for (uint16_t i = 0; i < n; i++) {
+		if (next[i] == FWD_DROP || next[i] >= DP_MAX_PORTS) {
+			dropped[nd++] = pkts[i];
+			continue;
+		}
+		struct fwd_txbuf *tb = &lc->tx[next[i]];
+		tb->pkts[tb->n++] = pkts[i];
+		touched |= 1u << next[i];
+	}
+	while (touched != 0) {
+		uint16_t port = (uint16_t)__builtin_ctz(touched);
+		struct fwd_txbuf *tb = &lc->tx[port];
+		touched &= touched - 1;
+		uint16_t sent = rte_eth_tx_burst(port, (uint16_t)lc->idx, tb->pkts, tb->n);
+		dp_cnt_add(&lc->port_tx[port], sent);
+		if (unlikely(sent < tb->n)) {
+			uint16_t lost = (uint16_t)(tb->n - sent);
+			rte_pktmbuf_free_bulk(&tb->pkts[sent], lost);
+			dp_cnt_add(&lc->drop[DP_DROP_TX_FULL], lost);
+			dp_cnt_add(&lc->port_txdrop[port], lost);
+		}
+		sent_total = (uint16_t)(sent_total + sent);
+		tb->n = 0;
+	}
+	dp_cnt_add(&lc->ev[DP_EV_TX], sent_total);
+	if (nd != 0)
+		rte_pktmbuf_free_bulk(dropped, nd);
+	return sent_total;
+}
+
+int fwd_worker_main(void *arg)
+{
+	struct fwd_lcore *lc = arg;
+	struct dp *dp = lc->dp;
+	struct rte_mbuf *pkts[FWD_BURST];
+	unsigned idle = 0;
+	uint32_t sleep_us = 1;
+
+	rte_rcu_qsbr_thread_register(dp->qsbr, lc->idx);
+	rte_rcu_qsbr_thread_online(dp->qsbr, lc->idx);
+	while (!__atomic_load_n(&dp->stop, __ATOMIC_ACQUIRE)) {
+		const struct fwd_rxlist *rx = __atomic_load_n(&lc->rx, __ATOMIC_ACQUIRE);
+		unsigned got = 0;
+
+		for (uint16_t p = 0; p < rx->n; p++) {
+			uint16_t port = rx->port_ids[p];
+			uint16_t n = rte_eth_rx_burst(port, 0, pkts, FWD_BURST);
+			if (n != 0) {
+				got += n;
+				fwd_burst(lc, port, pkts, n);
+			}
+		}
+		/* Every table pointer and rx list read above is dead now. */
+		rte_rcu_qsbr_quiescent(dp->qsbr, lc->idx);
+		if (got != 0) {
+			idle = 0;
+			sleep_us = 1;
+			continue;
+		}
+		if (idle < FWD_IDLE_PAUSE)
+			idle++;
+		if (idle < FWD_IDLE_SPIN)
+			continue;
+		if (idle < FWD_IDLE_PAUSE || dp->idle_backoff_us == 0) {
+			rte_pause();
+			continue;
+		}
+		/* Idle: sleep offline so grace periods never wait on us. */
+		rte_rcu_qsbr_thread_offline(dp->qsbr, lc->idx);
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
+		nanosleep(&ts, NULL);
+		rte_rcu_qsbr_thread_online(dp->qsbr, lc->idx);
+		if (sleep_us < dp->idle_backoff_us)
+			sleep_us = sleep_us * 2 > dp->idle_backoff_us ? dp->idle_backoff_us : sleep_us * 2;
+	}
+	rte_rcu_qsbr_thread_offline(dp->qsbr, lc->idx);
+	rte_rcu_qsbr_thread_unregister(dp->qsbr, lc->idx);
+	return 0;
+}
