@@ -184,7 +184,14 @@ def main():
         delta = {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)}
         want = {k: v * a.count for k, v in exp.items()}
         bad = []
+        # drop_total is the sum of the reasons: it must move by exactly the
+        # drops this case expects, so no frame is counted twice or missed.
+        want_total = sum(v for k, v in want.items() if k.startswith("drop_"))
+        if "drop_total" in after and delta.get("drop_total", 0) != want_total:
+            bad.append("drop_total %+d (want %+d)" % (delta.get("drop_total", 0), want_total))
         for k in sorted(delta):
+            if k == "drop_total":
+                continue
             if k.startswith("drop_") and delta[k] != want.get(k, 0):
                 bad.append("%s %+d (want %+d)" % (k, delta[k], want.get(k, 0)))
         for k, v in want.items():
