@@ -10,7 +10,7 @@ PKGS=(
   libjansson-dev libnanomsg-dev libssl-dev libevent-dev
   libcurl4-openssl-dev libmnl-dev libyaml-dev libcmocka-dev
   libnuma-dev libpcap-dev libelf-dev zlib1g-dev
-  iproute2 iputils-ping procps python3 python3-scapy socat iperf3
+  iproute2 iputils-ping procps python3 python3-scapy socat iperf3 ethtool
   bpftool linux-libc-dev
 )
 
