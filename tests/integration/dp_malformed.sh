@@ -45,13 +45,14 @@ cleanup() {
     kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
   done
   for n in "$NS_A" "$NS_B" "$NS_N"; do ip netns del "$n" 2>/dev/null; done
-  rm -rf "$DIR"
+  rm -rf "$DIR" "/var/run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
 
 [ "$(id -u)" = 0 ] || { echo "dp_malformed: needs root"; exit 77; }
 [ -x "$DP" ] || { echo "dp_malformed: $DP not built"; exit 77; }
 $PY -c 'import scapy' 2>/dev/null || { echo "dp_malformed: python3-scapy missing"; exit 77; }
+command -v ethtool >/dev/null || { echo "dp_malformed: ethtool missing"; exit 77; }
 bash "$ROOT/scripts/host-setup.sh" >/dev/null
 EAL_MEM=$(bash "$ROOT/scripts/eal-mem.sh")
 [ -z "$EAL_MEM" ] && EAL_MEM="-m 256"
@@ -70,6 +71,9 @@ mkpod() { # ns host_end ip mac
   ip -n "$1" addr add "$3/24" dev eth0
   ip -n "$1" link set eth0 up
   ip -n "$1" route add default via 10.77.1.1
+  # dp forwards frames as the pod's kernel left them and never touches L4
+  # checksums: with tx checksum offload on they would stay partial.
+  ip netns exec "$1" ethtool -K eth0 tx off >/dev/null
   ip -n "$NS_N" link set "$2" up
 }
 
@@ -94,7 +98,9 @@ JSON
 
 # One worker lcore; CPUs are whatever the test host has (no pinning
 # assumptions beyond two lcores on the first two CPUs).
-ip netns exec "$NS_N" "$DP" -l 0,1 --file-prefix "$PREFIX" --no-pci $EAL_MEM \
+# ip netns exec remounts /sys, hiding bpffs; mount one in its private
+# mount namespace so libxdp can pin its dispatcher.
+ip netns exec "$NS_N" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh "$DP" -l 0,1 --file-prefix "$PREFIX" --no-pci $EAL_MEM \
   -- --config "$DIR/dp.json" > "$DIR/dp.log" 2>&1 &
 DP_PID=$!
 pretty "sluice-dp pid $DP_PID"
@@ -109,6 +115,29 @@ done
 [ $up = 1 ] || die "telemetry did not answer within 30 s"
 grep -i 'fall' "$DIR/dp.log" || true
 
+# Pod B's sink for the good frames pkt_craft sends to UDP 4001 (3 of 1514 B
+# and 3 of 60 B): the far side must see them, and a listener keeps B's
+# kernel from answering with ICMP port unreachable, which dp would forward
+# and count, blurring the per-case deltas.
+ip netns exec "$NS_B" $PY - > "$DIR/sink.out" 2>&1 <<'PY' &
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.77.1.3", 4001))
+s.settimeout(60)
+sizes = []
+try:
+    while len(sizes) < 6:
+        d, src = s.recvfrom(4096)
+        if src[0] == "10.77.1.2":
+            sizes.append(len(d))
+except socket.timeout:
+    pass
+print(" ".join(str(n) for n in sorted(sizes)))
+PY
+PIDS+=($!)
+sink=${PIDS[-1]}
+sleep 0.5
+
 pretty "sending malformed frames from pod A"
 ip netns exec "$NS_A" $PY "$HERE/pkt_craft.py" --prefix "$PREFIX" --iface eth0 \
   --src-mac "$A_MAC" --gw-mac "$GW_MAC" --src-ip 10.77.1.2 --dst-ip 10.77.1.3 \
@@ -117,6 +146,10 @@ kill -0 "$DP_PID" 2>/dev/null || die "sluice-dp died on malformed input"
 tel /sluice/stats >/dev/null || die "telemetry stopped answering"
 [ "${craft_rc:-0}" = 0 ] || die "drop counters did not match what was sent (see above)"
 pretty "dp alive (pid $DP_PID), telemetry answers"
+wait "$sink" || true
+[ "$(cat "$DIR/sink.out")" = "18 18 18 1472 1472 1472" ] || \
+  die "pod B did not receive the good frames sent among the bad ones: '$(cat "$DIR/sink.out")'"
+pretty "pod B received the 6 good datagrams (3 x 18 B, 3 x 1472 B payload)"
 
 pretty "good traffic after the malformed burst"
 ip netns exec "$NS_A" ping -c 3 -W 2 10.77.1.3 > "$DIR/ping.log" || { cat "$DIR/ping.log"; die "ping A -> B failed"; }
