@@ -61,6 +61,8 @@ perf_cleanup() {
     wait "$p" 2>/dev/null || true
   done
   PERF_PIDS=()
+  # DPDK leaves its runtime dir behind; ours are sp<pid><name>/sg<pid><name>.
+  rm -rf /var/run/dpdk/sp$$[a-z]* /var/run/dpdk/sg$$[a-z]*
   [ -n "$PERF_DIR" ] && rm -rf "$PERF_DIR"
   PERF_DIR=
 }

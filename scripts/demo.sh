@@ -58,6 +58,7 @@ cleanup() {
   [ -n "$DP_PID" ] && [ -f "$DIR/dp.log" ] && say "sluice-dp: $(grep -m1 'shutdown' "$DIR/dp.log" || echo stopped)"
   for n in "${MADE_NS[@]}"; do ip netns del "$n" 2>/dev/null && say "removed netns $n"; done
   [ -n "$DIR" ] && rm -rf "$DIR"
+  rm -rf "/var/run/dpdk/$PREFIX"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -97,6 +98,9 @@ for i in 0 1 2; do
   ip -n "$p" addr add "${IPS[$i]}/24" dev eth0
   ip -n "$p" link set eth0 up
   ip -n "$p" route add default via "$GW_IP"
+  # dp forwards frames as the pod's kernel left them and never fills in
+  # L4 checksums, so pods compute them instead of offloading.
+  ip netns exec "$p" ethtool -K eth0 tx off >/dev/null
   ip -n "$NODE" link set "${p}h" up
   say "pod $p: eth0 ${IPS[$i]} ${MACS[$i]}  <->  ${p}h in $NODE"
 done
@@ -122,7 +126,8 @@ JSON
 "$DP" -- --config "$DIR/dp.json" --check-config >/dev/null || fail "config rejected"
 ncpu=$(nproc)
 lcores=0,1; [ "$ncpu" -lt 2 ] && lcores="0@0,1@0"
-ip netns exec "$NODE" "$DP" --lcores "$lcores" --file-prefix "$PREFIX" --no-pci $EAL_MEM \
+# ip netns exec remounts /sys, hiding bpffs: mount one for libxdp.
+ip netns exec "$NODE" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh "$DP" --lcores "$lcores" --file-prefix "$PREFIX" --no-pci $EAL_MEM \
   -- --config "$DIR/dp.json" > "$DIR/dp.log" 2>&1 &
 DP_PID=$!
 say "sluice-dp pid $DP_PID, config $DIR/dp.json, log $DIR/dp.log"
@@ -135,7 +140,7 @@ done
 ip -n "$NODE" link show "$TAP" >/dev/null 2>&1 || fail "tap $TAP did not appear"
 ip -n "$NODE" addr add "$HOST_IP/24" dev "$TAP"
 ip -n "$NODE" link set "$TAP" up
-grep -i 'fall' "$DIR/dp.log" | sed 's/^/    /' || true
+grep 'falling back to af_packet' "$DIR/dp.log" | sed 's/^/    /' || true
 say "tap $TAP up in $NODE as $HOST_IP (the node's exception path)"
 
 step "pod <-> pod ping through sluice-dp"
