@@ -490,7 +490,7 @@ int raft_codec_decode(const void *buf, size_t len, struct raft_message *msg,
 				 "reserved field is 0x%04x, must be zero",
 				 reserved);
 	int rv;
-	uint8_t flags;
+	uint8_t flags = 0;
 	switch (type) {
 	case RAFT_MSG_REQUEST_VOTE: {
 		struct raft_request_vote *m = &msg->request_vote;

@@ -1240,6 +1240,19 @@ int raft_disk_snapshot_put(struct raft_disk *d, uint64_t index, uint64_t term,
 	return rv;
 }
 
+int raft_disk_snapshot_read(struct raft_disk *d, struct raft_disk_state *st,
+			    char *errmsg, size_t errmsg_len)
+{
+	if (d == NULL || st == NULL)
+		return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+				"raft_disk_snapshot_read: bad call");
+	memset(st, 0, sizeof(*st));
+	int rv = disk_load_snapshot(d, st, errmsg, errmsg_len);
+	if (rv != RAFT_DISK_OK)
+		raft_disk_state_free(d, st);
+	return rv;
+}
+
 uint64_t raft_disk_first_index(const struct raft_disk *d)
 {
 	return d->first_index;

@@ -172,6 +172,14 @@ int raft_disk_snapshot_put(struct raft_disk *d, uint64_t index, uint64_t term,
 			   uint64_t compact_up_to, char *errmsg,
 			   size_t errmsg_len);
 
+/*
+ * Read the stored snapshot again (e.g. to send it to a follower): fills
+ * only the snap_* fields of *st (zeroed first; snap_index 0 = none). Free
+ * with raft_disk_state_free.
+ */
+int raft_disk_snapshot_read(struct raft_disk *d, struct raft_disk_state *st,
+			    char *errmsg, size_t errmsg_len);
+
 /* Index range of the stored log; last < first means empty. */
 uint64_t raft_disk_first_index(const struct raft_disk *d);
 uint64_t raft_disk_last_index(const struct raft_disk *d);

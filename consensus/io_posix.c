@@ -1,0 +1,796 @@
+/*
+ * raft_io_posix: struct raft_io over raft_disk + raft_codec + raft_net,
+ * driven by a poll loop on the raft thread (see io_posix.h for the loop).
+ *
+ * Disk requests (append, truncate, snapshot_put) go into one FIFO so they
+ * take effect in issue order, as raft.h requires. A flush executes the FIFO
+ * head to tail, issues a single fdatasync if anything was appended, then
+ * runs the completions in order. After the first failure in a flush the
+ * rest of that flush fails too: raft.h lets us drop later appends, and the
+ * core answers a failed append with a truncate.
+ *
+ * All allocations go through raft_heap_* (raft.h, "Memory"), including the
+ * buffers raft_disk hands back at load, which pass to the core as is.
+ */
+#include "io_posix.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "disk.h"
+
+#define POSIX_MAX_RECV_PER_RUN 256
+#define POSIX_MAX_PEERS RAFT_NET_MAX_PEERS
+
+enum posix_op_kind {
+	POSIX_OP_APPEND,
+	POSIX_OP_TRUNCATE,
+	POSIX_OP_SNAPSHOT_PUT,
+	POSIX_OP_SEND_DONE,
+	POSIX_OP_SNAPSHOT_GET,
+};
+
+struct posix_op {
+	struct posix_op *next;
+	enum posix_op_kind kind;
+	int status;
+	union {
+		struct {
+			struct raft_io_append *req;
+			raft_index first;
+			const struct raft_entry *entries;
+			unsigned n;
+			raft_io_append_cb cb;
+		} append;
+		raft_index truncate;
+		struct {
+			struct raft_io_snapshot_put *req;
+			unsigned trailing;
+			const struct raft_snapshot *snap;
+			raft_io_snapshot_put_cb cb;
+		} put;
+		struct {
+			struct raft_io_send *req;
+			raft_io_send_cb cb;
+		} send;
+		struct {
+			struct raft_io_snapshot_get *req;
+			raft_io_snapshot_get_cb cb;
+		} get;
+	};
+};
+
+struct posix_queue {
+	struct posix_op *head;
+	struct posix_op *tail;
+};
+
+struct posix_peer {
+	raft_id id;
+	char *address;
+};
+
+struct raft_io_posix {
+	struct raft_io io;
+	raft_id id;
+	struct raft_disk *disk;
+	struct raft_net *net;
+	struct raft_disk_state loaded;	/* handed over by io->load */
+	bool load_taken;
+	struct posix_queue disk_q;	/* append / truncate / snapshot_put */
+	struct posix_queue done_q;	/* send and snapshot_get completions */
+	struct posix_peer peers[POSIX_MAX_PEERS];
+	uint8_t *sbuf;
+	size_t sbuf_cap;
+	struct raft_disk_entry *dents;
+	size_t dents_cap;
+	uint64_t rng;
+	void (*log)(void *data, const char *line);
+	void *log_data;
+	bool closed;
+};
+
+static struct raft_io_posix *posix_of(struct raft_io *io)
+{
+	return io->impl;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int posix_err(struct raft_io *io, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(io->errmsg, sizeof(io->errmsg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void posix_log(struct raft_io_posix *p, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (p->log != NULL)
+		p->log(p->log_data, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+static void posix_push(struct posix_queue *q, struct posix_op *op)
+{
+	op->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = op;
+	else
+		q->head = op;
+	q->tail = op;
+}
+
+static struct posix_op *posix_take(struct posix_queue *q)
+{
+	struct posix_op *h = q->head;
+	q->head = q->tail = NULL;
+	return h;
+}
+
+static struct posix_op *posix_op_new(struct raft_io *io,
+				     enum posix_op_kind kind)
+{
+	struct posix_op *op = raft_heap_calloc(1, sizeof(*op));
+	if (op == NULL) {
+		posix_err(io, RAFT_NOMEM, "out of memory");
+		return NULL;
+	}
+	op->kind = kind;
+	return op;
+}
+
+/* Map a raft_disk error to the raft.h convention. */
+static int posix_disk_rv(int rv)
+{
+	switch (rv) {
+	case RAFT_DISK_OK: return RAFT_OK;
+	case RAFT_DISK_NOMEM: return RAFT_NOMEM;
+	case RAFT_DISK_CORRUPT: return RAFT_CORRUPT;
+	case RAFT_DISK_INVAL: return RAFT_INVALID;
+	default: return RAFT_IOERR;
+	}
+}
+
+/* ---- load / bootstrap / vote ---- */
+
+static int posix_load(struct raft_io *io, struct raft_io_load *out)
+{
+	struct raft_io_posix *p = posix_of(io);
+	struct raft_disk_state *st = &p->loaded;
+	if (p->load_taken)
+		return posix_err(io, RAFT_INVALID, "load called twice");
+	if (st->n_entries > UINT32_MAX)
+		return posix_err(io, RAFT_TOOBIG, "log too long to load");
+	memset(out, 0, sizeof(*out));
+	struct raft_snapshot *snap = NULL;
+	struct raft_entry *entries = NULL;
+	if (st->snap_index != 0) {
+		snap = raft_heap_calloc(1, sizeof(*snap));
+		if (snap == NULL)
+			return posix_err(io, RAFT_NOMEM, "out of memory");
+		struct raft_buffer cb = { st->snap_conf, st->snap_conf_len };
+		int rv = raft_configuration_decode(&cb, &snap->meta.conf);
+		if (rv != RAFT_OK) {
+			raft_heap_free(snap);
+			return posix_err(io, rv == RAFT_NOMEM ? rv : RAFT_CORRUPT,
+					 "snapshot configuration undecodable");
+		}
+	}
+	if (st->n_entries > 0) {
+		entries = raft_heap_calloc(st->n_entries, sizeof(*entries));
+		if (entries == NULL) {
+			if (snap != NULL)
+				raft_snapshot_close(snap);
+			raft_heap_free(snap);
+			return posix_err(io, RAFT_NOMEM, "out of memory");
+		}
+	}
+	/* Nothing can fail from here: move ownership to the core. */
+	if (snap != NULL) {
+		snap->meta.index = st->snap_index;
+		snap->meta.term = st->snap_term;
+		snap->meta.conf_index = st->snap_conf_index;
+		snap->data.base = st->snap_data;
+		snap->data.len = st->snap_data_len;
+		st->snap_data = NULL;
+	}
+	for (size_t i = 0; i < st->n_entries; i++) {
+		entries[i].term = st->entries[i].term;
+		entries[i].type = st->entries[i].type;
+		entries[i].buf.base = st->entries[i].buf;
+		entries[i].buf.len = st->entries[i].len;
+		st->entries[i].buf = NULL;
+	}
+	out->term = st->term;
+	out->voted_for = st->voted_for;
+	out->snapshot = snap;
+	out->start_index = st->start_index;
+	out->entries = entries;
+	out->n_entries = (unsigned)st->n_entries;
+	raft_disk_state_free(p->disk, st);
+	p->load_taken = true;
+	return RAFT_OK;
+}
+
+static int posix_bootstrap(struct raft_io *io, const struct raft_entry *entry)
+{
+	struct raft_io_posix *p = posix_of(io);
+	struct raft_disk_state *st = &p->loaded;
+	char err[RAFT_DISK_ERRMSG_SIZE];
+	if (p->load_taken || st->term != 0 || st->n_entries != 0 ||
+	    st->snap_index != 0 || raft_disk_last_index(p->disk) != 0)
+		return posix_err(io, RAFT_CANTBOOTSTRAP,
+				 "data directory already holds state");
+	struct raft_disk_entry de = { .term = entry->term, .type = entry->type,
+				      .buf = entry->buf.base,
+				      .len = entry->buf.len };
+	/* Keep the loaded view in step so the coming io->load sees it. The
+	 * payload comes from the raft heap (it passes to the core); the array
+	 * from malloc, as raft_disk_state_free expects of its own arrays. */
+	void *copy = raft_heap_malloc(entry->buf.len ? entry->buf.len : 1);
+	struct raft_disk_entry *own = malloc(sizeof(*own));
+	if (copy == NULL || own == NULL) {
+		raft_heap_free(copy);
+		free(own);
+		return posix_err(io, RAFT_NOMEM, "out of memory");
+	}
+	int rv = raft_disk_set_term_vote(p->disk, 1, 0, err, sizeof(err));
+	if (rv == RAFT_DISK_OK)
+		rv = raft_disk_append(p->disk, 1, &de, 1, err, sizeof(err));
+	if (rv == RAFT_DISK_OK)
+		rv = raft_disk_sync(p->disk, err, sizeof(err));
+	if (rv != RAFT_DISK_OK) {
+		raft_heap_free(copy);
+		free(own);
+		return posix_err(io, posix_disk_rv(rv), "bootstrap: %s", err);
+	}
+	if (entry->buf.len)
+		memcpy(copy, entry->buf.base, entry->buf.len);
+	own[0] = (struct raft_disk_entry){ .term = entry->term, .type = entry->type,
+					   .buf = copy, .len = entry->buf.len };
+	st->term = 1;
+	st->voted_for = 0;
+	st->entries = own;
+	st->n_entries = 1;
+	st->start_index = 1;
+	return RAFT_OK;
+}
+
+static int posix_persist_vote(struct raft_io *io, raft_term term,
+			      raft_id voted_for)
+{
+	struct raft_io_posix *p = posix_of(io);
+	char err[RAFT_DISK_ERRMSG_SIZE];
+	int rv = raft_disk_set_term_vote(p->disk, term, voted_for, err,
+					 sizeof(err));
+	if (rv != RAFT_DISK_OK)
+		return posix_err(io, posix_disk_rv(rv), "persist vote: %s", err);
+	return RAFT_OK;
+}
+
+/* ---- queued disk requests ---- */
+
+static int posix_append(struct raft_io *io, struct raft_io_append *req,
+			raft_index first_index,
+			const struct raft_entry *entries, unsigned n,
+			raft_io_append_cb cb)
+{
+	struct raft_io_posix *p = posix_of(io);
+	if (p->closed || n == 0 || entries == NULL)
+		return posix_err(io, RAFT_INVALID, "append: bad call");
+	struct posix_op *op = posix_op_new(io, POSIX_OP_APPEND);
+	if (op == NULL)
+		return RAFT_NOMEM;
+	op->append.req = req;
+	op->append.first = first_index;
+	op->append.entries = entries;
+	op->append.n = n;
+	op->append.cb = cb;
+	posix_push(&p->disk_q, op);
+	return RAFT_OK;
+}
+
+static int posix_truncate(struct raft_io *io, raft_index index)
+{
+	struct raft_io_posix *p = posix_of(io);
+	if (p->closed || index == 0)
+		return posix_err(io, RAFT_INVALID, "truncate: bad call");
+	struct posix_op *op = posix_op_new(io, POSIX_OP_TRUNCATE);
+	if (op == NULL)
+		return RAFT_NOMEM;
+	op->truncate = index;
+	posix_push(&p->disk_q, op);
+	return RAFT_OK;
+}
+
+static int posix_snapshot_put(struct raft_io *io,
+			      struct raft_io_snapshot_put *req,
+			      unsigned trailing,
+			      const struct raft_snapshot *snapshot,
+			      raft_io_snapshot_put_cb cb)
+{
+	struct raft_io_posix *p = posix_of(io);
+	if (p->closed || snapshot == NULL || snapshot->meta.index == 0)
+		return posix_err(io, RAFT_INVALID, "snapshot_put: bad call");
+	struct posix_op *op = posix_op_new(io, POSIX_OP_SNAPSHOT_PUT);
+	if (op == NULL)
+		return RAFT_NOMEM;
+	op->put.req = req;
+	op->put.trailing = trailing;
+	op->put.snap = snapshot;
+	op->put.cb = cb;
+	posix_push(&p->disk_q, op);
+	return RAFT_OK;
+}
+
+static int posix_snapshot_get(struct raft_io *io,
+			      struct raft_io_snapshot_get *req,
+			      raft_io_snapshot_get_cb cb)
+{
+	struct raft_io_posix *p = posix_of(io);
+	if (p->closed)
+		return posix_err(io, RAFT_INVALID, "snapshot_get: closed");
+	struct posix_op *op = posix_op_new(io, POSIX_OP_SNAPSHOT_GET);
+	if (op == NULL)
+		return RAFT_NOMEM;
+	op->get.req = req;
+	op->get.cb = cb;
+	posix_push(&p->done_q, op);
+	return RAFT_OK;
+}
+
+static int posix_exec_append(struct raft_io_posix *p, struct posix_op *op,
+			     char *err, size_t err_len)
+{
+	unsigned n = op->append.n;
+	if (n > p->dents_cap) {
+		struct raft_disk_entry *d =
+			raft_heap_realloc(p->dents, n * sizeof(*d));
+		if (d == NULL)
+			return RAFT_DISK_NOMEM;
+		p->dents = d;
+		p->dents_cap = n;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct raft_entry *e = &op->append.entries[i];
+		p->dents[i] = (struct raft_disk_entry){
+			.term = e->term, .type = e->type, .buf = e->buf.base,
+			.len = e->buf.len };
+	}
+	return raft_disk_append(p->disk, op->append.first, p->dents, n, err,
+				err_len);
+}
+
+static int posix_exec_snapshot(struct raft_io_posix *p, struct posix_op *op,
+			       char *err, size_t err_len)
+{
+	const struct raft_snapshot *s = op->put.snap;
+	struct raft_buffer conf = { NULL, 0 };
+	if (raft_configuration_encode(&s->meta.conf, &conf) != RAFT_OK) {
+		snprintf(err, err_len, "encode snapshot configuration");
+		return RAFT_DISK_NOMEM;
+	}
+	raft_index idx = s->meta.index;
+	unsigned trailing = op->put.trailing;
+	uint64_t compact = trailing == 0 || idx <= trailing ? 0 : idx - trailing;
+	int rv = raft_disk_snapshot_put(p->disk, idx, s->meta.term,
+					s->meta.conf_index, conf.base, conf.len,
+					s->data.base, s->data.len, compact, err,
+					err_len);
+	raft_heap_free(conf.base);
+	/* trailing == 0: a snapshot from the leader replaces the whole log,
+	 * including entries after it (raft.h). Only after the snapshot is
+	 * durable, so a crash in between keeps the data somewhere. */
+	if (rv == RAFT_DISK_OK && trailing == 0)
+		rv = raft_disk_truncate(p->disk, raft_disk_first_index(p->disk),
+					err, err_len);
+	return rv;
+}
+
+/* Execute the disk FIFO: writes, one fdatasync, completions in order. */
+static void posix_flush(struct raft_io_posix *p)
+{
+	struct posix_op *ops = posix_take(&p->disk_q);
+	if (ops == NULL)
+		return;
+	char err[RAFT_DISK_ERRMSG_SIZE];
+	bool failed = false, appended = false;
+	for (struct posix_op *op = ops; op != NULL; op = op->next) {
+		if (failed) {
+			op->status = RAFT_IOERR;
+			continue;
+		}
+		int rv = RAFT_DISK_OK;
+		switch (op->kind) {
+		case POSIX_OP_APPEND:
+			rv = posix_exec_append(p, op, err, sizeof(err));
+			appended = appended || rv == RAFT_DISK_OK;
+			break;
+		case POSIX_OP_TRUNCATE:
+			rv = raft_disk_truncate(p->disk, op->truncate, err,
+						sizeof(err));
+			break;
+		case POSIX_OP_SNAPSHOT_PUT:
+			rv = posix_exec_snapshot(p, op, err, sizeof(err));
+			break;
+		default:
+			break;
+		}
+		if (rv != RAFT_DISK_OK) {
+			posix_log(p, "raft_io_posix: %s", err);
+			op->status = posix_disk_rv(rv);
+			failed = true;
+		}
+	}
+	if (appended) {
+		int rv = raft_disk_sync(p->disk, err, sizeof(err));
+		if (rv != RAFT_DISK_OK) {
+			posix_log(p, "raft_io_posix: %s", err);
+			for (struct posix_op *op = ops; op != NULL; op = op->next)
+				if (op->kind == POSIX_OP_APPEND &&
+				    op->status == RAFT_OK)
+					op->status = RAFT_IOERR;
+		}
+	}
+	while (ops != NULL) {
+		struct posix_op *op = ops;
+		ops = op->next;
+		if (op->kind == POSIX_OP_APPEND)
+			op->append.cb(op->append.req, op->status);
+		else if (op->kind == POSIX_OP_SNAPSHOT_PUT)
+			op->put.cb(op->put.req, op->status);
+		raft_heap_free(op);
+	}
+}
+
+/* ---- transport ---- */
+
+static const char *posix_peer_address(struct raft_io_posix *p, raft_id id)
+{
+	for (int i = 0; i < POSIX_MAX_PEERS; i++)
+		if (p->peers[i].id == id)
+			return p->peers[i].address;
+	return NULL;
+}
+
+/* Make sure the transport has a socket to id at address. */
+static int posix_peer_ensure(struct raft_io_posix *p, raft_id id,
+			     const char *address)
+{
+	struct posix_peer *slot = NULL;
+	for (int i = 0; i < POSIX_MAX_PEERS; i++) {
+		if (p->peers[i].id == id) {
+			if (address == NULL ||
+			    strcmp(p->peers[i].address, address) == 0)
+				return RAFT_OK;
+			slot = &p->peers[i];
+			break;
+		}
+		if (p->peers[i].id == 0 && slot == NULL)
+			slot = &p->peers[i];
+	}
+	if (slot == NULL || address == NULL)
+		return RAFT_NOCONNECTION;
+	size_t len = strlen(address);
+	char *copy = raft_heap_malloc(len + 1);
+	if (copy == NULL)
+		return RAFT_NOMEM;
+	memcpy(copy, address, len + 1);
+	char err[256];
+	if (raft_net_peer_add(p->net, id, address, err, sizeof(err)) !=
+	    RAFT_NET_OK) {
+		posix_log(p, "raft_io_posix: %s", err);
+		raft_heap_free(copy);
+		return RAFT_NOCONNECTION;
+	}
+	raft_heap_free(slot->address);
+	slot->id = id;
+	slot->address = copy;
+	return RAFT_OK;
+}
+
+static int posix_send(struct raft_io *io, struct raft_io_send *req,
+		      const struct raft_message *msg, raft_io_send_cb cb)
+{
+	struct raft_io_posix *p = posix_of(io);
+	if (p->closed)
+		return posix_err(io, RAFT_INVALID, "send: closed");
+	struct posix_op *op = posix_op_new(io, POSIX_OP_SEND_DONE);
+	if (op == NULL)
+		return RAFT_NOMEM;
+	op->send.req = req;
+	op->send.cb = cb;
+	size_t size;
+	int rv = raft_codec_size(msg, &size);
+	if (rv == RAFT_OK && size > p->sbuf_cap) {
+		uint8_t *b = raft_heap_realloc(p->sbuf, size);
+		if (b == NULL)
+			rv = RAFT_NOMEM;
+		else {
+			p->sbuf = b;
+			p->sbuf_cap = size;
+		}
+	}
+	if (rv == RAFT_OK)
+		rv = raft_codec_encode_to(msg, p->sbuf, size);
+	if (rv != RAFT_OK) {
+		raft_heap_free(op);
+		return posix_err(io, rv, "send: cannot encode message type %u",
+				 msg->type);
+	}
+	/* Encoded now, so the core's buffers are free as soon as the
+	 * deferred callback runs. Delivery is best effort (raft.h). */
+	rv = posix_peer_ensure(p, msg->server_id, msg->server_address);
+	if (rv == RAFT_OK &&
+	    raft_net_send(p->net, msg->server_id, p->sbuf, size, NULL, 0) !=
+		    RAFT_NET_OK)
+		rv = RAFT_NOCONNECTION;
+	op->status = rv;
+	posix_push(&p->done_q, op);
+	return RAFT_OK;
+}
+
+static void posix_run_get(struct raft_io_posix *p, struct posix_op *op)
+{
+	struct raft_disk_state st;
+	char err[RAFT_DISK_ERRMSG_SIZE];
+	int rv = raft_disk_snapshot_read(p->disk, &st, err, sizeof(err));
+	if (rv != RAFT_DISK_OK) {
+		posix_log(p, "raft_io_posix: %s", err);
+		op->get.cb(op->get.req, NULL, posix_disk_rv(rv));
+		return;
+	}
+	if (st.snap_index == 0) {
+		op->get.cb(op->get.req, NULL, RAFT_NOTFOUND);
+		return;
+	}
+	struct raft_snapshot *s = raft_heap_calloc(1, sizeof(*s));
+	struct raft_buffer cb = { st.snap_conf, st.snap_conf_len };
+	if (s == NULL || raft_configuration_decode(&cb, &s->meta.conf) != RAFT_OK) {
+		raft_heap_free(s);
+		raft_disk_state_free(p->disk, &st);
+		op->get.cb(op->get.req, NULL, RAFT_NOMEM);
+		return;
+	}
+	s->meta.index = st.snap_index;
+	s->meta.term = st.snap_term;
+	s->meta.conf_index = st.snap_conf_index;
+	s->data.base = st.snap_data;
+	s->data.len = st.snap_data_len;
+	st.snap_data = NULL;
+	raft_disk_state_free(p->disk, &st);
+	op->get.cb(op->get.req, s, RAFT_OK);
+}
+
+static void posix_run_done(struct raft_io_posix *p)
+{
+	struct posix_op *ops = posix_take(&p->done_q);
+	while (ops != NULL) {
+		struct posix_op *op = ops;
+		ops = op->next;
+		if (op->kind == POSIX_OP_SEND_DONE)
+			op->send.cb(op->send.req, op->status);
+		else
+			posix_run_get(p, op);
+		raft_heap_free(op);
+	}
+}
+
+/* ---- clock, randomness, close ---- */
+
+static raft_time posix_time(struct raft_io *io)
+{
+	(void)io;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (raft_time)ts.tv_sec * 1000u + (raft_time)ts.tv_nsec / 1000000u;
+}
+
+static unsigned posix_random(struct raft_io *io, unsigned min, unsigned max)
+{
+	struct raft_io_posix *p = posix_of(io);
+	if (max <= min)
+		return min;
+	/* xorshift64*: election jitter needs spread, not secrecy. */
+	p->rng ^= p->rng >> 12;
+	p->rng ^= p->rng << 25;
+	p->rng ^= p->rng >> 27;
+	uint64_t r = p->rng * 2685821657736338717ull;
+	return min + (unsigned)((r >> 32) % (max - min));
+}
+
+static void posix_cancel(struct posix_queue *q)
+{
+	struct posix_op *ops = posix_take(q);
+	while (ops != NULL) {
+		struct posix_op *op = ops;
+		ops = op->next;
+		switch (op->kind) {
+		case POSIX_OP_APPEND:
+			op->append.cb(op->append.req, RAFT_CANCELED);
+			break;
+		case POSIX_OP_SNAPSHOT_PUT:
+			op->put.cb(op->put.req, RAFT_CANCELED);
+			break;
+		case POSIX_OP_SEND_DONE:
+			op->send.cb(op->send.req, RAFT_CANCELED);
+			break;
+		case POSIX_OP_SNAPSHOT_GET:
+			op->get.cb(op->get.req, NULL, RAFT_CANCELED);
+			break;
+		default:
+			break;
+		}
+		raft_heap_free(op);
+	}
+}
+
+static void posix_close(struct raft_io *io)
+{
+	struct raft_io_posix *p = posix_of(io);
+	p->closed = true;
+	/* Writes not yet flushed are abandoned; nothing is in progress
+	 * because disk calls are synchronous on this thread. */
+	posix_cancel(&p->disk_q);
+	posix_cancel(&p->done_q);
+}
+
+/* ---- public ---- */
+
+struct raft_io_posix *raft_io_posix_create(
+	const struct raft_io_posix_params *params, char *errmsg,
+	size_t errmsg_len)
+{
+	if (params == NULL || params->id == 0 || params->dir == NULL ||
+	    params->bind_url == NULL) {
+		if (errmsg != NULL && errmsg_len > 0)
+			snprintf(errmsg, errmsg_len,
+				 "raft_io_posix: id, dir and bind_url required");
+		errno = EINVAL;
+		return NULL;
+	}
+	struct raft_io_posix *p = raft_heap_calloc(1, sizeof(*p));
+	if (p == NULL) {
+		if (errmsg != NULL && errmsg_len > 0)
+			snprintf(errmsg, errmsg_len, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->id = params->id;
+	p->log = params->log;
+	p->log_data = params->log_data;
+	struct raft_disk_params dp = {
+		.dir = params->dir, .segment_size = params->segment_size,
+		.log = params->log, .log_data = params->log_data,
+		.alloc = raft_heap_malloc, .dealloc = raft_heap_free,
+	};
+	char err[RAFT_DISK_ERRMSG_SIZE];
+	p->disk = raft_disk_create(&dp, err, sizeof(err));
+	if (p->disk == NULL ||
+	    raft_disk_load(p->disk, &p->loaded, err, sizeof(err)) !=
+		    RAFT_DISK_OK) {
+		if (errmsg != NULL && errmsg_len > 0)
+			snprintf(errmsg, errmsg_len, "raft_io_posix: %s", err);
+		goto fail;
+	}
+	struct raft_net_params np = {
+		.id = params->id, .bind_url = params->bind_url,
+		.key = params->key, .key_len = params->key_len,
+		.log = params->log, .log_data = params->log_data,
+	};
+	p->net = raft_net_create(&np, errmsg, errmsg_len);
+	if (p->net == NULL)
+		goto fail;
+	p->rng = params->id * 0x9E3779B97F4A7C15ull ^ posix_time(NULL);
+	if (p->rng == 0)
+		p->rng = 1;
+	p->io = (struct raft_io){
+		.impl = p,
+		.load = posix_load,
+		.bootstrap = posix_bootstrap,
+		.persist_vote = posix_persist_vote,
+		.append = posix_append,
+		.truncate = posix_truncate,
+		.snapshot_put = posix_snapshot_put,
+		.snapshot_get = posix_snapshot_get,
+		.send = posix_send,
+		.time = posix_time,
+		.random = posix_random,
+		.close = posix_close,
+	};
+	return p;
+fail:
+	raft_io_posix_free(p);
+	errno = EIO;
+	return NULL;
+}
+
+struct raft_io *raft_io_posix_io(struct raft_io_posix *p)
+{
+	return &p->io;
+}
+
+int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
+		      int max_wait_ms)
+{
+	raft_time now = posix_time(NULL);
+	raft_time due = raft_next_timeout(r);
+	int wait = max_wait_ms < 0 ? 0 : max_wait_ms;
+	if (p->disk_q.head != NULL || p->done_q.head != NULL)
+		wait = 0;
+	else if (due <= now)
+		wait = 0;
+	else if (due - now < (raft_time)wait)
+		wait = (int)(due - now);
+	struct pollfd pfd = { .fd = raft_net_fd(p->net), .events = POLLIN };
+	if (wait > 0 && poll(&pfd, 1, wait) < 0 && errno != EINTR)
+		return posix_err(&p->io, RAFT_IOERR, "poll: %s",
+				 strerror(errno));
+
+	for (int i = 0; i < POSIX_MAX_RECV_PER_RUN; i++) {
+		uint64_t from;
+		const void *buf;
+		size_t len;
+		if (raft_net_recv(p->net, &from, &buf, &len) != RAFT_NET_OK)
+			break;
+		struct raft_message msg;
+		char err[160];
+		if (raft_codec_decode(buf, len, &msg, err, sizeof(err)) !=
+		    RAFT_OK) {
+			/* Authentic but undecodable: a peer bug or a newer
+			 * version; never guessed at. */
+			posix_log(p, "raft_io_posix: from %" PRIu64 ": %s",
+				  from, err);
+			continue;
+		}
+		msg.server_id = from;
+		msg.server_address = posix_peer_address(p, from);
+		raft_step(r, &msg);
+		raft_codec_release(&msg);
+	}
+	if (posix_time(NULL) >= raft_next_timeout(r))
+		raft_tick(r);
+	posix_flush(p);
+	posix_run_done(p);
+	return RAFT_OK;
+}
+
+void raft_io_posix_net_stats(const struct raft_io_posix *p,
+			     struct raft_net_stats *st)
+{
+	raft_net_stats_get(p->net, st);
+}
+
+void raft_io_posix_free(struct raft_io_posix *p)
+{
+	if (p == NULL)
+		return;
+	if (!p->closed)
+		posix_close(&p->io);
+	if (p->disk != NULL)
+		raft_disk_state_free(p->disk, &p->loaded);
+	raft_disk_free(p->disk);
+	raft_net_free(p->net);
+	for (int i = 0; i < POSIX_MAX_PEERS; i++)
+		raft_heap_free(p->peers[i].address);
+	raft_heap_free(p->sbuf);
+	raft_heap_free(p->dents);
+	raft_heap_free(p);
+}

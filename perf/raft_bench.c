@@ -1,0 +1,479 @@
+/*
+ * raft_bench: three Raft servers on loopback, each on its own thread with
+ * its own raft_io_posix (own data directory with real fdatasync, own
+ * nanomsg PULL socket, HMAC-authenticated frames), replicating a small
+ * key-value state machine.
+ *
+ * Figures printed:
+ *   - commits/s and p50/p99 commit latency (raft_apply to its callback on
+ *     the leader, i.e. replicated to a quorum, durable and applied) with
+ *     1, 16 and 256 proposals kept in flight on the leader;
+ *   - failover: time from killing the leader's thread (raft_free plus
+ *     closing its sockets, without a goodbye) to the next commit by the new
+ *     leader, with the election timeout shown next to it.
+ *
+ * Usage: raft_bench [seconds-per-level] [data-dir-parent]
+ * The data directories go under data-dir-parent (default: the current
+ * directory, so meson runs it in the build tree on real disk, not tmpfs)
+ * and are removed at exit.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io_posix.h"
+#include "raft.h"
+
+#define N_NODES 3
+#define MAX_INFLIGHT 256
+#define MAX_SAMPLES (1u << 21)
+#define ELECTION_MS 500
+#define HEARTBEAT_MS 50
+
+/* ---- key-value state machine ---- */
+
+#define KV_SLOTS 4096
+#define KV_KEY 24
+#define KV_VAL 24
+
+struct kv {
+	char key[KV_SLOTS][KV_KEY];
+	char val[KV_SLOTS][KV_VAL];
+	uint64_t applied;
+};
+
+static uint32_t kv_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+/* Command format: "key=value" (no NUL on the wire). */
+static int kv_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+		    void **result)
+{
+	struct kv *kv = fsm->data;
+	char cmd[KV_KEY + KV_VAL + 2];
+	*result = NULL;
+	if (buf->len == 0 || buf->len >= sizeof(cmd))
+		return RAFT_MALFORMED;
+	memcpy(cmd, buf->base, buf->len);
+	cmd[buf->len] = 0;
+	char *eq = strchr(cmd, '=');
+	if (eq == NULL || eq - cmd >= KV_KEY || strlen(eq + 1) >= KV_VAL)
+		return RAFT_MALFORMED;
+	*eq = 0;
+	uint32_t h = kv_hash(cmd) % KV_SLOTS;
+	for (uint32_t i = 0; i < KV_SLOTS; i++) {
+		uint32_t s = (h + i) % KV_SLOTS;
+		if (kv->key[s][0] == 0 || strcmp(kv->key[s], cmd) == 0) {
+			/* Both lengths were checked above. */
+			memcpy(kv->key[s], cmd, strlen(cmd) + 1);
+			memcpy(kv->val[s], eq + 1, strlen(eq + 1) + 1);
+			kv->applied++;
+			return 0;
+		}
+	}
+	return RAFT_TOOBIG;
+}
+
+static int kv_snapshot(struct raft_fsm *fsm, struct raft_buffer *out)
+{
+	struct kv *kv = fsm->data;
+	out->base = raft_heap_malloc(sizeof(*kv));
+	if (out->base == NULL)
+		return RAFT_NOMEM;
+	memcpy(out->base, kv, sizeof(*kv));
+	out->len = sizeof(*kv);
+	return 0;
+}
+
+static int kv_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct kv *kv = fsm->data;
+	if (buf->len != sizeof(*kv))
+		return RAFT_MALFORMED;
+	memcpy(kv, buf->base, sizeof(*kv));
+	raft_heap_free(buf->base);
+	return 0;
+}
+
+/* ---- shared bench state ---- */
+
+enum phase { PH_IDLE, PH_LOAD, PH_FAILOVER, PH_STOP };
+
+static struct {
+	_Atomic int phase;
+	_Atomic unsigned concurrency;
+	_Atomic uint64_t commits;
+	_Atomic uint64_t errors;
+	_Atomic uint32_t n_samples;
+	uint64_t *samples;	/* latency ns, appended by the leader */
+	_Atomic uint64_t failover_commit_ns;	/* first commit after kill */
+	_Atomic uint64_t kill_ns;
+	_Atomic raft_id leader;
+} B;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct node;
+
+struct proposal {
+	struct raft_apply req;
+	struct node *node;
+	uint64_t t0;
+	bool busy;
+};
+
+struct node {
+	raft_id id;
+	char url[64];
+	char dir[300];
+	pthread_t thread;
+	_Atomic int kill;
+	_Atomic int alive;
+	struct raft_io_posix *io;
+	struct raft *raft;
+	struct kv kv;
+	struct raft_fsm fsm;
+	struct proposal props[MAX_INFLIGHT];
+	unsigned inflight;
+	uint64_t seq;
+	char err[256];
+	struct raft_net_stats net;
+};
+
+static struct node nodes[N_NODES];
+static uint8_t cluster_key[32];
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+	(void)result;
+	struct proposal *p = req->data;
+	struct node *n = p->node;
+	p->busy = false;
+	n->inflight--;
+	if (status != 0) {
+		atomic_fetch_add(&B.errors, 1);
+		return;
+	}
+	uint64_t t = now_ns();
+	int ph = atomic_load(&B.phase);
+	if (ph == PH_LOAD) {
+		atomic_fetch_add(&B.commits, 1);
+		uint32_t i = atomic_fetch_add(&B.n_samples, 1);
+		if (i < MAX_SAMPLES)
+			B.samples[i] = t - p->t0;
+	} else if (ph == PH_FAILOVER && p->t0 > atomic_load(&B.kill_ns)) {
+		uint64_t zero = 0;
+		atomic_compare_exchange_strong(&B.failover_commit_ns, &zero, t);
+	}
+}
+
+/* Keep `want` proposals in flight while this node leads. */
+static void propose(struct node *n)
+{
+	int ph = atomic_load(&B.phase);
+	if (raft_state(n->raft) != RAFT_LEADER ||
+	    (ph != PH_LOAD && ph != PH_FAILOVER))
+		return;
+	atomic_store(&B.leader, n->id);
+	unsigned want = ph == PH_LOAD ? atomic_load(&B.concurrency) : 1;
+	for (unsigned i = 0; i < MAX_INFLIGHT && n->inflight < want; i++) {
+		struct proposal *p = &n->props[i];
+		if (p->busy)
+			continue;
+		char cmd[48];
+		int len = snprintf(cmd, sizeof(cmd), "k%u=v%" PRIu64,
+				   (unsigned)(n->seq % 1000), n->seq);
+		n->seq++;
+		struct raft_buffer b = { raft_heap_malloc((size_t)len),
+					 (size_t)len };
+		if (b.base == NULL)
+			return;
+		memcpy(b.base, cmd, (size_t)len);
+		p->node = n;
+		p->req.data = p;
+		p->t0 = now_ns();
+		if (raft_apply(n->raft, &p->req, &b, apply_cb) != 0) {
+			raft_heap_free(b.base);
+			return;	/* not leader any more, or busy */
+		}
+		p->busy = true;
+		n->inflight++;
+	}
+}
+
+static void *node_main(void *arg)
+{
+	struct node *n = arg;
+	while (!atomic_load(&n->kill) && atomic_load(&B.phase) != PH_STOP) {
+		if (raft_io_posix_run(n->io, n->raft, 5) != 0)
+			break;
+		propose(n);
+	}
+	/* A kill is a crash as far as peers can tell: sockets close and the
+	 * node never answers again. Pending proposals fail (SHUTDOWN). */
+	raft_io_posix_net_stats(n->io, &n->net);
+	raft_free(n->raft);
+	raft_io_posix_free(n->io);
+	n->raft = NULL;
+	n->io = NULL;
+	atomic_store(&n->alive, 0);
+	return NULL;
+}
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sa);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(s, (struct sockaddr *)&sa, &sl) != 0) {
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	close(s);
+	return ntohs(sa.sin_port);
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag,
+		 struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void quiet_log(void *data, const char *line)
+{
+	(void)data;
+	fprintf(stderr, "  [log] %s\n", line);
+}
+
+static int node_start(struct node *n, const struct raft_configuration *conf)
+{
+	struct raft_io_posix_params ip = {
+		.id = n->id, .dir = n->dir, .bind_url = n->url,
+		.key = cluster_key, .key_len = sizeof(cluster_key),
+		.log = quiet_log,
+	};
+	n->io = raft_io_posix_create(&ip, n->err, sizeof(n->err));
+	if (n->io == NULL) {
+		fprintf(stderr, "node %" PRIu64 ": %s\n", n->id, n->err);
+		return -1;
+	}
+	n->fsm = (struct raft_fsm){ .data = &n->kv, .apply = kv_apply,
+				    .snapshot = kv_snapshot,
+				    .restore = kv_restore };
+	struct raft_params rp = {
+		.id = n->id, .address = n->url,
+		.io = raft_io_posix_io(n->io), .fsm = &n->fsm,
+		.election_timeout = ELECTION_MS,
+		.heartbeat_timeout = HEARTBEAT_MS,
+		.snapshot_threshold = 1u << 20,	/* keep snapshots out of it */
+	};
+	n->raft = raft_create(&rp);
+	if (n->raft == NULL) {
+		fprintf(stderr, "node %" PRIu64 ": raft_create failed\n", n->id);
+		return -1;
+	}
+	int rv = raft_bootstrap(n->raft, conf);
+	if (rv == 0)
+		rv = raft_start(n->raft);
+	if (rv != 0) {
+		fprintf(stderr, "node %" PRIu64 ": start: %s (%s)\n", n->id,
+			raft_strerror(rv), raft_errmsg(n->raft));
+		return -1;
+	}
+	atomic_store(&n->alive, 1);
+	return pthread_create(&n->thread, NULL, node_main, n) == 0 ? 0 : -1;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Wait for a leader among the live nodes; bounded. */
+static raft_id wait_leader(unsigned max_ms)
+{
+	for (unsigned t = 0; t < max_ms; t += 10) {
+		raft_id l = atomic_load(&B.leader);
+		if (l != 0 && atomic_load(&nodes[l - 1].alive))
+			return l;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static int run_level(unsigned conc, unsigned seconds)
+{
+	atomic_store(&B.concurrency, conc);
+	atomic_store(&B.phase, PH_LOAD);
+	sleep_ms(300);	/* warm-up: fill the pipeline */
+	atomic_store(&B.commits, 0);
+	atomic_store(&B.n_samples, 0);
+	atomic_store(&B.errors, 0);
+	uint64_t t0 = now_ns();
+	sleep_ms(seconds * 1000);
+	uint64_t commits = atomic_load(&B.commits);
+	uint32_t ns = atomic_load(&B.n_samples);
+	uint64_t dt = now_ns() - t0;
+	atomic_store(&B.phase, PH_IDLE);
+	sleep_ms(200);	/* drain */
+	if (ns > MAX_SAMPLES)
+		ns = MAX_SAMPLES;
+	if (ns == 0) {
+		printf("raft_bench: concurrency %3u: no commits\n", conc);
+		return -1;
+	}
+	qsort(B.samples, ns, sizeof(uint64_t), cmp_u64);
+	double p50 = (double)B.samples[ns / 2] / 1e6;
+	double p99 = (double)B.samples[(size_t)ns * 99 / 100] / 1e6;
+	printf("raft_bench: concurrency %3u: %8.0f commits/s  p50 %7.3f ms  "
+	       "p99 %7.3f ms  (%" PRIu64 " commits in %.2f s, %" PRIu64
+	       " errors)\n",
+	       conc, (double)commits * 1e9 / (double)dt, p50, p99, commits,
+	       (double)dt / 1e9, atomic_load(&B.errors));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 2;
+	const char *parent = argc > 2 ? argv[2] : ".";
+	if (seconds == 0 || seconds > 60)
+		seconds = 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	B.samples = calloc(MAX_SAMPLES, sizeof(uint64_t));
+	char base[256];
+	snprintf(base, sizeof(base), "%s/raft_bench.XXXXXX", parent);
+	if (B.samples == NULL || mkdtemp(base) == NULL) {
+		perror("raft_bench: setup");
+		return 1;
+	}
+	FILE *ur = fopen("/dev/urandom", "rb");
+	if (ur == NULL || fread(cluster_key, 1, sizeof(cluster_key), ur) !=
+				  sizeof(cluster_key)) {
+		perror("raft_bench: key");
+		return 1;
+	}
+	fclose(ur);
+
+	struct raft_configuration conf;
+	raft_configuration_init(&conf);
+	for (int i = 0; i < N_NODES; i++) {
+		nodes[i].id = (raft_id)(i + 1);
+		int port = free_port();
+		if (port < 0) {
+			perror("raft_bench: port");
+			return 1;
+		}
+		snprintf(nodes[i].url, sizeof(nodes[i].url),
+			 "tcp://127.0.0.1:%d", port);
+		snprintf(nodes[i].dir, sizeof(nodes[i].dir), "%s/node%d", base,
+			 i + 1);
+		raft_configuration_add(&conf, nodes[i].id, nodes[i].url,
+				       RAFT_VOTER);
+	}
+	printf("raft_bench: 3 nodes, 1 thread each, loopback nanomsg TCP with "
+	       "HMAC-SHA256, fdatasync on %s, election timeout %d ms, "
+	       "heartbeat %d ms, %u s per level\n",
+	       base, ELECTION_MS, HEARTBEAT_MS, seconds);
+	int rc = 0;
+	for (int i = 0; i < N_NODES; i++)
+		if (node_start(&nodes[i], &conf) != 0)
+			rc = 1;
+	raft_configuration_close(&conf);
+	atomic_store(&B.phase, PH_FAILOVER);	/* propose once a leader is up */
+	raft_id leader = rc == 0 ? wait_leader(10000) : 0;
+	if (leader == 0) {
+		printf("raft_bench: no leader elected within 10 s\n");
+		rc = 1;
+	}
+	atomic_store(&B.phase, PH_IDLE);
+	static const unsigned levels[] = { 1, 16, 256 };
+	for (size_t i = 0; rc == 0 && i < 3; i++)
+		if (run_level(levels[i], seconds) != 0)
+			rc = 1;
+
+	if (rc == 0) {
+		/* Failover: kill the leader, then measure until the first
+		 * proposal made after the kill commits on the new leader. */
+		leader = atomic_load(&B.leader);
+		atomic_store(&B.failover_commit_ns, 0);
+		uint64_t kill = now_ns();
+		atomic_store(&B.kill_ns, kill);
+		atomic_store(&nodes[leader - 1].kill, 1);
+		pthread_join(nodes[leader - 1].thread, NULL);
+		nodes[leader - 1].thread = 0;
+		atomic_store(&B.leader, 0);
+		atomic_store(&B.phase, PH_FAILOVER);
+		uint64_t done = 0;
+		for (int t = 0; t < 1000 && done == 0; t++) {
+			sleep_ms(10);
+			done = atomic_load(&B.failover_commit_ns);
+		}
+		if (done == 0) {
+			printf("raft_bench: failover: no commit within 10 s of "
+			       "killing node %" PRIu64 "\n", leader);
+			rc = 1;
+		} else {
+			printf("raft_bench: failover: killed leader %" PRIu64
+			       ", new leader %" PRIu64 " committed after %.1f ms "
+			       "(election timeout %d-%d ms)\n",
+			       leader, atomic_load(&B.leader),
+			       (double)(done - kill) / 1e6, ELECTION_MS,
+			       2 * ELECTION_MS);
+		}
+	}
+	atomic_store(&B.phase, PH_STOP);
+	for (int i = 0; i < N_NODES; i++)
+		if (nodes[i].thread)
+			pthread_join(nodes[i].thread, NULL);
+	for (int i = 0; i < N_NODES; i++) {
+		/* Any frame rejected in a clean run means a transport bug. */
+		uint64_t drops = 0;
+		for (int d = 0; d < RAFT_NET_DROP_SEND_FAILED; d++)
+			drops += nodes[i].net.drops[d];
+		printf("raft_bench: node %d: %" PRIu64 " frames sent, %" PRIu64
+		       " accepted, %" PRIu64 " rejected, %" PRIu64
+		       " send drops\n",
+		       i + 1, nodes[i].net.sent, nodes[i].net.received, drops,
+		       nodes[i].net.drops[RAFT_NET_DROP_SEND_FAILED]);
+		if (drops != 0)
+			rc = 1;
+	}
+	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(B.samples);
+	return rc;
+}
