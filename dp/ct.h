@@ -48,6 +48,7 @@ enum ct_class {
  * keep the handshake short: a lost embryonic entry costs nothing, because
  * Maglev re-picks the same backend for the retransmitted SYN unless the
  * backend set changed in between. */
+/* 8< ct-states (docs/lb.md pulls this region) */
 #define CT_STATE_LIST(X)                                                       \
 	X(TCP_SYN_SENT, CT_CLASS_EMBRYONIC, 10000)                             \
 	X(TCP_SYN_RECV, CT_CLASS_EMBRYONIC, 10000)                             \
@@ -58,6 +59,7 @@ enum ct_class {
 	X(TCP_CLOSE, CT_CLASS_CLOSING, 5000)                                   \
 	X(UDP_NEW, CT_CLASS_EMBRYONIC, 30000)                                  \
 	X(UDP_REPLIED, CT_CLASS_ESTABLISHED, 120000)
+/* >8 ct-states */
 
 enum ct_state {
 #define CT_X_ENUM(name, cls, tmo) CT_##name,

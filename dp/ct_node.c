@@ -180,6 +180,7 @@ ct_fill(struct ct *ct, uint32_t i, const struct ct_key *key, uint32_t want,
 	bk->expire[i % CT_WAYS] = now->ms + ct->timeout_ms[state];
 }
 
+/* 8< ct-evict (docs/lb.md pulls this region) */
 /* Victim rank of an occupied way: lower is evicted first; 3 = never. */
 static inline unsigned
 ct_victim_rank(const struct ct_bucket *bk, uint32_t w, uint32_t now_ms)
@@ -195,6 +196,7 @@ ct_victim_rank(const struct ct_bucket *bk, uint32_t w, uint32_t now_ms)
 		return 3;
 	}
 }
+/* >8 ct-evict */
 
 int
 ct_insert(struct ct *ct, const struct ct_key *key, uint64_t hash,

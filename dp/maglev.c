@@ -139,6 +139,7 @@ maglev_fill(uint32_t m, uint32_t n, const uint32_t *offset,
 	}
 	memcpy(next, offset, sizeof(*next) * n);
 
+	/* 8< maglev-fill (docs/lb.md pulls this region) */
 	/*
 	 * Rounds over the backends in index (rank) order. Each visit adds the
 	 * backend's weight to its credit; a credit of wmax buys one turn. A
@@ -173,6 +174,7 @@ maglev_fill(uint32_t m, uint32_t n, const uint32_t *offset,
 				goto done;
 		}
 	}
+	/* >8 maglev-fill */
 done:
 	free(next);
 	free(credit);
