@@ -118,6 +118,14 @@ void ctl_ring_free(struct ctl_ring *c)
 	free(c);
 }
 
+void ctl_ring_close(struct ctl_ring *c)
+{
+	if (c == NULL)
+		return;
+	ring_shm_free(c->shm);
+	free(c);
+}
+
 static int ctl_ring_apply(struct ctl_ring *c, const struct ring_cmd *cmd)
 {
 	const struct ctl_ring_ops *o = c->ops;

@@ -84,6 +84,12 @@ struct ctl_ring *ctl_ring_create(const struct ctl_ring_params *params);
 void ctl_ring_free(struct ctl_ring *c);
 
 /*
+ * Free without unlinking: the segment stays behind exactly as a crashed dp
+ * leaves it (lock released, file present). For tests. Accepts NULL.
+ */
+void ctl_ring_close(struct ctl_ring *c);
+
+/*
  * One pass: bump the heartbeat, note ctrl attach/detach (one log line per
  * transition), then drain up to `burst` commands, apply, ACK. Returns the
  * number of commands consumed. Control thread, never blocks.

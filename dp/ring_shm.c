@@ -354,3 +354,12 @@ uint64_t ring_shm_get_generation(const struct ring_shm *s)
 {
 	return __atomic_load_n(&ring_shm_hdr(s)->generation, __ATOMIC_ACQUIRE);
 }
+
+uint64_t ring_shm_next_ctrl_epoch(struct ring_shm *s)
+{
+	struct ring_shm_hdr *h = s->base;
+	uint64_t e = h->ctrl_epoch + 1;
+
+	__atomic_store_n(&h->ctrl_epoch, e, __ATOMIC_RELEASE);
+	return e;
+}

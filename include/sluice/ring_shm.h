@@ -58,7 +58,13 @@ struct ring_shm_hdr {
 	uint64_t boot_id;	 /* random per dp incarnation */
 	_Alignas(64) uint64_t heartbeat; /* dp bumps it every control loop */
 	uint64_t generation;	 /* last generation dp completed a sync for */
-	uint64_t reserved1[6];
+	/*
+	 * Written by ctrl only (under its lock): bumped on every attach. ctrl
+	 * numbers commands (epoch << 40) + n, so ACKs for commands a killed
+	 * ctrl left in the ring are recognisably not the new ctrl's.
+	 */
+	uint64_t ctrl_epoch;
+	uint64_t reserved1[5];
 };
 
 struct ring_shm_params {
@@ -113,6 +119,8 @@ struct rte_ring *ring_shm_evt(struct ring_shm *s);
 void ring_shm_heartbeat(struct ring_shm *s);
 /* dp: publish the generation of a completed sync. */
 void ring_shm_set_generation(struct ring_shm *s, uint64_t generation);
+/* ctrl: take the next epoch (attach time, under the ctrl lock). */
+uint64_t ring_shm_next_ctrl_epoch(struct ring_shm *s);
 /* Either side: acquire loads of the dynamic fields. */
 uint64_t ring_shm_get_heartbeat(const struct ring_shm *s);
 uint64_t ring_shm_get_generation(const struct ring_shm *s);
