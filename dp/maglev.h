@@ -83,7 +83,8 @@ const uint32_t *maglev_table_slots(const struct maglev_table *t);
 const struct maglev_backend *maglev_table_backend(const struct maglev_table *t,
 						  uint32_t rank);
 /* SipHash over M and every slot's backend key: nodes compare digests to
- * check that they hold the same table (e.g. in health reports). */
+ * check that they hold the same table (e.g. in health reports). Control
+ * thread; allocates 8 bytes per backend; returns 0 if that fails. */
 uint64_t maglev_table_digest(const struct maglev_table *t);
 
 /*
