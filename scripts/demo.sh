@@ -23,11 +23,11 @@ ROOT=$(pwd)
 KEEP=0
 [ "${1:-}" = "--keep" ] && KEEP=1
 S=$$
-NODE=sdn$S
-PODS=(sd1$S sd2$S sd3$S)
+NODE=sdn-$S
+PODS=(sd1-$S sd2-$S sd3-$S)
 IPS=(10.77.1.2 10.77.1.3 10.77.1.4)
 MACS=(02:00:00:00:01:02 02:00:00:00:01:03 02:00:00:00:01:04)
-TAP=sdt$S
+TAP=sdt-$S
 GW_IP=10.77.1.1
 GW_MAC=02:00:00:00:00:01
 HOST_IP=10.77.1.254
@@ -55,7 +55,7 @@ cleanup() {
     for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
   done
-  [ -n "$DP_PID" ] && [ -f "$DIR/dp.log" ] && say "sluice-dp: $(grep -m1 'shutdown' "$DIR/dp.log" || echo stopped)"
+  [ -n "$DP_PID" ] && [ -f "$DIR/dp.log" ] && say "$(grep -m1 'shutdown' "$DIR/dp.log" || echo 'sluice-dp stopped')"
   for n in "${MADE_NS[@]}"; do ip netns del "$n" 2>/dev/null && say "removed netns $n"; done
   [ -n "$DIR" ] && rm -rf "$DIR"
   rm -rf "/var/run/dpdk/$PREFIX"
