@@ -242,11 +242,12 @@ static int dpcfg_node(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 	return 0;
 }
 
+/* Port names become telemetry keys, which DPDK limits to [A-Za-z0-9_/]. */
 static int dpcfg_port_name_ok(const char *s)
 {
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+		      (*s >= '0' && *s <= '9') || *s == '_'))
 			return 0;
 	return 1;
 }
@@ -277,7 +278,7 @@ static int dpcfg_port(struct dpcfg_ctx *c, json_t *o, const char *path, struct d
 		return -EINVAL;
 	snprintf(fp, sizeof(fp), "%s.name", path);
 	if (!dpcfg_port_name_ok(p->name))
-		return dpcfg_fail(c, fp, "must use only A-Z a-z 0-9 _ . -");
+		return dpcfg_fail(c, fp, "must use only A-Z a-z 0-9 _");
 	if (dpcfg_find_port(cfg, p->name) >= 0)
 		return dpcfg_fail(c, fp, "duplicate port name \"%s\"", p->name);
 

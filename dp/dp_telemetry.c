@@ -8,6 +8,7 @@
  * atomic loads (the workers' relaxed stores never tear), tables and ports
  * under dp->lock like any control call.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,9 +50,48 @@ static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data
 	return 0;
 }
 
+/*
+ * DPDK 22.11 telemetry cannot nest dicts (a container must be an array)
+ * and accepts only [A-Za-z0-9_/] in dict keys, so /sluice/ports is one
+ * flat dict with "<port>/<field>" keys (port names are [A-Za-z0-9_]) and
+ * /sluice/port,<name> gives one port's fields with plain keys.
+ */
+struct dp_tel_port {
+	const char *type, *req_type, *iface;
+	uint64_t v[11];
+};
+
+static const char *const dp_tel_port_fields[] = {
+	"port_id", "worker", "link_up", "rx", "tx", "tx_dropped",
+	"pmd_ipackets", "pmd_opackets", "pmd_imissed", "pmd_oerrors", "pmd_rx_nombuf",
+};
+/* Fields also listed by /sluice/ports; keeps 32 ports under 256 entries. */
+#define DP_TEL_PORTS_SHORT 6
+
+static void dp_tel_port_read(const struct dp *dp, const struct dp_port *pt, struct dp_tel_port *o)
+{
+	uint64_t rx = 0, tx = 0, txd = 0;
+	struct rte_eth_stats st;
+
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		rx += dp_cnt_get(&dp->lcores[w]->port_rx[pt->port_id]);
+		tx += dp_cnt_get(&dp->lcores[w]->port_tx[pt->port_id]);
+		txd += dp_cnt_get(&dp->lcores[w]->port_txdrop[pt->port_id]);
+	}
+	memset(&st, 0, sizeof(st));
+	rte_eth_stats_get(pt->port_id, &st);
+	o->type = dp_port_type_names[pt->type];
+	o->req_type = dp_port_type_names[pt->params.type];
+	o->iface = pt->params.iface[0] ? pt->params.iface : pt->params.socket;
+	uint64_t v[] = { pt->port_id, pt->worker, pt->link_up, rx, tx, txd,
+			 st.ipackets, st.opackets, st.imissed, st.oerrors, st.rx_nombuf };
+	memcpy(o->v, v, sizeof(o->v));
+}
+
 static int dp_tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct dp *dp = dp_tel;
+	char key[64];
 	if (dp == NULL)
 		return -ENODEV;
 	(void)cmd;
@@ -61,89 +101,138 @@ static int dp_tel_ports(const char *cmd, const char *params, struct rte_tel_data
 	pthread_mutex_lock(&dp->lock);
 	for (unsigned i = 0; i < DP_MAX_PORTS; i++) {
 		const struct dp_port *pt = &dp->ports[i];
+		struct dp_tel_port o;
 		if (!pt->used)
 			continue;
-		struct rte_tel_data *c = rte_tel_data_alloc();
-		if (c == NULL)
-			break;
-		uint64_t rx = 0, tx = 0, txd = 0;
-		for (unsigned w = 0; w < dp->n_workers; w++) {
-			rx += dp_cnt_get(&dp->lcores[w]->port_rx[pt->port_id]);
-			tx += dp_cnt_get(&dp->lcores[w]->port_tx[pt->port_id]);
-			txd += dp_cnt_get(&dp->lcores[w]->port_txdrop[pt->port_id]);
+		dp_tel_port_read(dp, pt, &o);
+		snprintf(key, sizeof(key), "%s/type", pt->name);
+		rte_tel_data_add_dict_string(d, key, o.type);
+		for (unsigned f = 1; f < DP_TEL_PORTS_SHORT; f++) {
+			snprintf(key, sizeof(key), "%s/%s", pt->name, dp_tel_port_fields[f]);
+			rte_tel_data_add_dict_u64(d, key, o.v[f]);
 		}
-		struct rte_eth_stats st;
-		memset(&st, 0, sizeof(st));
-		rte_eth_stats_get(pt->port_id, &st);
-		rte_tel_data_start_dict(c);
-		rte_tel_data_add_dict_u64(c, "port_id", pt->port_id);
-		rte_tel_data_add_dict_string(c, "type", dp_port_type_names[pt->type]);
-		rte_tel_data_add_dict_string(c, "requested_type", dp_port_type_names[pt->params.type]);
-		rte_tel_data_add_dict_string(c, "iface", pt->params.iface[0] ? pt->params.iface
-							    : pt->params.socket);
-		rte_tel_data_add_dict_u64(c, "worker", pt->worker);
-		rte_tel_data_add_dict_u64(c, "link_up", pt->link_up);
-		rte_tel_data_add_dict_u64(c, "rx", rx);
-		rte_tel_data_add_dict_u64(c, "tx", tx);
-		rte_tel_data_add_dict_u64(c, "tx_dropped", txd);
-		rte_tel_data_add_dict_u64(c, "pmd_ipackets", st.ipackets);
-		rte_tel_data_add_dict_u64(c, "pmd_opackets", st.opackets);
-		rte_tel_data_add_dict_u64(c, "pmd_imissed", st.imissed);
-		rte_tel_data_add_dict_u64(c, "pmd_oerrors", st.oerrors);
-		rte_tel_data_add_dict_container(d, pt->name, c, 0);
 	}
 	pthread_mutex_unlock(&dp->lock);
 	return 0;
 }
 
+static int dp_tel_port(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp *dp = dp_tel;
+	int rc = 0;
+	if (dp == NULL)
+		return -ENODEV;
+	(void)cmd;
+	if (params == NULL || params[0] == '\0')
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	const struct dp_port *pt = dp_port_by_name(dp, params);
+	if (pt == NULL) {
+		rc = -ENOENT;
+	} else {
+		struct dp_tel_port o;
+		dp_tel_port_read(dp, pt, &o);
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "name", pt->name);
+		rte_tel_data_add_dict_string(d, "type", o.type);
+		rte_tel_data_add_dict_string(d, "requested_type", o.req_type);
+		rte_tel_data_add_dict_string(d, "iface", o.iface);
+		for (unsigned f = 0; f < RTE_DIM(dp_tel_port_fields); f++)
+			rte_tel_data_add_dict_u64(d, dp_tel_port_fields[f], o.v[f]);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
 struct dp_tel_walk {
 	struct dp *dp;
-	struct rte_tel_data *d;
+	struct rte_tel_data *a;   /* array of strings */
 	unsigned n;
 };
+
+static const char *dp_tel_port_name(const struct dp *dp, uint16_t port_id)
+{
+	for (unsigned i = 0; i < DP_MAX_PORTS; i++)
+		if (dp->ports[i].used && dp->ports[i].port_id == port_id)
+			return dp->ports[i].name;
+	return "?";
+}
+
+static void dp_tel_ip(uint32_t ip, char *buf, size_t len)
+{
+	const uint8_t *b = (const uint8_t *)&ip;
+	snprintf(buf, len, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+}
+
+static void dp_tel_mac(const uint8_t *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
 
 static int dp_tel_pod(const struct tbl_pod *p, void *arg)
 {
 	struct dp_tel_walk *w = arg;
-	char ip[16], mac[18];
-	const uint8_t *b = (const uint8_t *)&p->ip;
+	char ip[16], mac[18], val[64];
 
-	/* rte_telemetry dicts hold at most RTE_TEL_MAX_DICT_ENTRIES */
-	if (++w->n >= RTE_TEL_MAX_DICT_ENTRIES)
+	/* rte_telemetry arrays hold at most RTE_TEL_MAX_ARRAY_ENTRIES */
+	if (++w->n > RTE_TEL_MAX_ARRAY_ENTRIES)
 		return 1;
-	struct rte_tel_data *c = rte_tel_data_alloc();
-	if (c == NULL)
-		return 1;
-	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
-		 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
-	const char *port = "?";
-	for (unsigned i = 0; i < DP_MAX_PORTS; i++)
-		if (w->dp->ports[i].used && w->dp->ports[i].port_id == p->port_id)
-			port = w->dp->ports[i].name;
-	rte_tel_data_start_dict(c);
-	rte_tel_data_add_dict_string(c, "mac", mac);
-	rte_tel_data_add_dict_string(c, "port", port);
-	rte_tel_data_add_dict_u64(c, "gen", p->gen);
-	rte_tel_data_add_dict_container(w->d, ip, c, 0);
+	dp_tel_ip(p->ip, ip, sizeof(ip));
+	dp_tel_mac(p->mac, mac, sizeof(mac));
+	/* IPs cannot be dict keys (no '.'): one "ip mac port gen" string each */
+	snprintf(val, sizeof(val), "%s %s %s %u", ip, mac, dp_tel_port_name(w->dp, p->port_id), p->gen);
+	rte_tel_data_add_array_string(w->a, val);
 	return 0;
 }
 
 static int dp_tel_pods(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	struct dp_tel_walk w = { .dp = dp_tel, .d = d };
+	struct dp_tel_walk w = { .dp = dp_tel };
 	if (w.dp == NULL)
 		return -ENODEV;
 	(void)cmd;
 	(void)params;
 
+	w.a = rte_tel_data_alloc();
+	if (w.a == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_array(w.a, RTE_TEL_STRING_VAL);
 	rte_tel_data_start_dict(d);
 	pthread_mutex_lock(&w.dp->lock);
 	rte_tel_data_add_dict_u64(d, "count", tbl_pod_count(w.dp->tbl));
 	rte_tel_data_add_dict_u64(d, "routes", tbl_route_count(w.dp->tbl));
 	tbl_pod_walk(w.dp->tbl, dp_tel_pod, &w);
 	pthread_mutex_unlock(&w.dp->lock);
+	rte_tel_data_add_dict_container(d, "pods", w.a, 0);
 	return 0;
+}
+
+static int dp_tel_pod_one(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp *dp = dp_tel;
+	struct in_addr a;
+	char ip[16], mac[18];
+	int rc = 0;
+	if (dp == NULL)
+		return -ENODEV;
+	(void)cmd;
+	if (params == NULL || inet_pton(AF_INET, params, &a) != 1)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	const struct tbl_pod *p = tbl_pod_find(dp->tbl, a.s_addr);
+	if (p == NULL) {
+		rc = -ENOENT;
+	} else {
+		dp_tel_ip(p->ip, ip, sizeof(ip));
+		dp_tel_mac(p->mac, mac, sizeof(mac));
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "ip", ip);
+		rte_tel_data_add_dict_string(d, "mac", mac);
+		rte_tel_data_add_dict_string(d, "port", dp_tel_port_name(dp, p->port_id));
+		rte_tel_data_add_dict_u64(d, "gen", p->gen);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
 }
 
 int dp_telemetry_register(struct dp *dp)
@@ -154,9 +243,13 @@ int dp_telemetry_register(struct dp *dp)
 	if (rte_telemetry_register_cmd("/sluice/stats", dp_tel_stats,
 				       "Counters summed over workers: events and drop_<reason>") ||
 	    rte_telemetry_register_cmd("/sluice/ports", dp_tel_ports,
-				       "Per port: type, link, dp and PMD counters") ||
+				       "All ports: <port>/type, /worker, /link_up, /rx, /tx, /tx_dropped") ||
+	    rte_telemetry_register_cmd("/sluice/port", dp_tel_port,
+				       "One port's fields and PMD counters. Parameter: port name") ||
+	    rte_telemetry_register_cmd("/sluice/pod", dp_tel_pod_one,
+				       "One pod: ip, mac, port, gen. Parameter: pod IPv4") ||
 	    rte_telemetry_register_cmd("/sluice/pods", dp_tel_pods,
-				       "Pod table: ip -> mac, port, generation (first 255)"))
+				       "count, routes, pods: [\"<ip> <mac> <port> <gen>\", ...] (first 512)"))
 		return -EINVAL;
 	return 0;
 }
