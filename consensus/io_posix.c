@@ -168,6 +168,36 @@ static int posix_disk_rv(int rv)
 	}
 }
 
+static int posix_peer_ensure(struct raft_io_posix *p, raft_id id,
+			     const char *address);
+
+/*
+ * Connect to every server of a configuration ahead of need. nanomsg
+ * connects asynchronously and a non-blocking send before the connection is
+ * up is dropped, so connecting lazily on first send would lose the first
+ * RequestVote or AppendEntries to each peer after every restart or
+ * leadership change, and cost a retry interval each time.
+ */
+static void posix_connect_conf(struct raft_io_posix *p,
+			       const struct raft_configuration *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id != p->id && c->servers[i].address != NULL)
+			posix_peer_ensure(p, c->servers[i].id,
+					  c->servers[i].address);
+}
+
+static void posix_connect_buf(struct raft_io_posix *p, const void *base,
+			      size_t len)
+{
+	struct raft_configuration c;
+	struct raft_buffer b = { (void *)(uintptr_t)base, len };
+	raft_configuration_init(&c);
+	if (raft_configuration_decode(&b, &c) == RAFT_OK)
+		posix_connect_conf(p, &c);
+	raft_configuration_close(&c);
+}
+
 /* ---- load / bootstrap / vote ---- */
 
 static int posix_load(struct raft_io *io, struct raft_io_load *out)
@@ -202,6 +232,18 @@ static int posix_load(struct raft_io *io, struct raft_io_load *out)
 			return posix_err(io, RAFT_NOMEM, "out of memory");
 		}
 	}
+	/* Pre-connect to the latest configuration: the last RAFT_CHANGE
+	 * entry, else the snapshot's. */
+	bool found = false;
+	for (size_t i = st->n_entries; i > 0 && !found; i--) {
+		if (st->entries[i - 1].type == RAFT_CHANGE) {
+			posix_connect_buf(p, st->entries[i - 1].buf,
+					  st->entries[i - 1].len);
+			found = true;
+		}
+	}
+	if (!found && snap != NULL)
+		posix_connect_conf(p, &snap->meta.conf);
 	/* Nothing can fail from here: move ownership to the core. */
 	if (snap != NULL) {
 		snap->meta.index = st->snap_index;
@@ -304,6 +346,10 @@ static int posix_append(struct raft_io *io, struct raft_io_append *req,
 	op->append.n = n;
 	op->append.cb = cb;
 	posix_push(&p->disk_q, op);
+	for (unsigned i = 0; i < n; i++)
+		if (entries[i].type == RAFT_CHANGE)
+			posix_connect_buf(p, entries[i].buf.base,
+					  entries[i].buf.len);
 	return RAFT_OK;
 }
 
@@ -337,6 +383,7 @@ static int posix_snapshot_put(struct raft_io *io,
 	op->put.snap = snapshot;
 	op->put.cb = cb;
 	posix_push(&p->disk_q, op);
+	posix_connect_conf(p, &snapshot->meta.conf);
 	return RAFT_OK;
 }
 
