@@ -47,7 +47,11 @@ enum ct_class {
 /* X(name, class, default timeout in ms). Timeouts follow IPVS's spirit but
  * keep the handshake short: a lost embryonic entry costs nothing, because
  * Maglev re-picks the same backend for the retransmitted SYN unless the
- * backend set changed in between. */
+ * backend set changed in between. TCP_MIDSTREAM is the state to insert a
+ * non-SYN TCP packet's flow in (its connection began on another LB node, or
+ * before a restart; §3.3): it is evictable like a handshake until the backend
+ * answers, so an ACK flood cannot pin table space the way a SYN flood
+ * cannot. */
 /* 8< ct-states (docs/lb.md pulls this region) */
 #define CT_STATE_LIST(X)                                                       \
 	X(TCP_SYN_SENT, CT_CLASS_EMBRYONIC, 10000)                             \
@@ -57,6 +61,7 @@ enum ct_class {
 	X(TCP_CLOSE_WAIT, CT_CLASS_CLOSING, 30000)                             \
 	X(TCP_TIME_WAIT, CT_CLASS_CLOSING, 10000)                              \
 	X(TCP_CLOSE, CT_CLASS_CLOSING, 5000)                                   \
+	X(TCP_MIDSTREAM, CT_CLASS_EMBRYONIC, 60000)                            \
 	X(UDP_NEW, CT_CLASS_EMBRYONIC, 30000)                                  \
 	X(UDP_REPLIED, CT_CLASS_ESTABLISHED, 120000)
 /* >8 ct-states */

@@ -295,7 +295,8 @@ ct_state_next(unsigned state, unsigned dir, uint8_t f)
 		/* A new SYN from the client on a finished connection: the
 		 * 4-tuple is being reused (RFC 793 TIME-WAIT reuse). */
 		if (dir == CT_DIR_ORIG && !(f & CT_TCP_ACK) &&
-		    (state == CT_TCP_TIME_WAIT || state == CT_TCP_CLOSE))
+		    (state == CT_TCP_TIME_WAIT || state == CT_TCP_CLOSE ||
+		     state == CT_TCP_MIDSTREAM))
 			return CT_TCP_SYN_SENT;
 		return state;
 	}
@@ -303,6 +304,7 @@ ct_state_next(unsigned state, unsigned dir, uint8_t f)
 		switch (state) {
 		case CT_TCP_SYN_RECV:
 		case CT_TCP_ESTABLISHED:
+		case CT_TCP_MIDSTREAM:
 			return dir == CT_DIR_ORIG ? CT_TCP_FIN_WAIT : CT_TCP_CLOSE_WAIT;
 		case CT_TCP_FIN_WAIT:
 			return dir == CT_DIR_REPLY ? CT_TCP_TIME_WAIT : state;
@@ -317,6 +319,9 @@ ct_state_next(unsigned state, unsigned dir, uint8_t f)
 		/* The client's ACK completes the handshake. From SYN_SENT it
 		 * means the SYN-ACK bypassed us (DSR or asymmetric return
 		 * path): we track the client side only, like IPVS in DR mode. */
+		return CT_TCP_ESTABLISHED;
+	/* A mid-stream flow is real once the backend answers it. */
+	if ((f & CT_TCP_ACK) && dir == CT_DIR_REPLY && state == CT_TCP_MIDSTREAM)
 		return CT_TCP_ESTABLISHED;
 	return state;
 }

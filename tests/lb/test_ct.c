@@ -219,6 +219,11 @@ test_state_machine(void **state)
 		/* 26 */ { CT_UDP_REPLIED, O, 0, CT_UDP_REPLIED },
 		/* 27 */ { CT_UDP_NEW, O, RST, CT_UDP_NEW },  /* UDP ignores TCP flags */
 		/* 28 */ { CT_TCP_TIME_WAIT, O, SYN | ACK, CT_TCP_TIME_WAIT },
+		/* 29 */ { CT_TCP_MIDSTREAM, O, ACK, CT_TCP_MIDSTREAM },     /* client only */
+		/* 30 */ { CT_TCP_MIDSTREAM, R, ACK, CT_TCP_ESTABLISHED },   /* backend answers */
+		/* 31 */ { CT_TCP_MIDSTREAM, O, FIN | ACK, CT_TCP_FIN_WAIT },
+		/* 32 */ { CT_TCP_MIDSTREAM, R, RST, CT_TCP_CLOSE },         /* backend has no such flow */
+		/* 33 */ { CT_TCP_MIDSTREAM, O, SYN, CT_TCP_SYN_SENT },      /* client restarted */
 	};
 
 	(void)state;
@@ -250,6 +255,7 @@ test_expiry_per_state(void **state)
 		/* 7 */ { CT_TCP_CLOSE, 5000, CT_CLASS_CLOSING },
 		/* 8 */ { CT_UDP_NEW, 30000, CT_CLASS_EMBRYONIC },
 		/* 9 */ { CT_UDP_REPLIED, 120000, CT_CLASS_ESTABLISHED },
+		/* 10 */ { CT_TCP_MIDSTREAM, 60000, CT_CLASS_EMBRYONIC },
 	};
 	const uint64_t t0 = 5000000; /* arbitrary start, ms */
 
@@ -369,58 +375,97 @@ test_capacity_bound(void **state)
 
 /* ---- SYN flood ---- */
 
+/*
+ * Floods of flows that never complete: spoofed SYNs, ACKs for connections
+ * that do not exist (inserted as TCP_MIDSTREAM), one-way UDP. Each must fill
+ * only the free space and churn among itself, never evicting established
+ * flows, while later legitimate new flows still get in.
+ */
 static void
-test_syn_flood(void **state)
+test_flood(void **state)
 {
+	static const struct {
+		const char *what;
+		unsigned state;
+	} cases[] = {
+		/* 1 */ { "SYN", CT_TCP_SYN_SENT },
+		/* 2 */ { "ACK (mid-stream)", CT_TCP_MIDSTREAM },
+		/* 3 */ { "UDP", CT_UDP_NEW },
+	};
 	enum { CAP = 4096, EST = 2048, FLOOD = 200000, LATE = 500 };
-	struct ct *ct = test_ct(CAP);
-	uint64_t st[CT_STAT_MAX];
-	uint32_t refused = 0, late_ok = 0;
 
 	(void)state;
-	/* half the table in established connections */
-	for (uint32_t i = 0; i < EST; i++) {
-		struct ct_key k = test_key(i);
-		uint32_t idx;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct ct *ct = test_ct(CAP);
+		uint64_t st[CT_STAT_MAX];
+		uint32_t refused = 0, late_ok = 0;
 
-		assert_int_equal(test_insert1(ct, &k, CT_TCP_SYN_SENT, i, 0, &idx), 0);
-		struct ct_clock now = ct_clock_at(ct, 1);
-		assert_int_equal(ct_update(ct, idx, O, ACK, &now), CT_TCP_ESTABLISHED);
-	}
-	/* 200k spoofed SYNs (50x capacity) over 2 s: none ever completes */
-	for (uint32_t i = 0; i < FLOOD; i++) {
-		struct ct_key k = test_key(1000000 + i);
-		int rc = test_insert1(ct, &k, CT_TCP_SYN_SENT, 0, 2 + i / 100, NULL);
+		/* half the table in established connections */
+		for (uint32_t i = 0; i < EST; i++) {
+			struct ct_key k = test_key(i);
+			struct ct_clock now = ct_clock_at(ct, 1);
+			uint32_t idx;
 
-		assert_true(rc == 0 || rc == -ENOSPC);
-		refused += rc == -ENOSPC;
-		assert_true(ct_count(ct) <= CAP);
-	}
-	/* every established flow survived, on its backend */
-	for (uint32_t i = 0; i < EST; i++) {
-		struct ct_key k = test_key(i);
-		uint32_t idx = test_lookup1(ct, &k, 2100);
+			assert_int_equal(test_insert1(ct, &k, CT_TCP_SYN_SENT, i, 0, &idx), 0);
+			assert_int_equal(ct_update(ct, idx, O, ACK, &now), CT_TCP_ESTABLISHED);
+		}
+		/* 50x capacity over 2 s; none ever completes */
+		for (uint32_t i = 0; i < FLOOD; i++) {
+			struct ct_key k = test_key(1000000 + i);
+			int rc = test_insert1(ct, &k, cases[c].state, 0, 2 + i / 100, NULL);
 
-		if (idx == CT_MISS)
-			fail_msg("established flow %u evicted by the flood", i);
-		assert_int_equal(ct_entry(ct, idx)->backend, i);
-	}
-	/* the flood filled the rest of the table and churned among itself */
-	ct_stats_get(ct, st);
-	assert_int_equal(ct_count(ct), CAP);
-	assert_true(st[CT_STAT_EVICT_EMBRYONIC] > FLOOD / 2);
-	assert_int_equal(st[CT_STAT_EVICT_EXPIRED], 0);
-	/* new legitimate connections still get in, displacing flood entries */
-	for (uint32_t i = 0; i < LATE; i++) {
-		struct ct_key k = test_key(EST + i);
+			assert_true(rc == 0 || rc == -ENOSPC);
+			refused += rc == -ENOSPC;
+			assert_true(ct_count(ct) <= CAP);
+		}
+		/* every established flow survived, on its backend */
+		for (uint32_t i = 0; i < EST; i++) {
+			struct ct_key k = test_key(i);
+			uint32_t idx = test_lookup1(ct, &k, 2100);
 
-		late_ok += test_insert1(ct, &k, CT_TCP_SYN_SENT, 0, 2100, NULL) == 0;
+			if (idx == CT_MISS)
+				fail_msg("case %zu: established flow %u evicted by the %s flood",
+					 c + 1, i, cases[c].what);
+			assert_int_equal(ct_entry(ct, idx)->backend, i);
+		}
+		/* the flood filled the rest of the table and churned among itself */
+		ct_stats_get(ct, st);
+		assert_int_equal(ct_count(ct), CAP);
+		assert_true(st[CT_STAT_EVICT_EMBRYONIC] > FLOOD / 2);
+		assert_int_equal(st[CT_STAT_EVICT_EXPIRED], 0);
+		/* new legitimate connections still get in, displacing flood entries */
+		for (uint32_t i = 0; i < LATE; i++) {
+			struct ct_key k = test_key(EST + i);
+
+			late_ok += test_insert1(ct, &k, CT_TCP_SYN_SENT, 0, 2100, NULL) == 0;
+		}
+		printf("%s flood: %u into %u slots holding %u established: %llu embryonic "
+		       "evictions, %u refused; %u/%u later SYNs admitted\n",
+		       cases[c].what, FLOOD, CAP, EST,
+		       (unsigned long long)st[CT_STAT_EVICT_EMBRYONIC], refused, late_ok, LATE);
+		assert_int_equal(late_ok, LATE);
+		ct_free(ct);
 	}
-	printf("syn flood: %u SYNs into %u slots with %u established: %llu embryonic "
-	       "evictions, %u refused; %u/%u later SYNs admitted\n",
-	       FLOOD, CAP, EST, (unsigned long long)st[CT_STAT_EVICT_EMBRYONIC],
-	       refused, late_ok, LATE);
-	assert_int_equal(late_ok, LATE);
+}
+
+/* A mid-stream flow (its connection began on another LB node) is kept on
+ * its backend and becomes established once the backend answers. */
+static void
+test_midstream_confirm(void **state)
+{
+	struct ct *ct = test_ct(64);
+	struct ct_key k = test_key(3);
+	struct ct_clock now = ct_clock_at(ct, 100);
+	uint32_t idx;
+
+	(void)state;
+	assert_int_equal(test_insert1(ct, &k, CT_TCP_MIDSTREAM, 9, 100, &idx), 0);
+	assert_int_equal(ct_state_class(CT_TCP_MIDSTREAM), CT_CLASS_EMBRYONIC);
+	assert_int_equal(ct_update(ct, idx, O, ACK, &now), CT_TCP_MIDSTREAM);
+	assert_int_equal(ct_update(ct, idx, R, ACK, &now), CT_TCP_ESTABLISHED);
+	/* now it lives the established timeout, not the mid-stream one */
+	assert_int_equal(test_lookup1(ct, &k, 100 + 900000 - 1), idx);
+	assert_int_equal(ct_entry(ct, idx)->backend, 9);
 	ct_free(ct);
 }
 
@@ -466,9 +511,9 @@ test_eviction_order(void **state)
 		assert_int_equal(test_insert1(ct, &k, fill[i].state, 0, fill[i].t, NULL), 0);
 	}
 	assert_int_equal(ct_count(ct), 16);
-	/* Newcomers are established (mid-stream packets after an LB failover
-	 * are inserted so): they may evict everything but established flows
-	 * and are not evictable themselves, so each round shows one victim. */
+	/* Newcomers are established-class (e.g. state restored from a peer):
+	 * they may evict everything but established flows and are not
+	 * evictable themselves, so each round shows one victim. */
 	for (int round = 1; round <= 9; round++) {
 		struct ct_key k = test_key(100 + (uint32_t)round);
 		int rc = test_insert1(ct, &k, CT_TCP_ESTABLISHED, 0, now, NULL);
@@ -655,6 +700,42 @@ test_bulk_lookup(void **state)
 	ct_free(ct);
 }
 
+/* IPv6 keys share the layout: a v6 flow whose address starts with the
+ * bytes of a tracked v4 flow is a different flow. */
+static void
+test_ipv6_keys(void **state)
+{
+	enum { N = 500 };
+	struct ct *ct = test_ct(4096);
+
+	(void)state;
+	for (uint32_t i = 0; i < N; i++) {
+		struct ct_key k4 = test_key(i), k6 = test_key(i);
+
+		k6.family = 6;
+		k6.src[15] = 1; /* 192.168.x.y::1 */
+		k6.dst[15] = 1;
+		assert_int_equal(test_insert1(ct, &k4, CT_TCP_SYN_SENT, i, 0, NULL), 0);
+		assert_int_equal(test_insert1(ct, &k6, CT_TCP_SYN_SENT, N + i, 0, NULL), 0);
+	}
+	assert_int_equal(ct_count(ct), 2 * N);
+	for (uint32_t i = 0; i < N; i++) {
+		struct ct_key k4 = test_key(i), k6 = test_key(i);
+		uint32_t a, b;
+
+		k6.family = 6;
+		k6.src[15] = 1;
+		k6.dst[15] = 1;
+		a = test_lookup1(ct, &k4, 1);
+		b = test_lookup1(ct, &k6, 1);
+		assert_int_not_equal(a, CT_MISS);
+		assert_int_not_equal(b, CT_MISS);
+		assert_int_equal(ct_entry(ct, a)->backend, i);
+		assert_int_equal(ct_entry(ct, b)->backend, N + i);
+	}
+	ct_free(ct);
+}
+
 int
 main(void)
 {
@@ -665,12 +746,14 @@ main(void)
 		cmocka_unit_test(test_expiry_per_state),
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_capacity_bound),
-		cmocka_unit_test(test_syn_flood),
+		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_midstream_confirm),
 		cmocka_unit_test(test_eviction_order),
 		cmocka_unit_test(test_sweep_backend),
 		cmocka_unit_test(test_sweep_expired_sliced),
 		cmocka_unit_test(test_reuse_delete),
 		cmocka_unit_test(test_bulk_lookup),
+		cmocka_unit_test(test_ipv6_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

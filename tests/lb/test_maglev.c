@@ -326,6 +326,42 @@ test_determinism(void **state)
 	maglev_free(tc);
 }
 
+/* Mixed IPv4/IPv6 sets: same determinism; v4 ranks sort before v6. */
+static void
+test_ipv6_backends(void **state)
+{
+	enum { N = 60 };
+	struct maglev_backend a[N], b[N];
+	struct maglev_table *ta, *tb;
+	uint32_t counts[N];
+
+	(void)state;
+	for (uint32_t i = 0; i < N; i++) {
+		test_backend(&a[i], i, 1);
+		if (i % 2) {
+			/* fd00::<i>:8080 */
+			memset(a[i].addr, 0, sizeof(a[i].addr));
+			a[i].family = MAGLEV_AF_INET6;
+			a[i].addr[0] = 0xfd;
+			a[i].addr[15] = (uint8_t)i;
+		}
+	}
+	for (uint32_t i = 0; i < N; i++)
+		b[i] = a[N - 1 - i];
+	ta = test_build(65537, a, N);
+	tb = test_build(65537, b, N);
+	assert_memory_equal(maglev_table_slots(ta), maglev_table_slots(tb),
+			    sizeof(uint32_t) * 65537);
+	for (uint32_t r = 0; r < N; r++)
+		assert_int_equal(maglev_table_backend(ta, r)->family,
+				 r < N / 2 ? MAGLEV_AF_INET : MAGLEV_AF_INET6);
+	test_count(ta, counts);
+	for (uint32_t r = 0; r < N; r++)
+		assert_true(counts[r] == 65537 / N || counts[r] == 65537 / N + 1);
+	maglev_free(ta);
+	maglev_free(tb);
+}
+
 /*
  * Pinned output: tables must not change across versions, compilers or
  * hosts, or a rolling upgrade of the LB tier would remap flows under ECMP.
@@ -699,6 +735,7 @@ main(void)
 		cmocka_unit_test(test_fill_invalid),
 		cmocka_unit_test(test_build_invalid),
 		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_ipv6_backends),
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_lookup_reduction),
 		cmocka_unit_test(test_balance),
