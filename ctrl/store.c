@@ -827,7 +827,8 @@ int store_apply(struct store *s, uint64_t index, const uint8_t *cmd,
 		store_set_err(s, "store is broken; restore a snapshot");
 		goto out;
 	}
-	if (index == 0)
+	/* "Next" after UINT64_MAX would wrap to 0 and replay history. */
+	if (index == 0 && s->applied_index < UINT64_MAX)
 		index = s->applied_index + 1;
 	if (index <= s->applied_index) {
 		rc = STORE_ERR_STALE_INDEX;

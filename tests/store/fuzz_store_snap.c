@@ -31,9 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = store_restore(s, data, size);
 	fuzz_check(store_snapshot(s, &after, &na) == STORE_OK);
 	if (rc == STORE_OK) {
-		fuzz_check(na == size && memcmp(after, data, size) == 0);
-		fuzz_check(store_apply(s, 0, put, sizeof(put), NULL) ==
-			   STORE_OK);
+		/* Fuzz builds skip the CRC check, so compare without it. */
+		fuzz_check(na == size && memcmp(after, data, size - 4) == 0);
+		/* The store keeps working, unless the snapshot used up
+		 * every index (then "next" is refused, not wrapped). */
+		int want = store_applied_index(s) == UINT64_MAX
+				   ? STORE_ERR_STALE_INDEX
+				   : STORE_OK;
+		fuzz_check(store_apply(s, 0, put, sizeof(put), NULL) == want);
 	} else {
 		fuzz_check(na == nb && memcmp(after, before, nb) == 0);
 	}
