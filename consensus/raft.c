@@ -92,6 +92,8 @@ struct raft *raft_create(const struct raft_params *params)
 		r->p.max_batch = 64;
 	if (r->p.max_inflight == 0)
 		r->p.max_inflight = 8;
+	if (r->p.max_inflight > PROGRESS_MAX_INFLIGHT)
+		r->p.max_inflight = PROGRESS_MAX_INFLIGHT;
 	if (r->p.snapshot_threshold == 0)
 		r->p.snapshot_threshold = 1024;
 	if (r->p.snapshot_trailing == 0)

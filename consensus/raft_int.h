@@ -27,12 +27,13 @@ enum progress_mode {
 	PROGRESS_SNAPSHOT,
 };
 
+#define PROGRESS_MAX_INFLIGHT 16
+
 struct progress {
 	raft_id id;
 	raft_index next_index;
 	raft_index match_index;
 	int mode;
-	unsigned inflight;
 	raft_time last_send;
 	raft_time last_recv;
 	bool recent_active; /* replied since the last check-quorum */
@@ -41,6 +42,9 @@ struct progress {
 	bool snap_waiting; /* a chunk is in flight */
 	bool probe_sent;   /* PROBE: an AppendEntries awaits its reply */
 	raft_index hb_match; /* match_index at the previous heartbeat */
+	/* PIPELINE: last index of each unacknowledged batch, oldest first */
+	raft_index inflight[PROGRESS_MAX_INFLIGHT];
+	unsigned n_inflight;
 };
 
 /* An outstanding io->append(). */

@@ -90,6 +90,7 @@ void replication_send(struct raft *r, struct progress *p, bool heartbeat)
 		p->mode = PROGRESS_SNAPSHOT;
 		p->snap_offset = 0;
 		p->snap_waiting = false;
+		p->n_inflight = 0;
 	}
 	if (p->mode == PROGRESS_SNAPSHOT) {
 		snapshot_send(r, p);
@@ -109,15 +110,14 @@ void replication_send(struct raft *r, struct progress *p, bool heartbeat)
 	}
 	/* PIPELINE */
 	bool sent = false;
-	uint64_t window = (uint64_t)r->p.max_inflight * r->p.max_batch;
-	while (p->next_index <= last &&
-	       p->next_index - 1 - p->match_index < window) {
+	while (p->next_index <= last && p->n_inflight < r->p.max_inflight) {
 		raft_index prev = p->next_index - 1;
 		raft_index avail = last - prev;
 		unsigned n = avail > r->p.max_batch ? r->p.max_batch
 						    : (unsigned)avail;
 		replication_send_append(r, p, prev, n);
 		p->next_index += n;
+		p->inflight[p->n_inflight++] = p->next_index - 1;
 		sent = true;
 	}
 	if (heartbeat && !sent) {
@@ -149,6 +149,7 @@ void replication_heartbeat_tick(struct raft *r)
 			p->mode = PROGRESS_PROBE;
 			p->next_index = p->match_index + 1;
 			p->probe_sent = false;
+			p->n_inflight = 0;
 		}
 		p->hb_match = p->match_index;
 		replication_send(r, p, true);
@@ -369,6 +370,7 @@ int replication_recv_append_result(struct raft *r,
 		p->next_index = next;
 		p->mode = PROGRESS_PROBE;
 		p->probe_sent = false;
+		p->n_inflight = 0;
 		replication_send(r, p, false);
 		return RAFT_OK;
 	}
@@ -376,6 +378,13 @@ int replication_recv_append_result(struct raft *r,
 		return RAFT_INVALID; /* cannot match entries we lack */
 	if (res->index > p->match_index)
 		p->match_index = res->index;
+	/* acknowledged batches leave the window */
+	unsigned k = 0;
+	while (k < p->n_inflight && p->inflight[k] <= p->match_index)
+		k++;
+	memmove(p->inflight, p->inflight + k,
+		(p->n_inflight - k) * sizeof(p->inflight[0]));
+	p->n_inflight -= k;
 	if (p->next_index <= p->match_index)
 		p->next_index = p->match_index + 1;
 	if (p->mode == PROGRESS_PROBE) {
