@@ -11,6 +11,7 @@
 #include "cni_agent.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,12 @@ static enum cni_err cni_agent_map_code(const char *code)
 		{ "invalid", CNI_ERR_INVALID_CONFIG },
 		{ "not_ready", CNI_ERR_NOT_AVAILABLE },
 		{ "limited", CNI_ERR_LIMITED_CONNECTIVITY },
+		/* ctrl/agent.h AGENT_ERRORS texts, as ctrl/ipc.c sends them in "error". */
+		{ "invalid request", CNI_ERR_INVALID_CONFIG },
+		{ "not found", CNI_ERR_UNKNOWN_CONTAINER },
+		{ "still in use", CNI_ERR_TRY_AGAIN },
+		{ "out of memory", CNI_ERR_TRY_AGAIN },
+		{ "sluice-dp refused the change", CNI_ERR_NOT_AVAILABLE },
 	};
 	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(code, map[i].name) == 0)
@@ -122,14 +129,21 @@ enum cni_err cni_agent_call(struct cni_agent *a, json_t *req, json_t **rep, stru
 	nn_freemsg(buf);
 	const json_t *v = json_object_get(r, "v");
 	const json_t *ok = json_object_get(r, "ok");
-	if (!json_is_object(r) || !json_is_integer(v) ||
-	    json_integer_value(v) != CNI_AGENT_PROTO_VERSION || !json_is_boolean(ok)) {
+	/* "v" may be omitted (ctrl/ipc.c's generic replies); if present it must be ours. */
+	if (!json_is_object(r) ||
+	    (v != NULL && (!json_is_integer(v) || json_integer_value(v) != CNI_AGENT_PROTO_VERSION)) ||
+	    !json_is_boolean(ok)) {
 		json_decref(r);
 		return cni_error_set(err, CNI_ERR_DECODE, "agent: malformed reply");
 	}
 	if (!json_is_true(ok)) {
+		/* AGENT-PROTOCOL.md "Errors": code/msg, or ctrl/ipc.c's error/detail. */
 		const char *code = json_string_value(json_object_get(r, "code"));
 		const char *msg = json_string_value(json_object_get(r, "msg"));
+		if (code == NULL)
+			code = json_string_value(json_object_get(r, "error"));
+		if (msg == NULL)
+			msg = json_string_value(json_object_get(r, "detail"));
 		enum cni_err e = cni_error_set(err, cni_agent_map_code(code), "agent: %.64s: %.160s",
 					       code ? code : "error", msg ? msg : "");
 		json_decref(r);
@@ -155,6 +169,8 @@ static json_t *cni_agent_req(const char *op, const struct cni_agent_attachment *
 					  json_string(att->host_ifname ? att->host_ifname : ""));
 		rc |= json_object_set_new(req, "socket_path",
 					  json_string(att->socket_path ? att->socket_path : ""));
+		rc |= json_object_set_new(req, "pod_mac",
+					  json_string(att->pod_mac ? att->pod_mac : ""));
 	}
 	if (rc != 0) {
 		json_decref(req);
@@ -175,8 +191,10 @@ static enum cni_err cni_agent_simple(struct cni_agent *a, json_t *req, json_t **
 
 enum cni_err cni_agent_add(struct cni_agent *a, const struct cni_agent_attachment *att,
 			   const struct cni_config *cfg, const struct cni_args *args,
-			   struct cni_result *out, struct cni_error *err)
+			   struct cni_result *out, char mac[18], struct cni_error *err)
 {
+	if (mac != NULL)
+		mac[0] = '\0';
 	json_t *req = cni_agent_req("cni.add", att);
 	if (req == NULL)
 		return cni_error_set(err, CNI_ERR_INTERNAL, "agent: out of memory");
@@ -216,6 +234,16 @@ enum cni_err cni_agent_add(struct cni_agent *a, const struct cni_agent_attachmen
 	 * ips[].interface is out of range and refused.
 	 */
 	e = cni_result_parse(rep, CNI_VERSION_1_1_0, out, err);
+	const char *m = json_string_value(json_object_get(rep, "mac"));
+	unsigned b[6];
+	char tail;
+	/* Only a well-formed unicast-shaped MAC is copied; anything else is a lie. */
+	if (e == CNI_OK && m != NULL &&
+	    (strlen(m) != 17 || sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				       &b[4], &b[5], &tail) != 6))
+		e = cni_error_set(err, CNI_ERR_DECODE, "mac is malformed");
+	if (e == CNI_OK && m != NULL && mac != NULL)
+		memcpy(mac, m, 18);
 	json_decref(rep);
 	if (e != CNI_OK)
 		return cni_error_set(err, CNI_ERR_DECODE, "agent: bad cni.add reply: %.200s",

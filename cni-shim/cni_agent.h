@@ -44,6 +44,7 @@ struct cni_agent_attachment {
 	enum cni_mode mode;
 	const char *host_ifname;    /* veth: host end dp takes; else "" */
 	const char *socket_path;    /* memif/vhost-user: socket dp serves; else "" */
+	const char *pod_mac;        /* veth: the pod end's MAC; else "" (agent picks) */
 };
 
 /*
@@ -69,11 +70,12 @@ enum cni_err cni_agent_call(struct cni_agent *a, json_t *req, json_t **rep, stru
  * cni.add: allocate addresses and attach. The agent's ips/routes/dns are
  * validated and stored into *out (initialised first; no interfaces). cfg
  * supplies port mappings, requested ips/mac and mtu; args the pod identity
- * (may be NULL).
+ * (may be NULL). If the reply names the pod MAC (memif/vhost-user, where
+ * the agent picks it) it is copied to mac[18], else mac is "" (may be NULL).
  */
 enum cni_err cni_agent_add(struct cni_agent *a, const struct cni_agent_attachment *att,
 			   const struct cni_config *cfg, const struct cni_args *args,
-			   struct cni_result *out, struct cni_error *err);
+			   struct cni_result *out, char mac[18], struct cni_error *err);
 
 /* cni.del: release; the agent answers ok for an attachment it does not know. */
 enum cni_err cni_agent_del(struct cni_agent *a, const struct cni_agent_attachment *att,

@@ -47,6 +47,13 @@ enum cni_err cni_link_netns_check(const char *path, struct cni_error *err)
 	return CNI_OK;
 }
 
+bool cni_link_netns_is_own(const char *path)
+{
+	struct stat a, b;
+	return stat(path, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 void cni_link_host_name(const char *container_id, const char *ifname, char out[16])
 {
 	uint64_t h = 0xcbf29ce484222325ull;

@@ -32,6 +32,12 @@
 enum cni_err cni_link_netns_check(const char *path, struct cni_error *err);
 
 /*
+ * Is path the caller's own network namespace? A veth "pod" end there would
+ * land next to the host's interfaces, so veth mode refuses it.
+ */
+bool cni_link_netns_is_own(const char *path);
+
+/*
  * Deterministic host-end name for (container_id, ifname): "sl" + 12 hex
  * digits of FNV-1a 64, so DEL without prevResult finds the same name.
  * out must hold 16 bytes.

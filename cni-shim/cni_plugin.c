@@ -183,7 +183,7 @@ static enum cni_err cni_plugin_add(struct cni_plugin_ctx *c)
 	struct cni_agent_attachment aa;
 	bool veth_made = false, agent_added = false, devinfo_made = false;
 	enum cni_err e;
-	char host_mac[18] = "", pod_mac[18] = "";
+	char host_mac[18] = "", pod_mac[18] = "", agent_mac[18] = "";
 
 	if (att == NULL || mine == NULL || agent_res == NULL || out == NULL) {
 		e = cni_error_set(&c->err, CNI_ERR_INTERNAL, "out of memory");
@@ -224,12 +224,18 @@ static enum cni_err cni_plugin_add(struct cni_plugin_ctx *c)
 	cni_store_pending_flush(cfg->state_dir, c->agent, CNI_PLUGIN_FLUSH_MAX);
 
 	if (cfg->mode == CNI_MODE_VETH) {
+		if (cni_link_netns_is_own(env->netns)) {
+			e = cni_error_set(&c->err, CNI_ERR_INVALID_ENV,
+					  "CNI_NETNS is sluice-cni's own network namespace");
+			goto done;
+		}
 		if ((e = cni_link_veth_add(env->netns, att->host_ifname, env->ifname, cfg->mtu,
 					   host_mac, pod_mac, &c->err)))
 			goto done;
 		veth_made = true;
 	}
-	e = cni_agent_add(c->agent, &aa, cfg, &c->args, agent_res, &c->err);
+	aa.pod_mac = pod_mac;
+	e = cni_agent_add(c->agent, &aa, cfg, &c->args, agent_res, agent_mac, &c->err);
 	if (e != CNI_OK) {
 		/* No answer (or a garbled one): it may have allocated; release for sure. */
 		if (e == CNI_ERR_TRY_AGAIN || e == CNI_ERR_DECODE)
@@ -249,7 +255,7 @@ static enum cni_err cni_plugin_add(struct cni_plugin_ctx *c)
 	pod_idx = (int)mine->n_ifaces;
 	struct cni_result_iface *p = &mine->ifaces[mine->n_ifaces++];
 	snprintf(p->name, sizeof(p->name), "%s", env->ifname);
-	snprintf(p->mac, sizeof(p->mac), "%s", pod_mac);
+	snprintf(p->mac, sizeof(p->mac), "%s", pod_mac[0] ? pod_mac : agent_mac);
 	snprintf(p->sandbox, sizeof(p->sandbox), "%s", env->netns);
 	snprintf(p->socket_path, sizeof(p->socket_path), "%s", att->socket_path);
 	p->mtu = cfg->mtu;

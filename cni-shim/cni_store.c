@@ -101,6 +101,7 @@ void cni_store_to_agent(const struct cni_store_att *a, struct cni_agent_attachme
 	out->mode = a->mode;
 	out->host_ifname = a->host_ifname;
 	out->socket_path = a->socket_path;
+	out->pod_mac = a->result.n_ifaces > 0 ? a->result.ifaces[a->result.n_ifaces - 1].mac : "";
 }
 
 static json_t *cni_store_att_json(const struct cni_agent_attachment *a)

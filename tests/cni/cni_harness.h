@@ -137,8 +137,8 @@ static inline void cni_h_fini(struct cni_h *h)
 static inline int cni_h_run(struct cni_h *h, const struct cni_h_env *e, const char *in, char *out,
 			    size_t cap)
 {
-	char envbuf[6][1200];
-	char *envp[8];
+	char envbuf[9][1200];
+	char *envp[12];
 	int n = 0;
 	const char *names[6] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME",
 				 "CNI_ARGS", "CNI_PATH" };
@@ -146,6 +146,14 @@ static inline int cni_h_run(struct cni_h *h, const struct cni_h_env *e, const ch
 	for (int i = 0; i < 6; i++)
 		if (vals[i] != NULL) {
 			snprintf(envbuf[n], sizeof(envbuf[n]), "%s=%s", names[i], vals[i]);
+			envp[n] = envbuf[n];
+			n++;
+		}
+	/* Sanitizer settings pass through, so a leak or UB in sluice-cni fails the test. */
+	const char *san[3] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+	for (int i = 0; i < 3; i++)
+		if (getenv(san[i]) != NULL) {
+			snprintf(envbuf[n], sizeof(envbuf[n]), "%s=%s", san[i], getenv(san[i]));
 			envp[n] = envbuf[n];
 			n++;
 		}

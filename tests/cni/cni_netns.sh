@@ -51,6 +51,10 @@ cni() { # command netns-path container-id version [extra]
 }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
+# The plugin's own netns is never a pod netns in veth mode.
+out=$(cni ADD "/var/run/netns/$node" "own-$$" 1.1.0); rc=$?
+check "ADD into the plugin's own netns is refused with code 4" bash -c "[ $rc != 0 ] && echo '$out' | grep -q '\"code\": 4'"
+
 # ADD
 res=$(cni ADD "/var/run/netns/$pod" "ctr-$$" 1.1.0); rc=$?
 check "ADD exits 0" [ "$rc" = 0 ]

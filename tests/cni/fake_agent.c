@@ -156,6 +156,13 @@ int main(int argc, char **argv)
 						"10.22.0.1", "routes", "dst", "0.0.0.0/0", "gw",
 						"10.22.0.1", "dns", "nameservers", "10.22.0.10", "search",
 						"cluster.local");
+				/* The agent picks the MAC when there is no kernel interface. */
+				if (strcmp(fake_s(req, "mode"), "veth") != 0) {
+					char mac[18];
+					snprintf(mac, sizeof(mac), "02:22:00:00:%02x:%02x",
+						 (a->host >> 8) & 255, a->host & 255);
+					json_object_set_new(rep, "mac", json_string(mac));
+				}
 			}
 		} else if (strcmp(op, "cni.del") == 0) {
 			struct fake_att *a = fake_find(key);

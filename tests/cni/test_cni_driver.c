@@ -99,6 +99,8 @@ static void vc_check_result(const char *v, const char *out)
 	json_t *if0 = json_array_get(ifs, 0);
 	assert_string_equal(json_string_value(json_object_get(if0, "name")), "eth0");
 	assert_string_equal(json_string_value(json_object_get(if0, "sandbox")), NETNS);
+	/* memif: the agent chose the MAC and the plugin reports it. */
+	assert_true(strncmp(json_string_value(json_object_get(if0, "mac")), "02:22:00:00:", 12) == 0);
 	/* socketPath exists only from 1.1.0. */
 	const char *sp = json_string_value(json_object_get(if0, "socketPath"));
 	if (strcmp(v, "1.1.0") == 0) {
