@@ -8,7 +8,8 @@
 # on them with the generator's MACs, so every frame is parsed, looked up,
 # TTL-decremented and L2-rewritten), then dpdk-testpmd --forward-mode=io
 # on the same two sockets, same CPUs, same generator settings, same run.
-# The generator sends as fast as it can for FWD_DURATION seconds.
+# The generator sends as fast as it can for FWD_DURATION seconds, then at a
+# fixed FWD_LAT_RATE for the latency figures.
 #
 # Prints, for each DUT: Mpps received back, loss, frames the generator
 # built but the DUT's rx ring refused (at max rate: the DUT is the
@@ -21,7 +22,9 @@
 # generator reports few tx ring-full drops).
 #
 # Env: FWD_DURATION (10 s), FWD_SIZE (64), FWD_FLOWS (16), FWD_ROUNDS (3;
-#      the DUTs alternate and each reports its median round), GEN_CPU (0),
+#      the DUTs alternate and each reports its median round),
+#      FWD_LAT_RATE (100k pps) and FWD_LAT_DURATION (5 s) for the latency
+#      pass each round runs below the ceiling, GEN_CPU (0),
 #      DUT_CPU (1), SLUICE_BUILD. Run as root: bash perf/fwd-bench.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +33,8 @@ DUR=${FWD_DURATION:-10}
 SIZE=${FWD_SIZE:-64}
 FLOWS=${FWD_FLOWS:-16}
 ROUNDS=${FWD_ROUNDS:-3}
+LAT_RATE=${FWD_LAT_RATE:-100k}
+LAT_DUR=${FWD_LAT_DURATION:-5}
 
 perf_need_root fwd-bench
 perf_need_bin "$GEN_BIN" "$DP_BIN"
@@ -45,6 +50,8 @@ run_one() { # name kind
   perf_log "$name: DUT pid $DUT_PID up, generator running"
   perf_run_gen "$name" --duration "$DUR" --size "$SIZE" --flows "$FLOWS"
   perf_log "$name: $(grep -m1 '^RESULT' "$PERF_DIR/gen-$name.log" | cut -d' ' -f2-7)"
+  # Latency below the ceiling: at max rate it is mostly ring queueing.
+  perf_run_gen "$name-lat" --duration "$LAT_DUR" --size "$SIZE" --flows "$FLOWS" --rate "$LAT_RATE"
   if [ "$kind" = dp ]; then
     # dp's own counters, to show the frames really took the routed path.
     $PY "$TEL" "$DUT_PREFIX" /sluice/stats > "$PERF_DIR/tel-$name.json" 2>/dev/null || true
@@ -80,6 +87,16 @@ for kind in dp tp; do
     "$(perf_field rx_mpps "$f")" "$(perf_field tx_mpps "$f")" \
     "$(awk -v l="$lost" -v t="$tx" 'BEGIN { printf "%.3f", t ? 100 * l / t : 0 }')" "$full" \
     "$(perf_field lat_p50_us "$f")" "$(perf_field lat_p99_us "$f")" "$all"
+done
+printf '\nlatency at %s pps (same rounds), one-way through the DUT incl. generator rx/tx:\n' "$LAT_RATE"
+printf '%-10s %10s %10s %10s %10s %10s\n' DUT "min us" "p50 us" "p99 us" "max us" "loss %"
+for kind in dp tp; do
+  n=$([ $kind = dp ] && echo "$DP_RUN" || echo "$TP_RUN")
+  f=$PERF_DIR/gen-$n-lat.log
+  tx=$(perf_field tx_pkts "$f"); lost=$(perf_field lost "$f")
+  printf '%-10s %10s %10s %10s %10s %10s\n' "$([ $kind = dp ] && echo sluice-dp || echo testpmd)" \
+    "$(perf_field lat_min_us "$f")" "$(perf_field lat_p50_us "$f")" "$(perf_field lat_p99_us "$f")" \
+    "$(perf_field lat_max_us "$f")" "$(awk -v l="$lost" -v t="$tx" 'BEGIN { printf "%.3f", t ? 100 * l / t : 0 }')"
 done
 dp_m=$(perf_field rx_mpps "$PERF_DIR/gen-$DP_RUN.log")
 tp_m=$(perf_field rx_mpps "$PERF_DIR/gen-$TP_RUN.log")
