@@ -145,12 +145,14 @@ unsigned
 ct_sweep(struct ct *ct, const struct ct_sweep_req *req)
 {
 	struct ct_clock now;
-	uint32_t nb_buckets = ct->bucket_mask + 1;
-	uint32_t todo = req->max_buckets == 0 || req->max_buckets > nb_buckets
-				? nb_buckets : req->max_buckets;
+	uint32_t nb_buckets = ct->bucket_mask + 1, todo;
 	unsigned freed = 0;
 
+	if (req == NULL)
+		return 0;
 	now = ct_clock_at(ct, req->now_tsc);
+	todo = req->max_buckets == 0 || req->max_buckets > nb_buckets ? nb_buckets
+								      : req->max_buckets;
 	for (uint32_t n = 0; n < todo; n++) {
 		uint32_t b = ct->sweep_cursor;
 		struct ct_bucket *bk = &ct->buckets[b];

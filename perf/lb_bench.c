@@ -169,24 +169,78 @@ lb_bench_key(struct ct_key *k, uint32_t i)
 	k->dport = 443;
 }
 
+/*
+ * Per-burst cycle counts, summarized by the median: on a shared machine a
+ * burst that was preempted counts the other job's time, and the median
+ * ignores those while the mean does not. Both are printed.
+ */
+struct lb_bench_acc {
+	uint64_t *d;
+	size_t n, cap;
+	double wall0;
+};
+
+static int
+lb_bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void
-lb_bench_ct(uint32_t flows, uint32_t capacity, double hz)
+lb_bench_acc_init(struct lb_bench_acc *a, size_t cap)
+{
+	a->d = malloc(sizeof(*a->d) * cap);
+	a->n = 0;
+	a->cap = a->d != NULL ? cap : 0;
+	a->wall0 = lb_bench_now();
+}
+
+static void
+lb_bench_acc_add(struct lb_bench_acc *a, uint64_t cycles)
+{
+	if (a->n < a->cap)
+		a->d[a->n++] = cycles;
+}
+
+/* Print "median, mean cycles per op; ops per second by wall clock". */
+static void
+lb_bench_acc_print(struct lb_bench_acc *a, const char *what, unsigned per, uint64_t ops)
+{
+	double wall = lb_bench_now() - a->wall0, sum = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		sum += (double)a->d[i];
+	qsort(a->d, a->n, sizeof(*a->d), lb_bench_cmp_u64);
+	printf("%s: median %.1f, mean %.1f cycles/op; %.2f M ops/s/core wall-clock "
+	       "(%" PRIu64 " ops)\n", what,
+	       a->n ? (double)a->d[a->n / 2] / per : 0.0,
+	       a->n ? sum / (double)a->n / per : 0.0, (double)ops / wall / 1e6, ops);
+	free(a->d);
+}
+
+static void
+lb_bench_ct(uint32_t flows, uint32_t capacity, uint32_t ops, double hz)
 {
 	struct ct_params p;
-	struct ct *ct;
+	struct ct *ct = NULL, *ct2 = NULL;
 	struct ct_key *keys = malloc(sizeof(*keys) * flows);
 	uint32_t *order = malloc(sizeof(*order) * flows);
+	struct ct_key burst[LB_BENCH_BURST];
 	uint64_t hashes[LB_BENCH_BURST];
 	uint32_t idx[LB_BENCH_BURST];
 	struct ct_clock now;
-	uint64_t c0, c1, hits = 0, lookups = 0, refused = 0;
-	double t0, t1;
+	struct lb_bench_acc acc;
+	uint64_t c0, hits, refused;
+	char what[160];
 
 	memset(&p, 0, sizeof(p));
 	p.capacity = capacity;
 	p.tsc_hz = (uint64_t)hz;
 	ct = ct_create(&p);
-	if (ct == NULL || keys == NULL || order == NULL) {
+	ct2 = ct_create(&p);
+	if (ct == NULL || ct2 == NULL || keys == NULL || order == NULL) {
 		perror("ct bench setup");
 		goto out;
 	}
@@ -201,103 +255,88 @@ lb_bench_ct(uint32_t flows, uint32_t capacity, double hz)
 		order[i] = order[j];
 		order[j] = tmp;
 	}
-
-	/* 3a. insert rate into an empty table: hash + insert per new flow */
 	now = ct_clock_at(ct, rte_rdtsc());
-	t0 = lb_bench_now();
-	c0 = rte_rdtsc();
-	for (uint32_t i = 0; i < flows; i++) {
-		uint32_t id;
+	printf("-- conntrack: %u flows in a %u-entry table (%.0f MB) --\n", flows,
+	       capacity, capacity * 72.0 / 1e6);
 
-		refused += ct_insert(ct, &keys[i], ct_hash(&keys[i]),
-				     CT_TCP_ESTABLISHED, i & 1023, &now, &id) != 0;
+	/* 3a. new flows, insert alone: hash + insert, no lookup first */
+	refused = 0;
+	lb_bench_acc_init(&acc, flows / LB_BENCH_BURST + 1);
+	for (uint32_t i = 0; i + LB_BENCH_BURST <= flows; i += LB_BENCH_BURST) {
+		c0 = rte_rdtsc();
+		for (uint32_t j = i; j < i + LB_BENCH_BURST; j++) {
+			uint32_t id;
+
+			refused += ct_insert(ct, &keys[j], ct_hash(&keys[j]),
+					     CT_TCP_ESTABLISHED, j & 1023, &now, &id) != 0;
+		}
+		lb_bench_acc_add(&acc, rte_rdtsc() - c0);
 	}
-	c1 = rte_rdtsc();
-	t1 = lb_bench_now();
-	printf("ct insert (empty table, capacity %u): %u flows, %.1f cycles/insert, "
-	       "%.2f M inserts/s/core, %" PRIu64 " refused, load %.2f\n",
-	       capacity, flows, (double)(c1 - c0) / flows, flows / (t1 - t0) / 1e6,
-	       refused, (double)ct_count(ct) / capacity);
+	snprintf(what, sizeof(what), "ct insert alone, empty table (%" PRIu64 " refused)",
+		 refused);
+	lb_bench_acc_print(&acc, what, LB_BENCH_BURST, flows);
 
-	/* 3a'. the burst path for new flows: bulk lookup (misses, buckets now
-	 * cached), then insert each miss with the hash the lookup returned */
+	/* 3a'. new flows, burst path: bulk lookup (misses; buckets now cached),
+	 * then insert each miss with the hash the lookup returned */
+	refused = 0;
+	lb_bench_acc_init(&acc, flows / LB_BENCH_BURST + 1);
+	for (uint32_t i = 0; i + LB_BENCH_BURST <= flows; i += LB_BENCH_BURST) {
+		memcpy(burst, &keys[i], sizeof(burst));
+		c0 = rte_rdtsc();
+		ct_lookup_bulk(ct2, burst, LB_BENCH_BURST, &now, hashes, idx);
+		for (uint32_t j = 0; j < LB_BENCH_BURST; j++) {
+			uint32_t id;
+
+			if (idx[j] == CT_MISS)
+				refused += ct_insert(ct2, &burst[j], hashes[j],
+						     CT_TCP_SYN_SENT, j, &now, &id) != 0;
+		}
+		lb_bench_acc_add(&acc, rte_rdtsc() - c0);
+	}
+	snprintf(what, sizeof(what),
+		 "ct new flow, burst path (lookup_bulk miss + insert) (%" PRIu64 " refused)",
+		 refused);
+	lb_bench_acc_print(&acc, what, LB_BENCH_BURST, flows);
+
+	/* 2. established lookups, keys in random order, bursts of 32, gathered
+	 * into a burst array first as the parser would leave them */
+	hits = 0;
+	lb_bench_acc_init(&acc, ops / LB_BENCH_BURST + 1);
+	for (uint32_t done = 0; done + LB_BENCH_BURST <= ops; done += LB_BENCH_BURST) {
+		uint32_t base = done % (flows - flows % LB_BENCH_BURST);
+
+		for (uint32_t j = 0; j < LB_BENCH_BURST; j++)
+			burst[j] = keys[order[base + j]];
+		c0 = rte_rdtsc();
+		hits += ct_lookup_bulk(ct, burst, LB_BENCH_BURST, &now, hashes, idx);
+		lb_bench_acc_add(&acc, rte_rdtsc() - c0);
+	}
+	snprintf(what, sizeof(what), "ct lookup, established, bursts of %u (hits %" PRIu64 ")",
+		 LB_BENCH_BURST, hits);
+	lb_bench_acc_print(&acc, what, LB_BENCH_BURST, ops - ops % LB_BENCH_BURST);
+
+	/* the same one key per call: what the staged pipeline buys */
+	hits = 0;
+	lb_bench_acc_init(&acc, ops / 4);
+	for (uint32_t i = 0; i < ops / 4; i++) {
+		struct ct_key one = keys[order[i % flows]];
+
+		c0 = rte_rdtsc();
+		hits += ct_lookup_bulk(ct, &one, 1, &now, hashes, idx);
+		lb_bench_acc_add(&acc, rte_rdtsc() - c0);
+	}
+	snprintf(what, sizeof(what), "ct lookup, established, one key per call (hits %" PRIu64 ")",
+		 hits);
+	lb_bench_acc_print(&acc, what, 1, ops / 4);
+
+	/* 3b. SYN flood steady state: fill the free half with embryonic flows,
+	 * then every new SYN evicts the oldest embryonic one of its pair */
 	{
-		struct ct *ct2 = ct_create(&p);
-		struct ct_key burst[LB_BENCH_BURST];
-		uint64_t cyc = 0;
+		const uint32_t flood0 = 0x80000000u;
+		uint32_t i = 0;
+		uint64_t ev0, st[CT_STAT_MAX];
 
-		if (ct2 == NULL) {
-			perror("ct_create");
-			goto out;
-		}
-		refused = 0;
-		t0 = lb_bench_now();
-		for (uint32_t i = 0; i + LB_BENCH_BURST <= flows; i += LB_BENCH_BURST) {
-			memcpy(burst, &keys[i], sizeof(burst));
-			c0 = rte_rdtsc();
-			ct_lookup_bulk(ct2, burst, LB_BENCH_BURST, &now, hashes, idx);
-			for (uint32_t j = 0; j < LB_BENCH_BURST; j++) {
-				uint32_t id;
-
-				if (idx[j] == CT_MISS)
-					refused += ct_insert(ct2, &burst[j], hashes[j],
-							     CT_TCP_SYN_SENT, j, &now, &id) != 0;
-			}
-			c1 = rte_rdtsc();
-			cyc += c1 - c0;
-		}
-		t1 = lb_bench_now();
-		printf("ct new flows (burst path: lookup_bulk miss + insert, empty table): "
-		       "%.1f cycles/flow, %.2f M flows/s/core, %" PRIu64 " refused\n",
-		       (double)cyc / flows, flows / (t1 - t0) / 1e6, refused);
-		ct_free(ct2);
-	}
-
-	/* 2. established lookups, random order, bursts of 32; the keys are
-	 * gathered into a burst array first, as the parser would leave them */
-	for (int pass = 0; pass < 2; pass++) {
-		struct ct_key burst[LB_BENCH_BURST];
-		uint64_t cyc = 0;
-
-		hits = lookups = 0;
-		for (uint32_t i = 0; i + LB_BENCH_BURST <= flows; i += LB_BENCH_BURST) {
-			for (uint32_t j = 0; j < LB_BENCH_BURST; j++)
-				burst[j] = keys[order[i + j]];
-			c0 = rte_rdtsc();
-			hits += ct_lookup_bulk(ct, burst, LB_BENCH_BURST, &now, hashes, idx);
-			c1 = rte_rdtsc();
-			cyc += c1 - c0;
-			lookups += LB_BENCH_BURST;
-		}
-		printf("ct lookup (established, %u tracked, bursts of %u, random order, pass %d): "
-		       "%.1f cycles/lookup, hits %" PRIu64 "/%" PRIu64 "\n",
-		       ct_count(ct), LB_BENCH_BURST, pass + 1, (double)cyc / (double)lookups,
-		       hits, lookups);
-	}
-	/* the same, one key per call: what the staged pipeline buys */
-	{
-		uint64_t cyc = 0, n = flows < (1u << 18) ? flows : (1u << 18);
-
-		hits = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			struct ct_key one = keys[order[i]];
-
-			c0 = rte_rdtsc();
-			hits += ct_lookup_bulk(ct, &one, 1, &now, hashes, idx);
-			c1 = rte_rdtsc();
-			cyc += c1 - c0;
-		}
-		printf("ct lookup (same, burst of 1, no overlap): %.1f cycles/lookup, hits %"
-		       PRIu64 "/%" PRIu64 "\n", (double)cyc / (double)n, hits, n);
-	}
-
-	/* 3b. SYN flood steady state: fill the rest with embryonic flows, then
-	 * every new SYN evicts the oldest embryonic one of its bucket pair */
-	{
-		uint32_t n = flows, flood0 = 0x80000000u;
-		uint64_t evicted0, st[CT_STAT_MAX];
-
-		for (uint32_t i = 0; ct_count(ct) < capacity && i < 4 * capacity; i++) {
+		for (; ct_count(ct) < capacity && i < 4 * capacity; i++) {
 			struct ct_key k;
 			uint32_t id;
 
@@ -305,29 +344,31 @@ lb_bench_ct(uint32_t flows, uint32_t capacity, double hz)
 			(void)ct_insert(ct, &k, ct_hash(&k), CT_TCP_SYN_SENT, 0, &now, &id);
 		}
 		ct_stats_get(ct, st);
-		evicted0 = st[CT_STAT_EVICT_EMBRYONIC];
+		ev0 = st[CT_STAT_EVICT_EMBRYONIC];
 		refused = 0;
-		t0 = lb_bench_now();
-		c0 = rte_rdtsc();
-		for (uint32_t i = 0; i < n; i++) {
-			struct ct_key k;
-			uint32_t id;
+		lb_bench_acc_init(&acc, ops / LB_BENCH_BURST + 1);
+		for (uint32_t done = 0; done + LB_BENCH_BURST <= ops; done += LB_BENCH_BURST) {
+			for (uint32_t j = 0; j < LB_BENCH_BURST; j++)
+				lb_bench_key(&burst[j], flood0 + i++);
+			c0 = rte_rdtsc();
+			for (uint32_t j = 0; j < LB_BENCH_BURST; j++) {
+				uint32_t id;
 
-			lb_bench_key(&k, flood0 + 4 * capacity + i);
-			refused += ct_insert(ct, &k, ct_hash(&k), CT_TCP_SYN_SENT, 0,
-					     &now, &id) != 0;
+				refused += ct_insert(ct, &burst[j], ct_hash(&burst[j]),
+						     CT_TCP_SYN_SENT, 0, &now, &id) != 0;
+			}
+			lb_bench_acc_add(&acc, rte_rdtsc() - c0);
 		}
-		c1 = rte_rdtsc();
-		t1 = lb_bench_now();
 		ct_stats_get(ct, st);
-		printf("ct insert (full table, SYN flood, %u established kept): %u SYNs, "
-		       "%.1f cycles/insert incl. key build, %.2f M inserts/s/core, "
-		       "%" PRIu64 " evictions, %" PRIu64 " refused\n",
-		       flows, n, (double)(c1 - c0) / n, n / (t1 - t0) / 1e6,
-		       st[CT_STAT_EVICT_EMBRYONIC] - evicted0, refused);
+		snprintf(what, sizeof(what),
+			 "ct insert, full table under SYN flood (%" PRIu64 " evictions, %" PRIu64
+			 " refused, %u established kept)",
+			 st[CT_STAT_EVICT_EMBRYONIC] - ev0, refused, flows);
+		lb_bench_acc_print(&acc, what, LB_BENCH_BURST, ops - ops % LB_BENCH_BURST);
 	}
 out:
 	ct_free(ct);
+	ct_free(ct2);
 	free(keys);
 	free(order);
 }
@@ -346,7 +387,9 @@ main(int argc, char **argv)
 	lb_bench_maglev();
 	/* 1M flows in 2M slots: the two-choice table's comfortable load (it
 	 * refuses its first insert near 88% full; docs/lb.md) */
-	lb_bench_ct(flows, 2 * flows, hz);
+	lb_bench_ct(flows, 2 * flows, flows, hz);
+	/* the compute floor: the same with a table that fits in L2 */
+	lb_bench_ct(4096, 8192, flows, hz);
 	lb_bench_load("after");
 	return 0;
 }
