@@ -58,7 +58,7 @@ static int fake_pod_del(void *d, const struct ring_pod_del *p)
 
 static unsigned fake_route_key(const uint8_t prefix[16])
 {
-	return (unsigned)prefix[1] * 256u + prefix[2];
+	return ((unsigned)(prefix[1] & 63) << 8) | prefix[2]; /* < FAKE_DP_MAX */
 }
 
 static int fake_route_add(void *d, const struct ring_route *r, uint64_t gen)

@@ -21,7 +21,7 @@ struct fake_dp {
 	/* per id: generation that installed it, 0 = absent */
 	uint64_t port_gen[FAKE_DP_MAX];
 	uint64_t pod_gen[FAKE_DP_MAX];
-	/* routes: keyed by the third octet of a 10.x.y.0/24 (tests use those) */
+	/* routes: keyed by (x & 63) << 8 | y of a 10.x.y.0/24 (tests use those) */
 	uint64_t route_gen[FAKE_DP_MAX];
 	uint64_t applied;
 	uint64_t last_seq_applied;

@@ -1,0 +1,215 @@
+/*
+ * ctl_apply: ring records -> dp_* control calls (dp/ctl_apply.h).
+ *
+ * The dataplane is IPv4-only and has no tunnels yet, so IPv6 records and
+ * encapsulated routes are answered -EAFNOSUPPORT / -EOPNOTSUPP rather than
+ * half-applied; services and backends belong to the LB issue and are
+ * -EOPNOTSUPP until it lands. A replayed PORT_ATTACH for a port this table
+ * already holds under the same name is a refresh (new generation), not an
+ * error, because a headless dp kept its ports while ctrl was away.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_apply.h"
+#include "dp.h"
+
+struct ctl_apply_port {
+	uint32_t id; /* 0 = free slot */
+	uint64_t gen;
+	char name[DP_NAME_MAX];
+};
+
+struct ctl_apply {
+	struct dp *dp;
+	struct ctl_apply_port ports[DP_MAX_PORTS];
+};
+
+struct ctl_apply *ctl_apply_create(struct dp *dp)
+{
+	struct ctl_apply *ca = calloc(1, sizeof(*ca));
+
+	if (ca != NULL)
+		ca->dp = dp;
+	return ca;
+}
+
+void ctl_apply_free(struct ctl_apply *ca)
+{
+	free(ca);
+}
+
+static struct ctl_apply_port *ctl_apply_port(struct ctl_apply *ca, uint32_t id)
+{
+	for (size_t i = 0; i < DP_MAX_PORTS; i++)
+		if (ca->ports[i].id == id)
+			return &ca->ports[i];
+	return NULL;
+}
+
+/* dp generations are u32: ctrl starts at 1 and adds 1 per replay. */
+static int ctl_apply_gen(uint64_t gen, uint32_t *out)
+{
+	if (gen > UINT32_MAX)
+		return -ERANGE;
+	*out = (uint32_t)gen;
+	return 0;
+}
+
+static int ctl_apply_port_attach(void *data, const struct ring_port *p, uint64_t gen)
+{
+	struct ctl_apply *ca = data;
+	struct ctl_apply_port *slot = ctl_apply_port(ca, p->port_id);
+	struct dp_port_params pp;
+	char err[256];
+
+	if (slot != NULL) {
+		if (strcmp(slot->name, p->name) != 0)
+			return -EEXIST; /* same id, another port: ctrl is confused */
+		slot->gen = gen;
+		return 0;
+	}
+	slot = ctl_apply_port(ca, 0);
+	if (slot == NULL)
+		return -ENOSPC;
+	memset(&pp, 0, sizeof(pp));
+	snprintf(pp.name, sizeof(pp.name), "%s", p->name);
+	switch (p->kind) {
+	case RING_PORT_AF_XDP:
+		pp.type = DP_PORT_AF_XDP;
+		snprintf(pp.iface, sizeof(pp.iface), "%s", p->ifname);
+		break;
+	case RING_PORT_TAP:
+		pp.type = DP_PORT_TAP;
+		snprintf(pp.iface, sizeof(pp.iface), "%s", p->ifname);
+		break;
+	case RING_PORT_MEMIF:
+		pp.type = DP_PORT_MEMIF;
+		snprintf(pp.socket, sizeof(pp.socket), "%s", p->path);
+		pp.memif_server = p->role == 0;
+		break;
+	case RING_PORT_VHOST_USER:
+		pp.type = DP_PORT_VHOST_USER;
+		snprintf(pp.socket, sizeof(pp.socket), "%s", p->path);
+		pp.vhost_client = p->role == 1;
+		break;
+	default:
+		return -EINVAL;
+	}
+	int rc = dp_port_attach(ca->dp, &pp, NULL, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "sluice-dp: ctl: port %s: %s\n", p->name, err);
+		return rc;
+	}
+	slot->id = p->port_id;
+	slot->gen = gen;
+	snprintf(slot->name, sizeof(slot->name), "%s", p->name);
+	return 0;
+}
+
+static int ctl_apply_port_detach(void *data, const struct ring_port_del *p)
+{
+	struct ctl_apply *ca = data;
+	struct ctl_apply_port *slot = ctl_apply_port(ca, p->port_id);
+
+	if (slot == NULL)
+		return -ENOENT;
+	int rc = dp_port_detach(ca->dp, slot->name);
+	if (rc == 0 || rc == -ENOENT)
+		memset(slot, 0, sizeof(*slot));
+	return rc;
+}
+
+static int ctl_apply_pod_add(void *data, const struct ring_pod *p, uint64_t gen)
+{
+	struct ctl_apply *ca = data;
+	struct ctl_apply_port *slot = ctl_apply_port(ca, p->port_id);
+	uint32_t ip, g;
+
+	if (p->family != RING_FAMILY_IPV4)
+		return -EAFNOSUPPORT;
+	if (slot == NULL)
+		return -ENOENT;
+	if (ctl_apply_gen(gen, &g) != 0)
+		return -ERANGE;
+	memcpy(&ip, p->addr, 4); /* stays in network order, as dp.h wants */
+	return dp_pod_add(ca->dp, ip, p->mac, slot->name, g);
+}
+
+static int ctl_apply_pod_del(void *data, const struct ring_pod_del *p)
+{
+	struct ctl_apply *ca = data;
+	uint32_t ip;
+
+	if (p->family != RING_FAMILY_IPV4)
+		return -EAFNOSUPPORT;
+	memcpy(&ip, p->addr, 4);
+	return dp_pod_del(ca->dp, ip);
+}
+
+static int ctl_apply_route_add(void *data, const struct ring_route *r, uint64_t gen)
+{
+	struct ctl_apply *ca = data;
+	struct ctl_apply_port *slot = ctl_apply_port(ca, r->port_id);
+	uint32_t prefix, g;
+
+	if (r->family != RING_FAMILY_IPV4)
+		return -EAFNOSUPPORT;
+	if (r->encap != RING_ENCAP_NONE)
+		return -EOPNOTSUPP;
+	if (slot == NULL)
+		return -ENOENT;
+	if (ctl_apply_gen(gen, &g) != 0)
+		return -ERANGE;
+	memcpy(&prefix, r->prefix, 4);
+	return dp_route_add(ca->dp, prefix, r->prefix_len, slot->name, r->nh_mac, g);
+}
+
+static int ctl_apply_route_del(void *data, const struct ring_route_del *r)
+{
+	struct ctl_apply *ca = data;
+	uint32_t prefix;
+
+	if (r->family != RING_FAMILY_IPV4)
+		return -EAFNOSUPPORT;
+	memcpy(&prefix, r->prefix, 4);
+	return dp_route_del(ca->dp, prefix, r->prefix_len);
+}
+
+static int ctl_apply_sweep(void *data, uint64_t gen)
+{
+	struct ctl_apply *ca = data;
+	uint32_t g;
+
+	if (ctl_apply_gen(gen, &g) != 0)
+		return -ERANGE;
+	int n = dp_sweep(ca->dp, g);
+	if (n < 0)
+		return n;
+	/* Pods and routes first: a port is refused while they refer to it. */
+	for (size_t i = 0; i < DP_MAX_PORTS; i++) {
+		struct ctl_apply_port *s = &ca->ports[i];
+		if (s->id == 0 || s->gen >= gen)
+			continue;
+		int rc = dp_port_detach(ca->dp, s->name);
+		if (rc == 0 || rc == -ENOENT) {
+			memset(s, 0, sizeof(*s));
+			n++;
+		} else {
+			fprintf(stderr, "sluice-dp: ctl: stale port %s kept: %s\n", s->name, strerror(-rc));
+		}
+	}
+	return n;
+}
+
+const struct ctl_ring_ops ctl_apply_ops = {
+	.port_attach = ctl_apply_port_attach,
+	.port_detach = ctl_apply_port_detach,
+	.pod_add = ctl_apply_pod_add,
+	.pod_del = ctl_apply_pod_del,
+	.route_add = ctl_apply_route_add,
+	.route_del = ctl_apply_route_del,
+	.sweep = ctl_apply_sweep,
+};
