@@ -149,6 +149,21 @@ lb_bench_maglev(void)
 			maglev_free(t);
 		}
 	}
+	/* the weighted fill's worst case: one heavy backend, the rest light,
+	 * so ~M rounds each visit all N backends (docs/lb.md) */
+	{
+		struct maglev_params p = { 65537, b, N };
+		struct maglev_table *t;
+		double t0;
+
+		for (uint32_t i = 0; i < N; i++)
+			b[i].weight = i == 0 ? MAGLEV_WEIGHT_MAX : 1;
+		t0 = lb_bench_now();
+		t = maglev_build(&p);
+		printf("maglev build: N=%d M=65537 weights=1x%u + %dx1 (worst case): %.1f ms\n",
+		       N, MAGLEV_WEIGHT_MAX, N - 1, (lb_bench_now() - t0) * 1e3);
+		maglev_free(t);
+	}
 	free(b);
 }
 
