@@ -121,10 +121,12 @@ struct ct *ct_create(const struct ct_params *params);
 /* Free a table; NULL is ok. Only once its lcore no longer uses it. */
 void ct_free(struct ct *ct);
 
+/* Owner lcore (or any thread for a stale telemetry read). */
 uint32_t ct_capacity(const struct ct *ct);
-/* Live entries, expired-but-not-yet-reclaimed ones included. */
+/* Occupied entries, expired-but-not-yet-reclaimed ones included. */
 uint32_t ct_count(const struct ct *ct);
 
+/* Static names and classes: any thread. "?" / CT_CLASS_EMPTY if out of range. */
 const char *ct_state_name(unsigned state);
 enum ct_class ct_state_class(unsigned state);
 const char *ct_stat_name(unsigned stat);

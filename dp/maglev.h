@@ -75,6 +75,9 @@ struct maglev_table *maglev_build(const struct maglev_params *params);
 /* Free a table that is not (or no longer) published. NULL is ok. */
 void maglev_free(struct maglev_table *t);
 
+/* Accessors. A table is immutable once built: any thread, lock-free, for as
+ * long as the caller holds it (owns it, or is inside its RCU read side).
+ * Returned pointers are owned by t. */
 uint32_t maglev_table_size(const struct maglev_table *t);
 uint32_t maglev_table_nb_backends(const struct maglev_table *t);
 /* slots[0..M-1]: rank of each slot's backend, or MAGLEV_NO_BACKEND. Owned by t. */
@@ -137,7 +140,7 @@ int maglev_holder_publish(struct maglev_holder *h, struct maglev_table *t);
  * Control thread only. Returns how many were freed. */
 unsigned maglev_holder_reclaim(struct maglev_holder *h);
 
-/* Retired tables still waiting for their grace period. */
+/* Retired tables still waiting for their grace period. Control thread. */
 unsigned maglev_holder_pending(const struct maglev_holder *h);
 
 /* Free the holder, its current table and every retired one without waiting:
