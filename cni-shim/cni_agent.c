@@ -9,6 +9,7 @@
  * plugin call, even though the agent treats a repeat as idempotent.
  */
 #include "cni_agent.h"
+#include "cni_link.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -171,6 +172,10 @@ static json_t *cni_agent_req(const char *op, const struct cni_agent_attachment *
 					  json_string(att->socket_path ? att->socket_path : ""));
 		rc |= json_object_set_new(req, "pod_mac",
 					  json_string(att->pod_mac ? att->pod_mac : ""));
+		/* AGENT-PROTOCOL.md "Keys": the agent's port and pod name for this attachment. */
+		char key[16];
+		cni_link_host_name(att->container_id, att->ifname, key);
+		rc |= json_object_set_new(req, "key", json_string(key));
 	}
 	if (rc != 0) {
 		json_decref(req);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sluice/ring_proto.h>
 
 #include "cni_agent.h"
 #include "cni_args.h"
@@ -207,9 +208,11 @@ static enum cni_err cni_plugin_add(struct cni_plugin_ctx *c)
 	if (cfg->mode != CNI_MODE_VETH) {
 		int n = snprintf(att->socket_path, sizeof(att->socket_path), "%s/%s.sock",
 				 cfg->socket_dir, att->host_ifname);
-		if (n < 0 || (size_t)n >= sizeof(att->socket_path)) {
+		/* dp's port record carries the path in RING_PATH_SIZE bytes (include/sluice/ring_proto.h). */
+		if (n < 0 || (size_t)n >= RING_PATH_SIZE) {
 			e = cni_error_set(&c->err, CNI_ERR_INVALID_CONFIG,
-					  "socketDir too long for a unix socket path");
+					  "socketDir too long: socket path must be < %d bytes",
+					  RING_PATH_SIZE);
 			goto done;
 		}
 		att->host_ifname[0] = '\0';

@@ -125,6 +125,10 @@ int main(int argc, char **argv)
 			fprintf(journal, "%s %s %s\n", strlen(op) > 4 ? op + 4 : op, key,
 				fake_s(req, "mode"));
 		fflush(journal);
+		/* Per-attachment ops must carry the 14-char key (AGENT-PROTOCOL.md "Keys"). */
+		if (strncmp(op, "cni.", 4) == 0 && json_object_get(req, "container_id") != NULL &&
+		    strlen(fake_s(req, "key")) != 14)
+			fprintf(journal, "badkey %s\n", key);
 		if (die_on != NULL && strcmp(op, die_on) == 0)
 			_exit(3);
 

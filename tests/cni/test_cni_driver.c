@@ -183,6 +183,7 @@ static void test_version_x_command(void **state)
 		assert_int_not_equal(access(devinfo_path(cid), F_OK), 0);
 	}
 	assert_int_equal(cni_h_count(subdir("att")), 0);
+	assert_int_equal(cni_h_journal_count(&H, "badkey"), 0);
 	cni_h_agent_stop(&H);
 }
 
@@ -227,6 +228,10 @@ static void test_malformed_stdin(void **state)
 		{ "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\",\"mode\":\"tap\"}", 7 },
 		{ "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\",\"timeoutMs\":0}", 7 },
 		{ "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\",\"stateDir\":\"rel\"}", 7 },
+		/* dp's port record holds a socket path of < 64 bytes. */
+		{ "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\",\"mode\":\"memif\","
+		  "\"stateDir\":\"/tmp/sluice-cni-never\",\"socketDir\":"
+		  "\"/run/a-socket-dir-name-that-is-long-enough-to-overflow\"}", 7 },
 		{ "{\"cniVersions\":[\"2.0.0\",\"3.0.0\"],\"name\":\"n\",\"type\":\"t\"}", 1 },
 		{ "{\"cniVersions\":[\"1.0.0\",\"x\"],\"name\":\"n\",\"type\":\"t\"}", 7 },
 		{ "{\"cniVersions\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\"}", 7 },
