@@ -93,6 +93,7 @@ struct raft_io_posix {
 	struct raft_disk_entry *dents;
 	size_t dents_cap;
 	uint64_t rng;
+	struct raft_io_posix_stats stats;
 	void (*log)(void *data, const char *line);
 	void *log_data;
 	bool closed;
@@ -468,7 +469,11 @@ static void posix_flush(struct raft_io_posix *p)
 		switch (op->kind) {
 		case POSIX_OP_APPEND:
 			rv = posix_exec_append(p, op, err, sizeof(err));
-			appended = appended || rv == RAFT_DISK_OK;
+			if (rv == RAFT_DISK_OK) {
+				appended = true;
+				p->stats.append_reqs++;
+				p->stats.entries += op->append.n;
+			}
 			break;
 		case POSIX_OP_TRUNCATE:
 			rv = raft_disk_truncate(p->disk, op->truncate, err,
@@ -487,6 +492,7 @@ static void posix_flush(struct raft_io_posix *p)
 		}
 	}
 	if (appended) {
+		p->stats.syncs++;
 		int rv = raft_disk_sync(p->disk, err, sizeof(err));
 		if (rv != RAFT_DISK_OK) {
 			posix_log(p, "raft_io_posix: %s", err);
@@ -814,9 +820,20 @@ int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
 	}
 	if (posix_time(NULL) >= raft_next_timeout(r))
 		raft_tick(r);
+	raft_io_posix_flush(p);
+	return RAFT_OK;
+}
+
+void raft_io_posix_flush(struct raft_io_posix *p)
+{
 	posix_flush(p);
 	posix_run_done(p);
-	return RAFT_OK;
+}
+
+void raft_io_posix_stats_get(const struct raft_io_posix *p,
+			     struct raft_io_posix_stats *st)
+{
+	*st = p->stats;
 }
 
 void raft_io_posix_net_stats(const struct raft_io_posix *p,

@@ -64,6 +64,25 @@ struct raft_io *raft_io_posix_io(struct raft_io_posix *p);
 int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
 		      int max_wait_ms);
 
+/*
+ * Steps 3 and 4 of run() alone: execute the queued disk requests with one
+ * fdatasync and run every pending completion. For embedders with their own
+ * loop, and for tests of the io without a raft instance. Raft thread.
+ */
+void raft_io_posix_flush(struct raft_io_posix *p);
+
+/* Disk batching counters: append requests completed, entries written,
+ * fdatasync calls issued for them (append_reqs / syncs is the batching
+ * factor). */
+struct raft_io_posix_stats {
+	uint64_t append_reqs;
+	uint64_t entries;
+	uint64_t syncs;
+};
+
+void raft_io_posix_stats_get(const struct raft_io_posix *p,
+			     struct raft_io_posix_stats *st);
+
 /* Transport counters (accepted frames and drops by reason). */
 void raft_io_posix_net_stats(const struct raft_io_posix *p,
 			     struct raft_net_stats *st);
