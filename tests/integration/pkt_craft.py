@@ -147,16 +147,19 @@ def build_cases(a):
 
 
 def wait_rx(a, before_rx, n):
-    """Wait (bounded) until dp's rx counter moved by n: frames are in."""
+    """Wait (bounded, 20 s) until dp's rx counter moved by n and the
+    counters then hold still across two reads 50 ms apart: the worker
+    counts rx before it classifies, so the first read after rx moves may
+    still miss the drop it is about to count."""
+    prev = None
     c = {}
-    for _ in range(100):
+    for _ in range(400):
         c = counters(dp_tel.query(a.prefix, "/sluice/stats"))
-        if c.get("rx", 0) - before_rx >= n:
+        if c.get("rx", 0) - before_rx >= n and c == prev:
             break
+        prev = c
         time.sleep(0.05)
-    # One more short pause lets the worker finish the burst it is in.
-    time.sleep(0.05)
-    return counters(dp_tel.query(a.prefix, "/sluice/stats"))
+    return c
 
 
 def main():
