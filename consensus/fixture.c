@@ -161,6 +161,23 @@ static uint64_t fx_hash_bytes(uint64_t h, const void *p, size_t len)
 	return h;
 }
 
+/* SLUICE_RAFT_TRACE=1 prints disk and lifecycle events (stderr). */
+static bool fx_tracing = false;
+
+static void fx_trace(struct raft_fixture *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fx_trace(struct raft_fixture *f, const char *fmt, ...)
+{
+	if (!fx_tracing)
+		return;
+	va_list ap;
+	fprintf(stderr, "%8llu ", (unsigned long long)f->now);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static void fx_violation(struct raft_fixture *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void fx_violation(struct raft_fixture *f, const char *fmt, ...)
@@ -538,6 +555,8 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	struct fserver *s = io_server(io);
 	struct fev *e = ev_new(s->f, EV_DISK, s->idx, disk_slot(s));
 	e->op = OP_APPEND;
+	fx_trace(s->f, "s%u append %llu+%u issued", s->idx,
+		 (unsigned long long)first, n);
 	s->disk_writes++;
 	e->req = req;
 	e->cb.append = cb;
@@ -553,6 +572,8 @@ static int io_truncate(struct raft_io *io, raft_index index)
 	struct fserver *s = io_server(io);
 	struct fev *e = ev_new(s->f, EV_DISK, s->idx, disk_slot(s));
 	e->op = OP_TRUNCATE;
+	fx_trace(s->f, "s%u truncate %llu issued", s->idx,
+		 (unsigned long long)index);
 	e->first = index;
 	return RAFT_OK;
 }
@@ -564,6 +585,8 @@ static int io_snapshot_put(struct raft_io *io, struct raft_io_snapshot_put *req,
 	struct fserver *s = io_server(io);
 	struct fev *e = ev_new(s->f, EV_DISK, s->idx, disk_slot(s));
 	e->op = OP_SNAP_PUT;
+	fx_trace(s->f, "s%u snapshot_put %llu trailing %u issued", s->idx,
+		 (unsigned long long)snap->meta.index, trailing);
 	e->req = req;
 	e->cb.put = cb;
 	e->trailing = trailing;
@@ -789,6 +812,8 @@ static int server_start(struct raft_fixture *f, unsigned i)
 		return rv;
 	}
 	s->alive = true;
+	fx_trace(f, "s%u started: disk last %llu, term %llu", i,
+		 (unsigned long long)disk_last(s), (unsigned long long)s->term);
 	return RAFT_OK;
 }
 
@@ -812,6 +837,7 @@ struct raft_fixture *raft_fixture_create(const struct raft_fixture_params *p)
 	if (f->p.disk_latency == 0)
 		f->p.disk_latency = 5;
 	f->rng = p->seed;
+	fx_tracing = getenv("SLUICE_RAFT_TRACE") != NULL;
 	f->heap.data = f;
 	f->heap.malloc = fx_heap_malloc;
 	f->heap.realloc = fx_heap_realloc;
@@ -861,6 +887,7 @@ void raft_fixture_kill(struct raft_fixture *f, unsigned i)
 	if (!s->alive)
 		return;
 	s->alive = false;
+	fx_trace(f, "s%u killed", i);
 	raft_free(s->r);
 	s->r = NULL;
 }
@@ -1071,9 +1098,17 @@ static void ev_process(struct raft_fixture *f, struct fev *e)
 		break;
 	}
 	case EV_DISK:
+		fx_trace(f, "s%u disk op %d first %llu n %u done (disk last "
+			    "%llu%s%s)",
+			 e->server, e->op, (unsigned long long)e->first, e->n,
+			 (unsigned long long)disk_last(s),
+			 e->fail ? ", fail" : "", s->poisoned ? ", poisoned" : "");
 		if (e->op == OP_TRUNCATE) {
+			/* only a truncate that makes the log contiguous
+			 * again lifts the refusal after a failed append */
+			if (e->first <= disk_last(s) + 1)
+				s->poisoned = false;
 			disk_truncate(s, e->first);
-			s->poisoned = false;
 		} else if (e->op == OP_APPEND) {
 			int st = RAFT_OK;
 			if (e->fail || s->poisoned) {

@@ -521,9 +521,13 @@ static void append_cb(struct raft_io_append *io_req, int status)
 	if (n > 0 && log_term_of(&r->log, last) == last_term &&
 	    last > r->last_stored)
 		r->last_stored = last;
+	/* the written run may extend past what the leader's message
+	 * matched (entries held in memory but never written, e.g. left by
+	 * a deposed leader); acknowledge only the matching part */
+	raft_index ack = last < req->reply_index ? last : req->reply_index;
 	if (!mine && req->reply_term == r->term &&
-	    r->state == RAFT_FOLLOWER && r->last_stored >= last)
-		replication_send_append_result(r, req->reply_to, false, last,
+	    r->state == RAFT_FOLLOWER && r->last_stored >= ack)
+		replication_send_append_result(r, req->reply_to, false, ack,
 					       req->read_ctx);
 	raft_heap_free(req);
 	if (r->state == RAFT_LEADER) {
@@ -534,7 +538,8 @@ static void append_cb(struct raft_io_append *io_req, int status)
 }
 
 int raft_issue_append(struct raft *r, raft_index first, unsigned n,
-		      raft_id reply_to, uint64_t read_ctx)
+		      raft_id reply_to, raft_index reply_index,
+		      uint64_t read_ctx)
 {
 	struct append_req *req = raft_heap_calloc(1, sizeof(*req));
 	if (req == NULL)
@@ -550,6 +555,7 @@ int raft_issue_append(struct raft *r, raft_index first, unsigned n,
 	req->epoch = r->epoch;
 	req->reply_to = reply_to;
 	req->reply_term = r->term;
+	req->reply_index = reply_index;
 	req->read_ctx = read_ctx;
 	rv = r->io->append(r->io, &req->io, first, req->batch.entries, n,
 			   append_cb);
@@ -572,7 +578,7 @@ void raft_leader_flush(struct raft *r)
 	if (r->last_issued >= last)
 		return;
 	int rv = raft_issue_append(r, r->last_issued + 1,
-				   (unsigned)(last - r->last_issued), 0, 0);
+				   (unsigned)(last - r->last_issued), 0, 0, 0);
 	if (rv != RAFT_OK) {
 		raft_append_failed(r, rv);
 		return;

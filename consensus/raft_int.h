@@ -57,6 +57,7 @@ struct append_req {
 	/* follower: reply to this leader once durable */
 	raft_id reply_to;
 	raft_term reply_term;
+	raft_index reply_index; /* highest index known to match the leader */
 	uint64_t read_ctx;
 };
 
@@ -159,7 +160,8 @@ int raft_send(struct raft *r, const struct raft_message *msg,
 int raft_append_local(struct raft *r, raft_term term, int type,
 		      struct raft_buffer *buf);
 int raft_issue_append(struct raft *r, raft_index first, unsigned n,
-		      raft_id reply_to, uint64_t read_ctx);
+		      raft_id reply_to, raft_index reply_index,
+		      uint64_t read_ctx);
 void raft_truncate_suffix(struct raft *r, raft_index index);
 void raft_apply_committed(struct raft *r);
 void raft_conf_rebuild(struct raft *r);

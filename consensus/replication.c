@@ -312,9 +312,16 @@ int replication_recv_append(struct raft *r, const struct raft_message *m)
 		appended++;
 	}
 	raft_index matched = first_new + appended - 1;
-	if (appended > 0) {
-		err = raft_issue_append(r, first_new, appended, from,
-					ae->read_ctx);
+	raft_index mem_last = log_last_index(&r->log);
+	if (r->last_issued < mem_last) {
+		/* Write everything not yet issued, not just this message's
+		 * new entries: a deposed leader can hold entries it never
+		 * wrote, and a write must start right after the previous
+		 * one (the disk log has no holes). */
+		raft_index wfrom = r->last_issued + 1;
+		err = raft_issue_append(r, wfrom,
+					(unsigned)(mem_last - wfrom + 1), from,
+					matched, ae->read_ctx);
 		if (err != RAFT_OK) {
 			raft_append_failed(r, err);
 			return err;

@@ -1,0 +1,233 @@
+/*
+ * Randomized Raft runs on the deterministic fixture (STYLE 22).
+ *
+ * Each seed builds a 3- or 5-server cluster with random timing parameters
+ * and then plays a random schedule of proposals, partitions, lossy /
+ * duplicating / slow links, crashes, restarts and transient disk faults.
+ * After every simulated event the fixture checks Election Safety, Leader
+ * Completeness, agreement on committed entries and State Machine Safety;
+ * Log Matching is checked after every round. At the end the network heals,
+ * everyone restarts, and liveness is required: a leader must emerge and a
+ * new proposal must be applied by every server within 30 s of fake time,
+ * with every FSM holding the same command sequence.
+ *
+ * Seeds: SLUICE_RAFT_SEEDS=N runs seeds 1..N (default 1000, the CI bound);
+ * SLUICE_RAFT_SEED=S runs only seed S (a failing seed prints this line).
+ * SLUICE_RAFT_SEED_BASE=B shifts the range, for soak runs in parallel.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "raft_fixture.h"
+
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *g)
+{
+	/* xorshift64*: independent from the fixture's own stream */
+	g->s ^= g->s >> 12;
+	g->s ^= g->s << 25;
+	g->s ^= g->s >> 27;
+	return g->s * 2685821657736338717ULL;
+}
+
+static unsigned rng_range(struct rng *g, unsigned lo, unsigned hi)
+{
+	return lo + (unsigned)(rng_next(g) % (hi - lo + 1));
+}
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+	if (v == NULL || *v == '\0')
+		return def;
+	return strtoull(v, NULL, 10);
+}
+
+static char fail_why[300];
+
+static bool seed_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool seed_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(fail_why, sizeof(fail_why), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+struct stats {
+	uint64_t proposals, kills, partitions, faults, elections;
+};
+
+static bool run_seed(uint64_t seed, struct stats *st)
+{
+	struct rng g = {seed * 0x9e3779b97f4a7c15ULL + 1};
+	unsigned n = rng_range(&g, 0, 1) ? 5 : 3;
+	struct raft_fixture_params p = {
+		.n = n,
+		.seed = seed,
+		.latency_min = rng_range(&g, 1, 10),
+		.latency_max = rng_range(&g, 10, 60),
+		.disk_latency = rng_range(&g, 1, 20),
+		.snapshot_threshold = rng_range(&g, 8, 64),
+		.snapshot_trailing = rng_range(&g, 1, 8),
+		.snapshot_chunk = rng_range(&g, 16, 128),
+		.fsm_pad = rng_range(&g, 0, 300),
+		.max_batch = rng_range(&g, 1, 16),
+		.max_inflight = rng_range(&g, 1, 4),
+	};
+	struct raft_fixture *f = raft_fixture_create(&p);
+	if (f == NULL)
+		return seed_fail("fixture create failed");
+	uint64_t value = seed << 20;
+	bool ok = true;
+	unsigned rounds = rng_range(&g, 20, 40);
+	for (unsigned round = 0; round < rounds && ok; round++) {
+		unsigned action = rng_range(&g, 0, 99);
+		unsigned a = rng_range(&g, 0, n - 1);
+		unsigned b = rng_range(&g, 0, n - 1);
+		if (action < 40) {
+			int l = raft_fixture_leader(f);
+			unsigned k = rng_range(&g, 1, 8);
+			for (unsigned i = 0; i < k && l >= 0; i++) {
+				if (raft_fixture_propose(f, (unsigned)l,
+							 value++) == RAFT_OK)
+					st->proposals++;
+			}
+		} else if (action < 50) {
+			raft_fixture_isolate(f, a);
+			st->partitions++;
+		} else if (action < 58) {
+			if (a != b)
+				raft_fixture_disconnect(f, a, b);
+			st->partitions++;
+		} else if (action < 70) {
+			raft_fixture_heal(f);
+		} else if (action < 78) {
+			struct raft_fixture_link l = {
+				.drop_pct = rng_range(&g, 0, 40),
+				.dup_pct = rng_range(&g, 0, 30),
+				.delay_min = rng_range(&g, 1, 20),
+				.delay_max = rng_range(&g, 20, 400),
+			};
+			if (a != b)
+				raft_fixture_set_link(f, a, b, &l);
+		} else if (action < 86) {
+			raft_fixture_kill(f, a);
+			st->kills++;
+		} else if (action < 94) {
+			(void)raft_fixture_revive(f, a);
+		} else {
+			raft_fixture_io_fault(f, a, (int)rng_range(&g, 1, 6),
+					      (int)rng_range(&g, 0, 2));
+			st->faults++;
+		}
+		raft_fixture_step_for(f, rng_range(&g, 50, 1500));
+		if (raft_fixture_violation(f) != NULL ||
+		    !raft_fixture_check_logs(f))
+			ok = seed_fail("round %u: %s", round,
+				  raft_fixture_violation(f));
+	}
+	if (ok) {
+		/* liveness once a quorum (here: everyone) is stable */
+		raft_fixture_heal(f);
+		for (unsigned i = 0; i < n; i++) {
+			raft_fixture_io_fault(f, i, 0, 0);
+			struct raft *r = raft_fixture_get(f, i);
+			if (r != NULL && raft_state(r) == RAFT_UNAVAILABLE)
+				raft_fixture_kill(f, i);
+			if (raft_fixture_revive(f, i) != RAFT_OK)
+				ok = seed_fail("revive %u failed", i);
+		}
+	}
+	if (ok && !raft_fixture_step_until_leader(f, 30000))
+		ok = seed_fail("no leader within 30 s of a healed cluster");
+	if (ok) {
+		int l = raft_fixture_leader(f);
+		st->elections += raft_current_term(raft_fixture_get(f,
+							(unsigned)l));
+		if (raft_fixture_propose(f, (unsigned)l, value++) != RAFT_OK)
+			ok = seed_fail("final proposal refused");
+	}
+	if (ok) {
+		int l = raft_fixture_leader(f);
+		raft_index idx = raft_last_index(raft_fixture_get(f,
+							(unsigned)l));
+		if (!raft_fixture_step_until_applied(f, -1, idx, 30000))
+			ok = seed_fail("final entry %llu not applied everywhere",
+				  (unsigned long long)idx);
+		/* one more heartbeat so every commit index is current */
+		raft_fixture_step_for(f, 300);
+	}
+	if (ok) {
+		for (unsigned i = 1; i < n && ok; i++) {
+			if (raft_fixture_fsm_count(f, i) !=
+				    raft_fixture_fsm_count(f, 0) ||
+			    raft_fixture_fsm_hash(f, i) !=
+				    raft_fixture_fsm_hash(f, 0))
+				ok = seed_fail("fsm %u differs from fsm 0", i);
+		}
+	}
+	if (ok && (raft_fixture_violation(f) != NULL ||
+		   !raft_fixture_check_logs(f)))
+		ok = seed_fail("end: %s", raft_fixture_violation(f));
+	if (ok) {
+		for (unsigned i = 0; i < n; i++)
+			raft_fixture_kill(f, i);
+		if (raft_fixture_heap_live(f) != 0)
+			ok = seed_fail("%llu allocations leaked",
+				  (unsigned long long)raft_fixture_heap_live(f));
+	}
+	raft_fixture_free(f);
+	return ok;
+}
+
+static void test_fuzzy(void **state)
+{
+	(void)state;
+	uint64_t only = env_u64("SLUICE_RAFT_SEED", 0);
+	uint64_t count = env_u64("SLUICE_RAFT_SEEDS", 1000);
+	uint64_t base = env_u64("SLUICE_RAFT_SEED_BASE", 0);
+	uint64_t first = only ? only : base + 1;
+	uint64_t last = only ? only : base + count;
+	struct stats st = {0};
+	unsigned failures = 0;
+	for (uint64_t seed = first; seed <= last; seed++) {
+		if (!run_seed(seed, &st)) {
+			failures++;
+			fprintf(stderr,
+				"raft fuzzy: seed %llu failed: %s\n"
+				"  rerun: SLUICE_RAFT_SEED=%llu %s\n",
+				(unsigned long long)seed, fail_why,
+				(unsigned long long)seed,
+				"tests/consensus/test_raft_fuzzy");
+		}
+	}
+	printf("raft fuzzy: %llu seeds, %u failed; %llu proposals, %llu "
+	       "crashes, %llu partitions, %llu disk faults, %llu final-leader terms (sum)\n",
+	       (unsigned long long)(last - first + 1), failures,
+	       (unsigned long long)st.proposals,
+	       (unsigned long long)st.kills,
+	       (unsigned long long)st.partitions,
+	       (unsigned long long)st.faults,
+	       (unsigned long long)st.elections);
+	assert_int_equal(failures, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fuzzy),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
