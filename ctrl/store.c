@@ -40,6 +40,54 @@ const char *store_strerror(int err)
 	return store_err_names[err];
 }
 
+/* Countdown state of store_alloc_fault(); see store.h. */
+static int store_fault_delay;
+static int store_fault_repeat;
+static uint64_t store_fault_fired;
+
+void store_alloc_fault(int delay, int repeat)
+{
+	store_fault_delay = delay;
+	store_fault_repeat = repeat;
+	store_fault_fired = 0;
+}
+
+uint64_t store_alloc_faults_fired(void)
+{
+	return store_fault_fired;
+}
+
+static bool store_fault_now(void)
+{
+	if (store_fault_delay <= 0)
+		return false;
+	if (--store_fault_delay > 0)
+		return false;
+	/* This call fails; keep failing while repeats remain. */
+	if (store_fault_repeat != 0) {
+		store_fault_delay = 1;
+		if (store_fault_repeat > 0)
+			store_fault_repeat--;
+	}
+	store_fault_fired++;
+	return true;
+}
+
+void *store_malloc(size_t n)
+{
+	return store_fault_now() ? NULL : malloc(n);
+}
+
+void *store_calloc(size_t n, size_t size)
+{
+	return store_fault_now() ? NULL : calloc(n, size);
+}
+
+void *store_realloc(void *p, size_t n)
+{
+	return store_fault_now() ? NULL : realloc(p, n);
+}
+
 void store_set_err(struct store *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -50,7 +98,7 @@ void store_set_err(struct store *s, const char *fmt, ...)
 
 struct store *store_create(const struct store_params *params)
 {
-	struct store *s = calloc(1, sizeof(*s));
+	struct store *s = store_calloc(1, sizeof(*s));
 	if (s == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -228,7 +276,7 @@ static void store_range_bounds(const struct store *s, const uint8_t *k,
 static int store_kv_copy(struct store_kv *dst, const struct store_rec *r)
 {
 	size_t n = r->key->len + r->value_len;
-	uint8_t *buf = malloc(n ? n : 1);
+	uint8_t *buf = store_malloc(n ? n : 1);
 	if (buf == NULL)
 		return STORE_ERR_NOMEM;
 	memcpy(buf, r->key->key, r->key->len);
@@ -252,7 +300,7 @@ static int store_res_push(struct store_op_result *res,
 	size_t n = res->n_kvs;
 	if ((n & (n - 1)) == 0) {
 		size_t cap = n ? n * 2 : 4;
-		struct store_kv *nk = realloc(res->kvs, cap * sizeof(*nk));
+		struct store_kv *nk = store_realloc(res->kvs, cap * sizeof(*nk));
 		if (nk == NULL)
 			return STORE_ERR_NOMEM;
 		res->kvs = nk;
@@ -373,7 +421,7 @@ static int store_grow(void **arr, size_t *cap, size_t need, size_t elem)
 	size_t ncap = *cap ? *cap * 2 : 16;
 	while (ncap < need)
 		ncap *= 2;
-	void *p = realloc(*arr, ncap * elem);
+	void *p = store_realloc(*arr, ncap * elem);
 	if (p == NULL)
 		return STORE_ERR_NOMEM;
 	*arr = p;
@@ -391,10 +439,10 @@ static struct store_key *store_key_get_or_add(struct store *s,
 	if (store_grow((void **)&s->keys, &s->cap_keys, s->n_keys + 1,
 		       sizeof(*s->keys)) != STORE_OK)
 		return NULL;
-	struct store_key *key = calloc(1, sizeof(*key));
+	struct store_key *key = store_calloc(1, sizeof(*key));
 	if (key == NULL)
 		return NULL;
-	key->key = malloc(klen);
+	key->key = store_malloc(klen);
 	if (key->key == NULL) {
 		free(key);
 		return NULL;
@@ -420,11 +468,11 @@ static int store_append(struct store *s, struct store_wtx *w,
 	    store_grow((void **)&s->log, &s->cap_log, s->n_log + 1,
 		       sizeof(*s->log)) != STORE_OK)
 		return STORE_ERR_NOMEM;
-	struct store_rec *r = calloc(1, sizeof(*r));
+	struct store_rec *r = store_calloc(1, sizeof(*r));
 	if (r == NULL)
 		return STORE_ERR_NOMEM;
 	if (value_len) {
-		r->value = malloc(value_len);
+		r->value = store_malloc(value_len);
 		if (r->value == NULL) {
 			free(r);
 			return STORE_ERR_NOMEM;
@@ -615,7 +663,7 @@ static int store_run_ops(struct store *s, struct store_wtx *w,
 			 struct store_result *res)
 {
 	if (res && n) {
-		res->ops = calloc(n, sizeof(*res->ops));
+		res->ops = store_calloc(n, sizeof(*res->ops));
 		if (res->ops == NULL)
 			return STORE_ERR_NOMEM;
 		res->n_ops = n;

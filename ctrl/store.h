@@ -216,4 +216,14 @@ void store_result_clear(struct store_result *r);
 int store_apply(struct store *s, uint64_t index, const uint8_t *cmd,
 		size_t len, struct store_result *result);
 
+/*
+ * Fault injection for tests (STYLE 23): fail the delay-th next allocation
+ * made by the store modules (1 = the very next), then `repeat` more in a
+ * row (repeat < 0: every one from then on); delay 0 disables. Returns
+ * nothing; store_alloc_faults_fired() counts failures injected so far.
+ * Process-wide and not thread-safe: tests only.
+ */
+void store_alloc_fault(int delay, int repeat);
+uint64_t store_alloc_faults_fired(void);
+
 #endif /* SLUICE_CTRL_STORE_H */

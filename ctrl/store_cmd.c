@@ -10,6 +10,7 @@
  * discipline); every rejection names the lie.
  */
 #include "store_cmd.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -245,7 +246,7 @@ static void store_cmd_put(struct store_cmd_wbuf *w, const void *src, size_t n)
 		size_t cap = w->cap ? w->cap : 64;
 		while (cap < w->len + n)
 			cap *= 2;
-		uint8_t *np = realloc(w->p, cap);
+		uint8_t *np = store_realloc(w->p, cap);
 		if (np == NULL) {
 			w->err = STORE_ERR_NOMEM;
 			return;
@@ -555,7 +556,7 @@ int store_cmd_decode(const uint8_t *buf, size_t len, struct store_cmd *cmd,
 		/* Bounded by STORE_TXN_MAX_OPS above, so no overflow. */
 		size_t sz = nc * sizeof(struct store_compare) +
 			    (ns + nf) * sizeof(struct store_op);
-		cmd->alloc_ = calloc(1, sz ? sz : 1);
+		cmd->alloc_ = store_calloc(1, sz ? sz : 1);
 		if (cmd->alloc_ == NULL) {
 			store_cmd_err(errmsg, "decode: out of memory");
 			return STORE_ERR_NOMEM;

@@ -88,6 +88,12 @@ struct store {
 	char errmsg[STORE_ERRMSG_SIZE];
 };
 
+/* store.c: allocation goes through these so tests can fail the Nth call
+ * (store_alloc_fault); memory is libc's and is released with free(). */
+void *store_malloc(size_t n);
+void *store_calloc(size_t n, size_t size);
+void *store_realloc(void *p, size_t n);
+
 /* store.c */
 void store_set_err(struct store *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

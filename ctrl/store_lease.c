@@ -36,7 +36,7 @@ int store_lease_insert(struct store *s, int64_t id, int64_t ttl)
 	size_t i = store_lease_pos(s, id);
 	if (s->n_leases == s->cap_leases) {
 		size_t cap = s->cap_leases ? s->cap_leases * 2 : 16;
-		struct store_lease_ent *n = realloc(s->leases,
+		struct store_lease_ent *n = store_realloc(s->leases,
 						    cap * sizeof(*n));
 		if (n == NULL)
 			return STORE_ERR_NOMEM;

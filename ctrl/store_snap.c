@@ -73,7 +73,7 @@ int store_snapshot(struct store *s, uint8_t **out, size_t *out_len)
 	for (size_t i = 0; i < s->n_log; i++)
 		size += 8 + 8 + 1 + 4 + s->log[i]->key->len + 4 +
 			s->log[i]->value_len + 24;
-	struct store_snap_w w = {.p = malloc(size)};
+	struct store_snap_w w = {.p = store_malloc(size)};
 	if (w.p == NULL) {
 		store_set_err(s, "snapshot: out of memory (%zu bytes)", size);
 		return STORE_ERR_NOMEM;
@@ -266,7 +266,7 @@ int store_restore(struct store *s, const uint8_t *buf, size_t len)
 		store_set_err(s, "snapshot: lease count exceeds the input");
 		goto fail;
 	}
-	t.leases = calloc(nl ? nl : 1, sizeof(*t.leases));
+	t.leases = store_calloc(nl ? nl : 1, sizeof(*t.leases));
 	if (t.leases == NULL)
 		goto nomem;
 	t.cap_leases = nl ? nl : 1;
@@ -291,15 +291,15 @@ int store_restore(struct store *s, const uint8_t *buf, size_t len)
 		goto fail;
 	}
 	size_t nr = (size_t)nr64;
-	t.log = calloc(nr ? nr : 1, sizeof(*t.log));
-	ents = calloc(nr ? nr : 1, sizeof(*ents));
+	t.log = store_calloc(nr ? nr : 1, sizeof(*t.log));
+	ents = store_calloc(nr ? nr : 1, sizeof(*ents));
 	if (t.log == NULL || ents == NULL)
 		goto nomem;
 	t.cap_log = nr ? nr : 1;
 	int64_t lo_main = t.compact_rev > 1 ? t.compact_rev : 1;
 	int64_t pm = 0, ps = -1;
 	for (size_t i = 0; i < nr; i++) {
-		struct store_rec *rec = calloc(1, sizeof(*rec));
+		struct store_rec *rec = store_calloc(1, sizeof(*rec));
 		if (rec == NULL)
 			goto nomem;
 		t.log[t.n_log++] = rec;
@@ -369,7 +369,7 @@ int store_restore(struct store *s, const uint8_t *buf, size_t len)
 			goto fail;
 		}
 		if (vlen) {
-			rec->value = malloc(vlen);
+			rec->value = store_malloc(vlen);
 			if (rec->value == NULL)
 				goto nomem;
 			memcpy(rec->value, v, vlen);
@@ -391,7 +391,7 @@ int store_restore(struct store *s, const uint8_t *buf, size_t len)
 	}
 	/* Build the key index: sort by (key, main) and group. */
 	qsort(ents, nr, sizeof(*ents), store_snap_ent_cmp);
-	t.keys = calloc(nr ? nr : 1, sizeof(*t.keys));
+	t.keys = store_calloc(nr ? nr : 1, sizeof(*t.keys));
 	if (t.keys == NULL)
 		goto nomem;
 	t.cap_keys = nr ? nr : 1;
@@ -401,12 +401,12 @@ int store_restore(struct store *s, const uint8_t *buf, size_t len)
 					       ents[i].key,
 					       ents[i].key_len) == 0)
 			j++;
-		struct store_key *key = calloc(1, sizeof(*key));
+		struct store_key *key = store_calloc(1, sizeof(*key));
 		if (key == NULL)
 			goto nomem;
 		t.keys[t.n_keys++] = key;
-		key->key = malloc(ents[i].key_len);
-		key->revs = calloc(j - i, sizeof(*key->revs));
+		key->key = store_malloc(ents[i].key_len);
+		key->revs = store_calloc(j - i, sizeof(*key->revs));
 		if (key->key == NULL || key->revs == NULL)
 			goto nomem;
 		memcpy(key->key, ents[i].key, ents[i].key_len);

@@ -20,7 +20,7 @@
 
 static uint8_t *store_watch_dup(const uint8_t *p, size_t n)
 {
-	uint8_t *d = malloc(n ? n : 1);
+	uint8_t *d = store_malloc(n ? n : 1);
 	if (d && n)
 		memcpy(d, p, n);
 	return d;
@@ -51,7 +51,7 @@ struct store_watcher *store_watch_create(struct store *s,
 		errno = EINVAL;
 		return NULL;
 	}
-	struct store_watcher *w = calloc(1, sizeof(*w));
+	struct store_watcher *w = store_calloc(1, sizeof(*w));
 	if (w == NULL) {
 		errno = ENOMEM;
 		return NULL;
