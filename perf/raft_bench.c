@@ -161,6 +161,7 @@ struct node {
 	uint64_t seq;
 	char err[256];
 	struct raft_net_stats net;
+	struct raft_io_posix_stats disk;
 };
 
 static struct node nodes[N_NODES];
@@ -239,6 +240,7 @@ static void *node_main(void *arg)
 	/* A kill is a crash as far as peers can tell: sockets close and the
 	 * node never answers again. Pending proposals fail (SHUTDOWN). */
 	raft_io_posix_net_stats(n->io, &n->net);
+	raft_io_posix_stats_get(n->io, &n->disk);
 	raft_free(n->raft);
 	raft_io_posix_free(n->io);
 	n->raft = NULL;
@@ -282,6 +284,19 @@ static void quiet_log(void *data, const char *line)
 {
 	(void)data;
 	fprintf(stderr, "  [log] %s\n", line);
+}
+
+/* Figures on a shared machine mean little without its load next to them. */
+static void print_load(const char *when)
+{
+	char buf[128] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) == NULL)
+			snprintf(buf, sizeof(buf), "?\n");
+		fclose(f);
+	}
+	printf("raft_bench: load average %s: %s", when, buf);
 }
 
 static int node_start(struct node *n, const struct raft_configuration *conf)
@@ -415,6 +430,7 @@ int main(int argc, char **argv)
 	       "HMAC-SHA256, fdatasync on %s, election timeout %d ms, "
 	       "heartbeat %d ms, %u s per level\n",
 	       base, ELECTION_MS, HEARTBEAT_MS, seconds);
+	print_load("before");
 	int rc = 0;
 	for (int i = 0; i < N_NODES; i++)
 		if (node_start(&nodes[i], &conf) != 0)
@@ -509,7 +525,16 @@ int main(int argc, char **argv)
 		       nodes[i].net.drops[RAFT_NET_DROP_SEND_FAILED]);
 		if (drops != 0)
 			rc = 1;
+		printf("raft_bench: node %d: %" PRIu64 " entries in %" PRIu64
+		       " append requests, %" PRIu64 " fdatasyncs (%.1f entries "
+		       "per sync)\n",
+		       i + 1, nodes[i].disk.entries, nodes[i].disk.append_reqs,
+		       nodes[i].disk.syncs,
+		       nodes[i].disk.syncs ? (double)nodes[i].disk.entries /
+						     (double)nodes[i].disk.syncs
+					   : 0.0);
 	}
+	print_load("after");
 	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	free(B.samples);
 	return rc;
