@@ -626,6 +626,74 @@ static void test_fault_countdown(void **state)
 	}
 }
 
+/* ---- allocation countdown on the buffers handed out by load ---- */
+
+static long alloc_countdown = -1;
+static long alloc_live;
+
+static void *count_alloc(size_t n)
+{
+	if (alloc_countdown == 0)
+		return NULL;
+	if (alloc_countdown > 0)
+		alloc_countdown--;
+	alloc_live++;
+	return malloc(n);
+}
+
+static void count_free(void *p)
+{
+	alloc_live--;
+	free(p);
+}
+
+static void test_alloc_countdown(void **state)
+{
+	struct fixture *f = *state;
+	char err[ERRLEN];
+	struct raft_disk_state st;
+	struct raft_disk *d = open_disk(f->dir, 300, NULL);
+	assert_int_equal(raft_disk_load(d, &st, err, sizeof(err)), 0);
+	for (uint64_t i = 1; i <= 30; i += 10)
+		assert_int_equal(append_range(d, i, 10, 2), 0);
+	assert_int_equal(raft_disk_snapshot_put(d, 5, 2, 1, "c", 1, "d", 1, 0,
+						err, sizeof(err)),
+			 0);
+	assert_int_equal(raft_disk_sync(d, err, sizeof(err)), 0);
+	raft_disk_free(d);
+
+	struct raft_disk_params p = { .dir = f->dir, .log = capture_log,
+				      .alloc = count_alloc,
+				      .dealloc = count_free };
+	long n;
+	for (n = 0; n < 100; n++) {
+		d = raft_disk_create(&p, err, sizeof(err));
+		assert_non_null(d);
+		alloc_countdown = n;
+		alloc_live = 0;
+		int rv = raft_disk_load(d, &st, err, sizeof(err));
+		alloc_countdown = -1;
+		if (rv == RAFT_DISK_OK) {
+			raft_disk_state_free(d, &st);
+			assert_int_equal(alloc_live, 0);
+			raft_disk_free(d);
+			break;
+		}
+		/* A failed load gives back everything and can be retried
+		 * on the same handle. */
+		assert_int_equal(rv, RAFT_DISK_NOMEM);
+		assert_int_equal(alloc_live, 0);
+		assert_int_equal(raft_disk_load(d, &st, err, sizeof(err)), 0);
+		assert_int_equal(st.n_entries, 30);
+		assert_int_equal(st.snap_index, 5);
+		raft_disk_state_free(d, &st);
+		assert_int_equal(alloc_live, 0);
+		raft_disk_free(d);
+	}
+	/* snapshot conf + data + 30 payloads */
+	assert_int_equal(n, 32);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +709,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_atomic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fault_countdown, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_countdown, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
