@@ -393,6 +393,8 @@ test_flood(void **state)
 		/* 3 */ { "UDP", CT_UDP_NEW },
 	};
 	enum { CAP = 4096, EST = 2048, FLOOD = 200000, LATE = 500 };
+	/* established at t = 1 expire at 900001 */
+	const uint64_t T_FLOOD = 895000;
 
 	(void)state;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -409,10 +411,13 @@ test_flood(void **state)
 			assert_int_equal(test_insert1(ct, &k, CT_TCP_SYN_SENT, i, 0, &idx), 0);
 			assert_int_equal(ct_update(ct, idx, O, ACK, &now), CT_TCP_ESTABLISHED);
 		}
-		/* 50x capacity over 2 s; none ever completes */
+		/* 50x capacity over 2 s; none ever completes. The flood starts
+		 * late in the established flows' life, when they have less time
+		 * left than a fresh SYN: age alone would pick them first, so
+		 * only their class protects them. */
 		for (uint32_t i = 0; i < FLOOD; i++) {
 			struct ct_key k = test_key(1000000 + i);
-			int rc = test_insert1(ct, &k, cases[c].state, 0, 2 + i / 100, NULL);
+			int rc = test_insert1(ct, &k, cases[c].state, 0, T_FLOOD + i / 100, NULL);
 
 			assert_true(rc == 0 || rc == -ENOSPC);
 			refused += rc == -ENOSPC;
@@ -421,7 +426,7 @@ test_flood(void **state)
 		/* every established flow survived, on its backend */
 		for (uint32_t i = 0; i < EST; i++) {
 			struct ct_key k = test_key(i);
-			uint32_t idx = test_lookup1(ct, &k, 2100);
+			uint32_t idx = test_lookup1(ct, &k, T_FLOOD + 2100);
 
 			if (idx == CT_MISS)
 				fail_msg("case %zu: established flow %u evicted by the %s flood",
@@ -437,7 +442,8 @@ test_flood(void **state)
 		for (uint32_t i = 0; i < LATE; i++) {
 			struct ct_key k = test_key(EST + i);
 
-			late_ok += test_insert1(ct, &k, CT_TCP_SYN_SENT, 0, 2100, NULL) == 0;
+			late_ok += test_insert1(ct, &k, CT_TCP_SYN_SENT, 0, T_FLOOD + 2100,
+						NULL) == 0;
 		}
 		printf("%s flood: %u into %u slots holding %u established: %llu embryonic "
 		       "evictions, %u refused; %u/%u later SYNs admitted\n",
@@ -736,6 +742,152 @@ test_ipv6_keys(void **state)
 	ct_free(ct);
 }
 
+/*
+ * Randomized model check: 200k random operations (time steps, lookups,
+ * inserts in any state, per-packet updates, deletes, full sweeps with a dead
+ * backend) on a 64-entry table with 300 candidate keys, against a plain
+ * array model. Invariants: a hit returns exactly the model's live flow
+ * (backend, state); a miss on a flow the model holds live is only allowed if
+ * the flow was evictable (never established-class); nothing expired or
+ * deleted is ever returned; the count never exceeds the capacity.
+ */
+static void
+test_model(void **state)
+{
+	enum { K = 300, OPS = 200000 };
+	struct model {
+		bool present;
+		uint32_t backend;
+		unsigned state;
+		uint64_t expire;
+	} m[K];
+	static const uint8_t flag_set[] = { CT_TCP_SYN, CT_TCP_SYN | CT_TCP_ACK, CT_TCP_ACK,
+					    CT_TCP_FIN | CT_TCP_ACK, CT_TCP_RST, 0 };
+	uint32_t timeout[CT_STATE_MAX];
+	struct ct *ct = test_ct(64);
+	uint64_t t = 1000, rng = 12345, evicted_unseen = 0, refused = 0;
+
+	(void)state;
+	memset(m, 0, sizeof(m));
+	/* the defaults, as the model sees them (test_expiry_per_state pins them) */
+	{
+		struct ct_key k = test_key(999999);
+		uint32_t idx;
+
+		for (unsigned st = 0; st < CT_STATE_MAX; st++) {
+			uint64_t lo = 0, hi = CT_TIMEOUT_MAX_MS;
+			struct ct *one = test_ct(16);
+
+			assert_int_equal(test_insert1(one, &k, st, 0, 0, &idx), 0);
+			while (lo + 1 < hi) { /* smallest t at which it is gone */
+				uint64_t mid = (lo + hi) / 2;
+
+				if (test_lookup1(one, &k, mid) == CT_MISS)
+					hi = mid;
+				else
+					lo = mid;
+			}
+			timeout[st] = (uint32_t)hi;
+			ct_free(one);
+		}
+	}
+	for (uint32_t op = 0; op < OPS; op++) {
+		uint64_t r;
+		uint32_t key, idx;
+		struct ct_key k;
+		bool live;
+
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		r = rng >> 33;
+		key = (uint32_t)(r % K);
+		k = test_key(key);
+		live = m[key].present && t < m[key].expire;
+		switch ((r >> 12) % 8) {
+		case 0: /* time passes */
+			t += (r >> 16) % 3000;
+			break;
+		case 1:
+		case 2: { /* a packet: lookup, then update on a hit */
+			idx = test_lookup1(ct, &k, t);
+			if (idx == CT_MISS) {
+				if (live && ct_state_class(m[key].state) == CT_CLASS_ESTABLISHED)
+					fail_msg("op %u: live established key %u lost", op, key);
+				if (live)
+					evicted_unseen++;
+				m[key].present = false;
+				break;
+			}
+			if (!live)
+				fail_msg("op %u: key %u returned but not live in the model", op, key);
+			assert_int_equal(ct_entry(ct, idx)->backend, m[key].backend);
+			assert_int_equal(ct_entry(ct, idx)->state, m[key].state);
+			{
+				unsigned dir = (unsigned)(r >> 20) & 1;
+				uint8_t fl = flag_set[(r >> 21) % sizeof(flag_set)];
+				struct ct_clock now = ct_clock_at(ct, t);
+				unsigned want = ct_state_next(m[key].state, dir, fl);
+
+				assert_int_equal(ct_update(ct, idx, dir, fl, &now), (int)want);
+				m[key].state = want;
+				m[key].expire = t + timeout[want];
+			}
+			break;
+		}
+		case 3:
+		case 4:
+		case 5: { /* a new flow in any state */
+			unsigned st = (unsigned)((r >> 20) % CT_STATE_MAX);
+			uint32_t be = (uint32_t)((r >> 24) % 8);
+			int rc = test_insert1(ct, &k, st, be, t, &idx);
+
+			if (rc == -EEXIST) {
+				if (!live)
+					fail_msg("op %u: EEXIST for key %u not live in the model", op, key);
+				break;
+			}
+			if (rc == -ENOSPC) {
+				refused++;
+				break;
+			}
+			assert_int_equal(rc, 0);
+			if (live) {
+				/* ct lost it silently: only an evictable flow may go */
+				assert_int_not_equal(ct_state_class(m[key].state),
+						     CT_CLASS_ESTABLISHED);
+				evicted_unseen++;
+			}
+			m[key] = (struct model){ true, be, st, t + timeout[st] };
+			break;
+		}
+		case 6: /* connection torn down by the caller */
+			idx = test_lookup1(ct, &k, t);
+			if (idx != CT_MISS) {
+				assert_true(live);
+				assert_int_equal(ct_delete(ct, idx), 0);
+			}
+			m[key].present = false;
+			break;
+		default: { /* backend (r % 8) removed: full sweep */
+			uint64_t dead = 1ULL << ((r >> 20) % 8);
+			struct ct_sweep_req req = { .now_tsc = t, .dead = &dead, .nb_dead_bits = 8 };
+
+			if ((r >> 24) % 16 != 0)
+				break; /* rarely */
+			ct_sweep(ct, &req);
+			for (uint32_t j = 0; j < K; j++)
+				if (m[j].present && (dead >> m[j].backend) & 1)
+					m[j].present = false;
+			break;
+		}
+		}
+		assert_true(ct_count(ct) <= ct_capacity(ct));
+	}
+	printf("model: %u ops, %llu flows lost to eviction (all evictable), %llu refused\n",
+	       OPS, (unsigned long long)evicted_unseen, (unsigned long long)refused);
+	assert_true(evicted_unseen > 0); /* the table was under pressure */
+	ct_free(ct);
+}
+
 int
 main(void)
 {
@@ -754,6 +906,7 @@ main(void)
 		cmocka_unit_test(test_reuse_delete),
 		cmocka_unit_test(test_bulk_lookup),
 		cmocka_unit_test(test_ipv6_keys),
+		cmocka_unit_test(test_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
