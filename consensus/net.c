@@ -32,6 +32,7 @@
 #define NET_DEFAULT_MAX_PAYLOAD (16u << 20)
 #define NET_DEFAULT_SKEW_MS 60000u
 #define NET_LOG_INTERVAL_NS 1000000000ull	/* one line per second */
+#define NET_MAX_REJECT_PER_RECV 256
 
 struct net_peer {
 	uint64_t id;
@@ -481,7 +482,10 @@ int raft_net_recv(struct raft_net *net, uint64_t *from, const void **payload,
 {
 	if (net == NULL || net->pull < 0)
 		return RAFT_NET_INVAL;
-	for (;;) {
+	/* A flood of forged frames must not keep the raft thread here: give
+	 * up after a bounded number of rejections (the fd stays readable, so
+	 * the caller's loop comes back after its timers). */
+	for (int rejected = 0; rejected < NET_MAX_REJECT_PER_RECV; rejected++) {
 		if (net->rmsg != NULL) {
 			nn_freemsg(net->rmsg);
 			net->rmsg = NULL;
@@ -500,6 +504,7 @@ int raft_net_recv(struct raft_net *net, uint64_t *from, const void **payload,
 			return RAFT_NET_OK;
 		/* rejected: counted by open; try the next frame */
 	}
+	return RAFT_NET_AGAIN;
 }
 
 int raft_net_fd(const struct raft_net *net)

@@ -22,7 +22,10 @@
  * receiver keeps a 64-frame sliding window per sender (RFC 6479 style) and
  * updates it only after the tag verified, so forged frames cannot move it.
  * A sender seen for the first time must be within max_skew of our clock,
- * which bounds replays after a receiver restart.
+ * which bounds replays after a receiver restart. Assumption: masters' wall
+ * clocks are synchronized (NTP) and do not step back by more than the
+ * window across a sender restart; otherwise the restarted sender's frames
+ * read as replays until its clock passes its old counter.
  *
  * Threading: one thread owns a handle (the io thread). raft_net_fd() gives
  * a descriptor to poll for POLLIN.
@@ -123,7 +126,9 @@ int raft_net_send(struct raft_net *net, uint64_t to, const void *payload,
  * Receive the next authentic frame without blocking. On RAFT_NET_OK *from
  * is the authenticated sender and *payload points to *len bytes valid until
  * the next raft_net_recv or raft_net_free. Rejected frames are counted and
- * skipped; RAFT_NET_AGAIN when nothing (more) is queued.
+ * skipped; RAFT_NET_AGAIN when nothing (more) is queued, or after 256
+ * rejections in one call so a flood of forged frames cannot monopolize
+ * the caller (call again later: the fd stays readable).
  */
 int raft_net_recv(struct raft_net *net, uint64_t *from, const void **payload,
 		  size_t *len);
