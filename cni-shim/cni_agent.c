@@ -68,7 +68,7 @@ void cni_agent_free(struct cni_agent *a)
 	free(a);
 }
 
-/* AGENT-PROTOCOL.md "Errors": agent reason string -> CNI code. */
+/* AGENT-PROTOCOL.md "Errors": agent reason string -> CNI code. 8< cni-agent-errors */
 static enum cni_err cni_agent_map_code(const char *code)
 {
 	static const struct {
@@ -86,7 +86,7 @@ static enum cni_err cni_agent_map_code(const char *code)
 		{ "still in use", CNI_ERR_TRY_AGAIN },
 		{ "out of memory", CNI_ERR_TRY_AGAIN },
 		{ "sluice-dp refused the change", CNI_ERR_NOT_AVAILABLE },
-	};
+	}; /* >8 */
 	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(code, map[i].name) == 0)
 			return map[i].err;

@@ -8,6 +8,7 @@
  * refused with code 1 before anything else is looked at, so that an old
  * runtime gets the error the spec promises and not a confusing code 7.
  *
+ * 8< cni-config-keys
  * Plugin-specific keys (all optional):
  *   agentSocket    nanomsg URL of the node agent   ("ipc:///run/sluice/agent.ipc")
  *   timeoutMs      per-request agent timeout, 1..60000 (2000)
@@ -21,6 +22,7 @@
  * capitalised keys: Go's JSON decoder matches keys case-insensitively, so
  * runtimes legitimately send both), ips, mac, CNIDeviceInfoFile (NPWG
  * device-info spec 1.1.0 §5.1).
+ * >8
  */
 #ifndef SLUICE_CNI_CONFIG_H
 #define SLUICE_CNI_CONFIG_H

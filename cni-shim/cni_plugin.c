@@ -55,6 +55,7 @@ enum cni_cmd cni_cmd_from_string(const char *s)
 	return CNI_CMD_INVALID;
 }
 
+/* 8< cni-cmd-min-version */
 enum cni_version cni_cmd_min_version(enum cni_cmd cmd)
 {
 	switch (cmd) {
@@ -64,6 +65,7 @@ enum cni_version cni_cmd_min_version(enum cni_cmd cmd)
 	default: return CNI_VERSION_0_3_0;
 	}
 }
+/* >8 */
 
 struct cni_plugin_ctx {
 	const struct cni_plugin_env *env;
