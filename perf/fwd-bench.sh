@@ -23,6 +23,7 @@
 #
 # Env: FWD_DURATION (10 s), FWD_SIZE (64), FWD_FLOWS (16), FWD_ROUNDS (3;
 #      the DUTs alternate and each reports its median round),
+#      FWD_TESTPMD_MODE (io; or mac, macswap would send frames back),
 #      FWD_LAT_RATE (100k pps) and FWD_LAT_DURATION (5 s) for the latency
 #      pass each round runs below the ceiling, GEN_CPU (0),
 #      DUT_CPU (1), SLUICE_BUILD. Run as root: bash perf/fwd-bench.sh
@@ -33,6 +34,7 @@ DUR=${FWD_DURATION:-10}
 SIZE=${FWD_SIZE:-64}
 FLOWS=${FWD_FLOWS:-16}
 ROUNDS=${FWD_ROUNDS:-3}
+TP_MODE=${FWD_TESTPMD_MODE:-io}
 LAT_RATE=${FWD_LAT_RATE:-100k}
 LAT_DUR=${FWD_LAT_DURATION:-5}
 
@@ -46,8 +48,9 @@ perf_log "rig: generator on CPU $GEN_CPU, DUT worker on CPU $DUT_CPU (control lc
 
 run_one() { # name kind
   local name=$1 kind=$2
-  if [ "$kind" = dp ]; then perf_start_dp "$name"; else perf_start_testpmd "$name" io; fi
+  if [ "$kind" = dp ]; then perf_start_dp "$name"; else perf_start_testpmd "$name" "$TP_MODE"; fi
   perf_log "$name: DUT pid $DUT_PID up, generator running"
+  [ "$kind" = dp ] && { $PY "$TEL" "$DUT_PREFIX" /sluice/stats > "$PERF_DIR/tel0-$name.json" 2>/dev/null || true; }
   perf_run_gen "$name" --duration "$DUR" --size "$SIZE" --flows "$FLOWS"
   perf_log "$name: $(grep -m1 '^RESULT' "$PERF_DIR/gen-$name.log" | cut -d' ' -f2-7)"
   # Latency below the ceiling: at max rate it is mostly ring queueing.
@@ -106,6 +109,20 @@ awk -v d="$dp_m" -v t="$tp_m" -v hz="$hz" -v s="$SIZE" 'BEGIN {
   if (d > 0) printf "sluice-dp cycles/packet at %d B on 1 core: %.0f (computed: TSC %.3f GHz / %.3f Mpps, DUT core assumed 100%% busy)\n", s, hz / (d * 1e6), hz / 1e9, d
   if (t > 0) printf "testpmd   cycles/packet at %d B on 1 core: %.0f (same method)\n", s, hz / (t * 1e6)
 }'
+# Measured cycles/packet, if sluice-dp exports its workers' busy cycles
+# (a "busy_cycles" counter in /sluice/stats: TSC cycles spent in bursts
+# that carried packets); otherwise only the computed figure above exists.
+if [ -s "$PERF_DIR/tel0-$DP_RUN.json" ] && [ -s "$PERF_DIR/tel-$DP_RUN.json" ]; then
+  $PY - "$PERF_DIR/tel0-$DP_RUN.json" "$PERF_DIR/tel-$DP_RUN.json" "$SIZE" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+if "busy_cycles" in b:
+    fw = b.get("forwarded", 0) - a.get("forwarded", 0)
+    cy = b["busy_cycles"] - a.get("busy_cycles", 0)
+    if fw > 0:
+        print("sluice-dp cycles/packet at %s B: %.0f (measured: busy_cycles from /sluice/stats / forwarded)" % (sys.argv[3], cy / fw))
+PY
+fi
 if [ -s "$PERF_DIR/tel-$DP_RUN.json" ]; then
   echo "sluice-dp /sluice/stats ($DP_RUN, non-zero): $($PY -c '
 import json, sys
