@@ -501,6 +501,33 @@ test_balance(void **state)
 	free(counts);
 }
 
+/* Equal weights, every N from 1 to 1000 at M = 65537: each backend owns
+ * floor(M / N) or ceil(M / N) slots, no more, no less. */
+static void
+test_balance_every_n(void **state)
+{
+	struct maglev_backend *b = calloc(1000, sizeof(*b));
+	uint32_t *counts = calloc(1000, sizeof(*counts));
+	const uint32_t m = 65537;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(counts);
+	for (uint32_t i = 0; i < 1000; i++)
+		test_backend(&b[i], i, 1);
+	for (uint32_t n = 1; n <= 1000; n++) {
+		struct maglev_table *t = test_build(m, b, n);
+
+		test_count(t, counts);
+		for (uint32_t r = 0; r < n; r++)
+			if (counts[r] != m / n && counts[r] != m / n + (m % n != 0))
+				fail_msg("N=%u rank %u: %u slots", n, r, counts[r]);
+		maglev_free(t);
+	}
+	free(b);
+	free(counts);
+}
+
 /* Draining backends own nothing and do not disturb the others' shares
  * beyond the equal-weight bound. */
 static void
@@ -739,6 +766,7 @@ main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_lookup_reduction),
 		cmocka_unit_test(test_balance),
+		cmocka_unit_test(test_balance_every_n),
 		cmocka_unit_test(test_balance_draining),
 		cmocka_unit_test(test_disruption),
 		cmocka_unit_test(test_holder_qsbr),
