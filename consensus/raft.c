@@ -151,8 +151,7 @@ void raft_free(struct raft *r)
 	r->closing = true;
 	/* io->close() runs every pending completion; with closing set they
 	 * only release what their request holds. */
-	if (r->state != RAFT_UNAVAILABLE || r->io != NULL)
-		r->io->close(r->io);
+	r->io->close(r->io);
 	raft_fail_leader_requests(r, RAFT_SHUTDOWN);
 	snapshot_release_out(r);
 	snapshot_incoming_reset(r);

@@ -214,7 +214,8 @@ static void test_fuzzy(void **state)
 		}
 	}
 	printf("raft fuzzy: %llu seeds, %u failed; %llu proposals, %llu "
-	       "crashes, %llu partitions, %llu disk faults, %llu final-leader terms (sum)\n",
+	       "crashes, %llu partitions, %llu disk faults, %llu terms "
+	       "(sum over final leaders)\n",
 	       (unsigned long long)(last - first + 1), failures,
 	       (unsigned long long)st.proposals,
 	       (unsigned long long)st.kills,
