@@ -51,6 +51,7 @@
 #define STORE_REC_OVERHEAD 64u
 #define STORE_LEASE_COST 64u
 
+/* 8< store-errors */
 #define STORE_ERRORS(X)                                                        \
 	X(OK, "ok")                                                            \
 	X(NOMEM, "out of memory")                                              \
@@ -74,6 +75,7 @@ enum store_err {
 #undef STORE_ERR_ENUM
 };
 #define STORE_OK STORE_ERR_OK
+/* >8 store-errors */
 
 /* Static string for an error code; never NULL. */
 const char *store_strerror(int err);

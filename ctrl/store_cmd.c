@@ -8,6 +8,27 @@
  * silently dropped. The decoder is a cursor that checks every length
  * against the bytes left before reading (WireGuard's prepare_skb_header
  * discipline); every rejection names the lie.
+ *
+ * 8< command-layout
+ * command  u8 version (1), u8 type, u16 reserved (0), then by type:
+ *   PUT, DELETE       op
+ *   TXN               u16 n_compare, u16 n_success, u16 n_failure,
+ *                     u16 reserved (0), compares, success ops, failure ops
+ *                     (each count <= 128)
+ *   LEASE_GRANT       i64 id (> 0), i64 ttl (1 .. 1 year, seconds)
+ *   LEASE_REVOKE,
+ *   LEASE_KEEPALIVE   i64 id (> 0)
+ *   COMPACT           i64 revision (> 0)
+ * op       u8 type (1 range, 2 put, 3 delete), u8 flags, bytes key, then
+ *   range             bytes range_end, i64 limit, i64 revision (0 in a txn)
+ *                     flags: 0x02 count_only
+ *   put               bytes value, i64 lease          flags: 0x01 prev_kv
+ *   delete            bytes range_end                 flags: 0x01 prev_kv
+ * compare  u8 target (1 version, 2 create, 3 mod, 4 value, 5 lease),
+ *          u8 result (1 =, 2 !=, 3 <, 4 >), bytes key, bytes range_end,
+ *          then bytes value (target value) or i64 operand (others)
+ * bytes    u32 length, then that many bytes (key <= 4 KiB, value <= 1 MiB)
+ * >8 command-layout
  */
 #include "store_cmd.h"
 #include "store_int.h"

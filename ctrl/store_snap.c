@@ -1,6 +1,7 @@
 /*
  * store_snap: canonical snapshot encoding of the replicated store state.
  *
+ * 8< snapshot-layout
  * Layout (little-endian, see docs/store.md "Snapshot format"):
  *   header   u32 magic "SLST", u16 version, u16 reserved (0),
  *            u64 applied_index, i64 revision, i64 compact_revision
@@ -10,6 +11,7 @@
  *            u32 key_len, key, u32 value_len, value,
  *            i64 create_revision, i64 version, i64 lease
  *   trailer  u32 CRC32C of every byte before it
+ * >8 snapshot-layout
  *
  * Restoring validates every invariant the MVCC core relies on (ordering,
  * per-key version chains, compaction shape, contiguous revisions above the
