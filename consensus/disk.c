@@ -1263,6 +1263,11 @@ uint64_t raft_disk_last_index(const struct raft_disk *d)
 	return d->last_index;
 }
 
+int raft_disk_broken(const struct raft_disk *d)
+{
+	return d->broken;
+}
+
 size_t raft_disk_n_segments(const struct raft_disk *d)
 {
 	return d->n_segs;

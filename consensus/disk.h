@@ -183,6 +183,9 @@ int raft_disk_snapshot_read(struct raft_disk *d, struct raft_disk_state *st,
 /* Index range of the stored log; last < first means empty. */
 uint64_t raft_disk_first_index(const struct raft_disk *d);
 uint64_t raft_disk_last_index(const struct raft_disk *d);
+/* True once a failed sync (or rollback) made the on-disk state unknown:
+ * every later mutation fails with RAFT_DISK_BROKEN until reopened. */
+int raft_disk_broken(const struct raft_disk *d);
 /* Number of segment files (tests and stats). */
 size_t raft_disk_n_segments(const struct raft_disk *d);
 
