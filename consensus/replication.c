@@ -75,8 +75,12 @@ static void replication_send_append(struct raft *r, struct progress *p,
 	p->last_send = raft_now(r);
 }
 
+/* Can we send an AppendEntries with this prev index: its term is known
+ * and the entries after it are still in memory (not compacted). */
 static bool replication_term_known(struct raft *r, raft_index index)
 {
+	if (index < r->log.offset)
+		return false;
 	return index == 0 || log_term_of(&r->log, index) != 0;
 }
 

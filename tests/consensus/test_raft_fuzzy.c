@@ -67,14 +67,90 @@ static bool seed_fail(const char *fmt, ...)
 
 struct stats {
 	uint64_t proposals, kills, partitions, faults, elections;
+	uint64_t reads_ok, transfers_ok, changes_ok;
 };
+
+static struct stats *cur_stats;
+static bool read_violation;
+
+/* ReadIndex must observe every write committed before the read started
+ * (§6.4): floor is the highest commit index any server knew at the call. */
+struct fz_read {
+	struct raft_read req;
+	raft_index floor;
+};
+
+static void fz_read_cb(struct raft_read *req, int status, raft_index index)
+{
+	struct fz_read *rd = req->data;
+	if (status == RAFT_OK) {
+		if (index < rd->floor)
+			read_violation = true;
+		cur_stats->reads_ok++;
+	}
+	free(rd);
+}
+
+static void fz_transfer_cb(struct raft_transfer *req, int status)
+{
+	if (status == RAFT_OK)
+		cur_stats->transfers_ok++;
+	free(req);
+}
+
+static void fz_change_cb(struct raft_change *req, int status)
+{
+	if (status == RAFT_OK)
+		cur_stats->changes_ok++;
+	free(req);
+}
+
+static raft_index max_commit(struct raft_fixture *f)
+{
+	raft_index m = 0;
+	for (unsigned i = 0; i < raft_fixture_n(f); i++) {
+		struct raft *r = raft_fixture_get(f, i);
+		if (r != NULL && raft_commit_index(r) > m)
+			m = raft_commit_index(r);
+	}
+	return m;
+}
+
+/* Membership churn on the last server: add as learner, promote, remove. */
+static void fz_change(struct raft_fixture *f, unsigned leader, unsigned n)
+{
+	struct raft *r = raft_fixture_get(f, leader);
+	const struct raft_configuration *c = raft_configuration_get(r);
+	raft_id id = n; /* server n-1 */
+	int role = 0;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id == id)
+			role = c->servers[i].role;
+	struct raft_change *req = calloc(1, sizeof(*req));
+	assert_non_null(req);
+	int rv;
+	if (role == 0) {
+		char addr[16];
+		snprintf(addr, sizeof(addr), "s%u", n);
+		rv = raft_add(r, req, id, addr, fz_change_cb);
+	} else if (role == RAFT_LEARNER) {
+		rv = raft_promote(r, req, id, fz_change_cb);
+	} else {
+		rv = raft_remove(r, req, id, fz_change_cb);
+	}
+	if (rv != RAFT_OK)
+		free(req);
+}
 
 static bool run_seed(uint64_t seed, struct stats *st)
 {
 	struct rng g = {seed * 0x9e3779b97f4a7c15ULL + 1};
 	unsigned n = rng_range(&g, 0, 1) ? 5 : 3;
+	/* half the 5-server runs start with server 5 outside the cluster */
+	unsigned voters = n == 5 && rng_range(&g, 0, 1) ? 4 : n;
 	struct raft_fixture_params p = {
 		.n = n,
+		.n_voters = voters,
 		.seed = seed,
 		.latency_min = rng_range(&g, 1, 10),
 		.latency_max = rng_range(&g, 10, 60),
@@ -91,12 +167,36 @@ static bool run_seed(uint64_t seed, struct stats *st)
 		return seed_fail("fixture create failed");
 	uint64_t value = seed << 20;
 	bool ok = true;
+	bool members[RAFT_FIXTURE_MAX] = {false};
+	read_violation = false;
+	cur_stats = st;
 	unsigned rounds = rng_range(&g, 20, 40);
 	for (unsigned round = 0; round < rounds && ok; round++) {
 		unsigned action = rng_range(&g, 0, 99);
 		unsigned a = rng_range(&g, 0, n - 1);
 		unsigned b = rng_range(&g, 0, n - 1);
-		if (action < 40) {
+		int lead = raft_fixture_leader(f);
+		if (action < 12 && lead >= 0) {
+			struct raft *lr = raft_fixture_get(f, (unsigned)lead);
+			unsigned what = rng_range(&g, 0, 9);
+			if (what < 6) {
+				struct fz_read *rd = calloc(1, sizeof(*rd));
+				assert_non_null(rd);
+				rd->req.data = rd;
+				rd->floor = max_commit(f);
+				if (raft_read_index(lr, &rd->req, fz_read_cb) !=
+				    RAFT_OK)
+					free(rd);
+			} else if (what < 8) {
+				struct raft_transfer *t = calloc(1, sizeof(*t));
+				assert_non_null(t);
+				if (raft_transfer(lr, t, 0, fz_transfer_cb) !=
+				    RAFT_OK)
+					free(t);
+			} else if (n == 5) {
+				fz_change(f, (unsigned)lead, n);
+			}
+		} else if (action < 40) {
 			int l = raft_fixture_leader(f);
 			unsigned k = rng_range(&g, 1, 8);
 			for (unsigned i = 0; i < k && l >= 0; i++) {
@@ -133,7 +233,9 @@ static bool run_seed(uint64_t seed, struct stats *st)
 			st->faults++;
 		}
 		raft_fixture_step_for(f, rng_range(&g, 50, 1500));
-		if (raft_fixture_violation(f) != NULL ||
+		if (read_violation)
+			ok = seed_fail("round %u: stale ReadIndex", round);
+		else if (raft_fixture_violation(f) != NULL ||
 		    !raft_fixture_check_logs(f))
 			ok = seed_fail("round %u: %s", round,
 				  raft_fixture_violation(f));
@@ -153,29 +255,56 @@ static bool run_seed(uint64_t seed, struct stats *st)
 	if (ok && !raft_fixture_step_until_leader(f, 30000))
 		ok = seed_fail("no leader within 30 s of a healed cluster");
 	if (ok) {
-		int l = raft_fixture_leader(f);
-		st->elections += raft_current_term(raft_fixture_get(f,
-							(unsigned)l));
-		if (raft_fixture_propose(f, (unsigned)l, value++) != RAFT_OK)
-			ok = seed_fail("final proposal refused");
+		/* a leadership transfer may still be running (RAFT_BUSY) or
+		 * have just moved leadership: retry for a bounded time */
+		int rv = RAFT_NOTLEADER;
+		for (unsigned tries = 0; tries < 300 && rv != RAFT_OK;
+		     tries++) {
+			if (tries > 0) {
+				raft_fixture_step_for(f, 100);
+				(void)raft_fixture_step_until_leader(f, 30000);
+			}
+			int l = raft_fixture_leader(f);
+			if (l >= 0)
+				rv = raft_fixture_propose(f, (unsigned)l,
+							  value);
+		}
+		value++;
+		if (rv != RAFT_OK)
+			ok = seed_fail("final proposal refused: %s",
+				       raft_strerror(rv));
+		else
+			st->elections += raft_current_term(raft_fixture_get(
+				f, (unsigned)raft_fixture_leader(f)));
 	}
 	if (ok) {
 		int l = raft_fixture_leader(f);
 		raft_index idx = raft_last_index(raft_fixture_get(f,
 							(unsigned)l));
-		if (!raft_fixture_step_until_applied(f, -1, idx, 30000))
-			ok = seed_fail("final entry %llu not applied everywhere",
-				  (unsigned long long)idx);
+		const struct raft_configuration *c = raft_configuration_get(
+			raft_fixture_get(f, (unsigned)l));
+		for (unsigned k = 0; k < c->n && ok; k++) {
+			int i = (int)c->servers[k].id - 1;
+			members[i] = true;
+			if (!raft_fixture_step_until_applied(f, i, idx, 30000))
+				ok = seed_fail("final entry %llu not applied "
+					       "on %d",
+					       (unsigned long long)idx, i);
+		}
 		/* one more heartbeat so every commit index is current */
 		raft_fixture_step_for(f, 300);
 	}
 	if (ok) {
-		for (unsigned i = 1; i < n && ok; i++) {
+		int l = raft_fixture_leader(f);
+		for (unsigned i = 0; i < n && ok && l >= 0; i++) {
+			if (!members[i])
+				continue;
 			if (raft_fixture_fsm_count(f, i) !=
-				    raft_fixture_fsm_count(f, 0) ||
+				    raft_fixture_fsm_count(f, (unsigned)l) ||
 			    raft_fixture_fsm_hash(f, i) !=
-				    raft_fixture_fsm_hash(f, 0))
-				ok = seed_fail("fsm %u differs from fsm 0", i);
+				    raft_fixture_fsm_hash(f, (unsigned)l))
+				ok = seed_fail("fsm %u differs from the "
+					       "leader's", i);
 		}
 	}
 	if (ok && (raft_fixture_violation(f) != NULL ||
@@ -215,13 +344,17 @@ static void test_fuzzy(void **state)
 	}
 	printf("raft fuzzy: %llu seeds, %u failed; %llu proposals, %llu "
 	       "crashes, %llu partitions, %llu disk faults, %llu terms "
-	       "(sum over final leaders)\n",
+	       "(sum over final leaders), %llu reads, %llu transfers, %llu "
+	       "membership changes completed\n",
 	       (unsigned long long)(last - first + 1), failures,
 	       (unsigned long long)st.proposals,
 	       (unsigned long long)st.kills,
 	       (unsigned long long)st.partitions,
 	       (unsigned long long)st.faults,
-	       (unsigned long long)st.elections);
+	       (unsigned long long)st.elections,
+	       (unsigned long long)st.reads_ok,
+	       (unsigned long long)st.transfers_ok,
+	       (unsigned long long)st.changes_ok);
 	assert_int_equal(failures, 0);
 }
 
