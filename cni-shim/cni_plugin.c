@@ -226,6 +226,10 @@ static enum cni_err cni_plugin_add(struct cni_plugin_ctx *c)
 
 	if ((e = cni_plugin_connect(c)))
 		goto done;
+	/* A stale release of this very tuple must land before the new ADD, never after. */
+	if ((e = cni_store_pending_settle(cfg->state_dir, c->agent, cfg->name, env->container_id,
+					  env->ifname, &c->err)))
+		goto done;
 	cni_store_pending_flush(cfg->state_dir, c->agent, CNI_PLUGIN_FLUSH_MAX);
 
 	if (cfg->mode == CNI_MODE_VETH) {

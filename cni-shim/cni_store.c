@@ -340,3 +340,31 @@ unsigned cni_store_pending_count(const char *state_dir)
 {
 	return cni_store_scan(state_dir, "pending", NULL, NULL);
 }
+
+enum cni_err cni_store_pending_settle(const char *state_dir, struct cni_agent *agent,
+				      const char *network, const char *container_id,
+				      const char *ifname, struct cni_error *err)
+{
+	char path[PATH_MAX];
+	if (cni_store_path(path, sizeof(path), state_dir, "pending", network, container_id, ifname))
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, "store: stateDir too long");
+	if (access(path, F_OK) != 0)
+		return CNI_OK;
+	struct cni_store_att *att = calloc(1, sizeof(*att));
+	if (att == NULL)
+		return cni_error_set(err, CNI_ERR_INTERNAL, "out of memory");
+	json_t *o = cni_store_load(path);
+	enum cni_err e = CNI_OK;
+	/* Same key but another tuple (hash collision) or torn: not ours to replay. */
+	if (cni_store_decode(o, att, false) && strcmp(att->network, network) == 0 &&
+	    strcmp(att->container_id, container_id) == 0 && strcmp(att->ifname, ifname) == 0) {
+		struct cni_agent_attachment v;
+		cni_store_to_agent(att, &v);
+		e = cni_agent_del(agent, &v, err);
+	}
+	if (e == CNI_OK)
+		unlink(path);
+	json_decref(o);
+	free(att);
+	return e;
+}

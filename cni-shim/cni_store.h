@@ -88,6 +88,17 @@ unsigned cni_store_pending_flush(const char *state_dir, struct cni_agent *agent,
 int cni_store_mkdirs(const char *dir);
 int cni_store_write_file(const char *path, const char *text);
 
+/*
+ * Before a new ADD of (network, container_id, ifname): if a release of that
+ * same tuple is still pending, perform it now through agent and drop the
+ * record, so a later replay can never release the new attachment. Returns
+ * CNI_OK (nothing pending, or released) or the agent's error (the record
+ * stays and ADD must fail).
+ */
+enum cni_err cni_store_pending_settle(const char *state_dir, struct cni_agent *agent,
+				      const char *network, const char *container_id,
+				      const char *ifname, struct cni_error *err);
+
 /* Number of pending records (for tests and STATUS details). */
 unsigned cni_store_pending_count(const char *state_dir);
 

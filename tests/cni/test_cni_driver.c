@@ -23,6 +23,7 @@
 
 static struct cni_h H;
 static const char *NETNS = "/proc/self/ns/net";
+static int TIMEOUT_MS = 300;
 static const char *VERSIONS[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
 
 /* A memif network config for version v, with extra top-level JSON members (may be ""). */
@@ -31,9 +32,9 @@ static char *conf(const char *v, const char *extra)
 	static char buf[32768];
 	if (snprintf(buf, sizeof(buf),
 		 "{\"cniVersion\":\"%s\",\"name\":\"sl-test\",\"type\":\"sluice-cni\","
-		 "\"mode\":\"memif\",\"agentSocket\":\"%s\",\"timeoutMs\":300,"
+		 "\"mode\":\"memif\",\"agentSocket\":\"%s\",\"timeoutMs\":%d,"
 		 "\"socketDir\":\"%s\",\"deviceInfoDir\":\"%s\",\"stateDir\":\"%s\"%s%s}",
-		 v, H.url, H.sockdir, H.devdir, H.state, extra[0] ? "," : "", extra) >=
+		 v, H.url, TIMEOUT_MS, H.sockdir, H.devdir, H.state, extra[0] ? "," : "", extra) >=
 	    (int)sizeof(buf))
 		fail_msg("config too long");
 	return buf;
@@ -442,6 +443,57 @@ static void test_agent_killed_mid_add(void **state)
 	cni_h_agent_stop(&H);
 }
 
+/*
+ * A release still pending for the very tuple being re-added is performed
+ * before the add (never replayed after it), even when more releases are
+ * pending than one call replays (8): 12 pending -> this one + 8 -> 3 left.
+ */
+static void test_pending_settled_before_readd(void **state)
+{
+	(void)state;
+	char out[16384], cid[32];
+	TIMEOUT_MS = 50;
+	cni_h_agent_start(&H, NULL);
+	for (int i = 0; i < 12; i++) {
+		snprintf(cid, sizeof(cid), "settle-%d", i);
+		struct cni_h_env e = env("ADD", cid);
+		assert_int_equal(cni_h_run(&H, &e, conf("1.1.0", ""), out, sizeof(out)), 0);
+	}
+	cni_h_agent_stop(&H);
+	for (int i = 0; i < 12; i++) {
+		snprintf(cid, sizeof(cid), "settle-%d", i);
+		struct cni_h_env e = env("DEL", cid);
+		assert_int_equal(cni_h_run(&H, &e, conf("1.1.0", ""), out, sizeof(out)), 0);
+	}
+	assert_int_equal(cni_h_count(subdir("pending")), 12);
+	cni_h_agent_start(&H, NULL);
+	struct cni_h_env e = env("ADD", "settle-11");
+	assert_int_equal(cni_h_run(&H, &e, conf("1.1.0", ""), out, sizeof(out)), 0);
+	assert_int_equal(cni_h_count(subdir("pending")), 3);
+	/* The journal shows the release of settle-11 before its second add. */
+	FILE *f = fopen(H.journal, "r");
+	char line[1024];
+	int del_at = -1, add_at = -1, n = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strncmp(line, "del sl-test settle-11 eth0", 26) == 0)
+			del_at = n;
+		if (strncmp(line, "add sl-test settle-11 eth0", 26) == 0)
+			add_at = n;
+	}
+	fclose(f);
+	assert_true(del_at > 0 && add_at > del_at);
+	/* Drain the rest and clean up. */
+	struct cni_h_env s = { .command = "STATUS", .path = "/opt/cni/bin" };
+	assert_int_equal(cni_h_run(&H, &s, conf("1.1.0", ""), out, sizeof(out)), 0);
+	assert_int_equal(cni_h_count(subdir("pending")), 0);
+	e.command = "DEL";
+	assert_int_equal(cni_h_run(&H, &e, conf("1.1.0", ""), out, sizeof(out)), 0);
+	cni_h_agent_stop(&H);
+	TIMEOUT_MS = 300;
+}
+
 /* An explicit refusal allocated nothing: error code mapped, no pending record. */
 static void test_agent_refuses_add(void **state)
 {
@@ -614,6 +666,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_del_twice),
 		cmocka_unit_test(test_del_agent_down_then_recovery),
 		cmocka_unit_test(test_agent_killed_mid_add),
+		cmocka_unit_test(test_pending_settled_before_readd),
 		cmocka_unit_test(test_agent_refuses_add),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_gc),
