@@ -296,10 +296,11 @@ static int store_kv_copy(struct store_kv *dst, const struct store_rec *r)
 static int store_res_push(struct store_op_result *res,
 			  const struct store_rec *r)
 {
-	/* Grow by doubling; n_kvs is the capacity marker via powers of 2. */
+	/* Capacity is implicit: the array is reallocated to 2n whenever n
+	 * reaches a power of two (1, 2, 4, ...), so no field is needed. */
 	size_t n = res->n_kvs;
 	if ((n & (n - 1)) == 0) {
-		size_t cap = n ? n * 2 : 4;
+		size_t cap = n ? n * 2 : 1;
 		struct store_kv *nk = store_realloc(res->kvs, cap * sizeof(*nk));
 		if (nk == NULL)
 			return STORE_ERR_NOMEM;
@@ -365,6 +366,11 @@ int store_range(struct store *s, const struct store_op *op,
 	if (s == NULL || out == NULL)
 		return STORE_ERR_INVAL;
 	memset(out, 0, sizeof(*out));
+	if (s->broken) {
+		/* A half-applied write may be visible; do not serve it. */
+		store_set_err(s, "store is broken; restore a snapshot");
+		return STORE_ERR_BROKEN;
+	}
 	if ((rc = store_cmd_check_op(op, 0, s->errmsg)) != STORE_OK)
 		return rc;
 	if (op->type != STORE_OP_RANGE) {

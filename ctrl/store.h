@@ -169,7 +169,8 @@ struct store_op_result {
 /*
  * Read a range at op->revision (0 = current). op->type must be
  * STORE_OP_RANGE. Errors: INVAL (bad key/range/limit, message names the
- * field), COMPACTED (revision < compact revision), FUTURE_REV, NOMEM.
+ * field), COMPACTED (revision < compact revision), FUTURE_REV, NOMEM,
+ * BROKEN (see store_apply).
  * out is filled on success (free with store_op_result_clear) and zeroed on
  * failure. Control thread only.
  */

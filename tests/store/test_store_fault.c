@@ -86,6 +86,9 @@ static void test_apply_faults(void **state)
 			store_result_clear(&res);
 			assert_int_equal(store_apply(s, 0, cmd, clen, NULL),
 					 STORE_ERR_BROKEN);
+			struct store_op_result r;
+			assert_int_equal(tu_range(s, "/", "0", 0, &r),
+					 STORE_ERR_BROKEN);
 			/* Heal from a snapshot, then apply succeeds. */
 			assert_int_equal(store_restore(s, before, blen),
 					 STORE_OK);
