@@ -8,8 +8,10 @@
  * Completeness, agreement on committed entries and State Machine Safety;
  * Log Matching is checked after every round. At the end the network heals,
  * everyone restarts, and liveness is required: a leader must emerge and a
- * new proposal must be applied by every server within 30 s of fake time,
- * with every FSM holding the same command sequence.
+ * new proposal must be applied by every member within 30 s of fake time,
+ * with every FSM holding the same command sequence; in half the runs one
+ * server is then crashed and the remaining quorum must still elect a
+ * leader and commit.
  *
  * Seeds: SLUICE_RAFT_SEEDS=N runs seeds 1..N (default 1000, the CI bound);
  * SLUICE_RAFT_SEED=S runs only seed S (a failing seed prints this line).
@@ -254,6 +256,24 @@ static bool run_seed(uint64_t seed, struct stats *st)
 	}
 	if (ok && !raft_fixture_step_until_leader(f, 30000))
 		ok = seed_fail("no leader within 30 s of a healed cluster");
+	if (ok && rng_range(&g, 0, 1)) {
+		/* liveness with a minority down: one server may crash as
+		 * long as any single-server change in flight keeps a quorum
+		 * alive in both configurations (3 fixed voters, or >= 4) */
+		int l = raft_fixture_leader(f);
+		const struct raft_configuration *c = raft_configuration_get(
+			raft_fixture_get(f, (unsigned)l));
+		unsigned nv = 0;
+		for (unsigned k = 0; k < c->n; k++)
+			nv += c->servers[k].role == RAFT_VOTER;
+		if (n == 3 || nv >= 4) {
+			raft_fixture_kill(f, rng_range(&g, 0, n - 1));
+			st->kills++;
+			if (!raft_fixture_step_until_leader(f, 30000))
+				ok = seed_fail("no leader with one server "
+					       "down");
+		}
+	}
 	if (ok) {
 		/* a leadership transfer may still be running (RAFT_BUSY) or
 		 * have just moved leadership: retry for a bounded time */
@@ -297,7 +317,7 @@ static bool run_seed(uint64_t seed, struct stats *st)
 	if (ok) {
 		int l = raft_fixture_leader(f);
 		for (unsigned i = 0; i < n && ok && l >= 0; i++) {
-			if (!members[i])
+			if (!members[i] || !raft_fixture_alive(f, i))
 				continue;
 			if (raft_fixture_fsm_count(f, i) !=
 				    raft_fixture_fsm_count(f, (unsigned)l) ||

@@ -154,6 +154,9 @@ static void test_check_quorum(void **state)
 	raft_time down = raft_fixture_time(f) - t0;
 	assert_true(down > 1000);
 	assert_true(down <= 2000);
+	/* exactly: elected at 1040, checks at 2040 (quorum heard) and 3040
+	 * (nobody heard since 2040) */
+	assert_int_equal(raft_fixture_time(f), 3040);
 	assert_true(raft_fixture_step_until_leader(f, 5000));
 	int l = raft_fixture_leader(f);
 	assert_true(l == 1 || l == 2);
