@@ -130,8 +130,9 @@ int raft_promote(struct raft *r, struct raft_change *req, raft_id id,
 	r->change = req;
 	struct progress *p = replication_progress(r, id);
 	if (p != NULL) {
-		membership_on_progress(r, p);
-		if (r->state == RAFT_LEADER && r->change == req &&
+		membership_on_progress(r, p); /* may rebuild progress */
+		p = replication_progress(r, id);
+		if (p != NULL && r->state == RAFT_LEADER && r->change == req &&
 		    req->index_ == 0)
 			replication_send(r, p, false);
 	}

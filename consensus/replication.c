@@ -402,11 +402,21 @@ int replication_recv_append_result(struct raft *r,
 		p->mode = PROGRESS_PIPELINE;
 		p->probe_sent = false;
 	}
+	/* Commit and read completions run user callbacks, and a promotion
+	 * appends a configuration: either can rebuild the progress array,
+	 * so p is looked up again after each. */
+	raft_id id = p->id;
 	replication_maybe_commit(r);
 	if (r->state != RAFT_LEADER)
 		return RAFT_OK;
 	replication_reads_progress(r);
+	p = replication_progress(r, id);
+	if (p == NULL || r->state != RAFT_LEADER)
+		return RAFT_OK;
 	membership_on_progress(r, p);
+	p = replication_progress(r, id);
+	if (p == NULL || r->state != RAFT_LEADER)
+		return RAFT_OK;
 	transfer_on_progress(r, p);
 	if (r->state == RAFT_LEADER)
 		replication_send(r, p, false);

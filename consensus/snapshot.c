@@ -229,8 +229,16 @@ int snapshot_recv_result(struct raft *r, const struct raft_message *m)
 		p->mode = PROGRESS_PROBE;
 		p->probe_sent = false;
 		p->snap_waiting = false;
+		raft_id id = p->id;
+		/* callbacks and promotions may rebuild progress */
 		replication_maybe_commit(r);
+		p = replication_progress(r, id);
+		if (p == NULL || r->state != RAFT_LEADER)
+			return RAFT_OK;
 		membership_on_progress(r, p);
+		p = replication_progress(r, id);
+		if (p == NULL || r->state != RAFT_LEADER)
+			return RAFT_OK;
 		transfer_on_progress(r, p);
 		if (r->state == RAFT_LEADER)
 			replication_send(r, p, false);
