@@ -121,8 +121,8 @@ static void node_open(struct node *n, const struct raft_configuration *conf,
 				    .restore = fsm_restore };
 	struct raft_params rp = {
 		.id = n->id, .address = n->url, .io = raft_io_posix_io(n->io),
-		.fsm = &n->fsm, .election_timeout = 150,
-		.heartbeat_timeout = 30,
+		.fsm = &n->fsm, .election_timeout = 400,
+		.heartbeat_timeout = 40,
 	};
 	n->raft = raft_create(&rp);
 	assert_non_null(n->raft);
@@ -300,8 +300,10 @@ static void test_cluster(void **state)
 		/* each server rejected frames itself, and obeyed none */
 		assert_true(s.drops[RAFT_NET_DROP_BADMAC] >
 			    before[i].drops[RAFT_NET_DROP_BADMAC]);
-		assert_true(raft_current_term(nodes[i].raft) < 1000000);
-		assert_int_equal(raft_current_term(nodes[i].raft), terms[i]);
+		/* A legitimate election on a loaded machine may bump the
+		 * term by a few; the rogue's term would jump to 1000000. */
+		assert_true(raft_current_term(nodes[i].raft) < terms[i] + 100);
+		assert_int_not_equal(raft_voted_for(nodes[i].raft), 9);
 	}
 
 	/* 3. restart everyone from disk */
