@@ -2,8 +2,10 @@
  * Randomized Raft runs on the deterministic fixture (STYLE 22).
  *
  * Each seed builds a 3- or 5-server cluster with random timing parameters
- * and then plays a random schedule of proposals, partitions, lossy /
- * duplicating / slow links, crashes, restarts and transient disk faults.
+ * and then plays a random schedule of proposals, ReadIndex reads,
+ * leadership transfers, learner add/promote/remove, partitions, lossy /
+ * duplicating / slow links, crashes, restarts, disk faults and allocation
+ * failures.
  * After every simulated event the fixture checks Election Safety, Leader
  * Completeness, agreement on committed entries and State Machine Safety;
  * Log Matching is checked after every round. At the end the network heals,
@@ -229,9 +231,14 @@ static bool run_seed(uint64_t seed, struct stats *st)
 			st->kills++;
 		} else if (action < 94) {
 			(void)raft_fixture_revive(f, a);
-		} else {
+		} else if (action < 97) {
 			raft_fixture_io_fault(f, a, (int)rng_range(&g, 1, 6),
 					      (int)rng_range(&g, 0, 2));
+			st->faults++;
+		} else {
+			/* transient allocation failures anywhere */
+			raft_fixture_heap_fault(f, (int)rng_range(&g, 1, 200),
+						(int)rng_range(&g, 0, 3));
 			st->faults++;
 		}
 		raft_fixture_step_for(f, rng_range(&g, 50, 1500));
@@ -245,6 +252,7 @@ static bool run_seed(uint64_t seed, struct stats *st)
 	if (ok) {
 		/* liveness once a quorum (here: everyone) is stable */
 		raft_fixture_heal(f);
+		raft_fixture_heap_fault(f, 0, 0);
 		for (unsigned i = 0; i < n; i++) {
 			raft_fixture_io_fault(f, i, 0, 0);
 			struct raft *r = raft_fixture_get(f, i);
