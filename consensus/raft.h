@@ -35,6 +35,9 @@
  *
  * Change log (additive changes only after the first commit):
  *   v1  initial interface.
+ *   v2  documentation only: raft_step() may also return RAFT_IOERR and
+ *       RAFT_CORRUPT; callbacks may run inside any raft_*() call; changes
+ *       need the leader's no-op committed first (RAFT_CANTCHANGE).
  */
 #ifndef SLUICE_RAFT_H
 #define SLUICE_RAFT_H
@@ -481,8 +484,15 @@ int raft_start(struct raft *r);
 
 /* Deliver a received message. msg and all buffers it references remain
  * owned by the caller: the core copies what it keeps. Returns RAFT_OK, or
- * RAFT_NOMEM (the message was dropped as if lost), or RAFT_INVALID for a
- * message that is not well formed. Raft thread. */
+ * RAFT_NOMEM (the message was dropped as if lost), RAFT_IOERR (a newer
+ * term or a vote could not be persisted: dropped, see raft_errmsg()),
+ * RAFT_CORRUPT (a leader contradicted a committed entry: refused), or
+ * RAFT_INVALID for a message that is not well formed. None of these is
+ * fatal to the instance. Raft thread.
+ *
+ * Request callbacks (raft_apply, raft_read_index, ...) may run from inside
+ * raft_step(), raft_tick() and the io completions; they may submit new
+ * requests but must not call raft_free(). */
 int raft_step(struct raft *r, const struct raft_message *msg);
 
 /* Run timers: election timeout, heartbeats, check-quorum, retries. Cheap
@@ -558,7 +568,10 @@ struct raft_change {
 };
 
 /* Single-server changes (§4.1), leader only, one at a time (else
- * RAFT_CANTCHANGE). cb runs when the new configuration is committed.
+ * RAFT_CANTCHANGE, also returned until the leader's first entry of its term
+ * is committed: a change appended before that could overlap an
+ * uncommitted change of a previous leader). cb runs when the new
+ * configuration is committed (and applied on this leader).
  *   raft_add:     add id as a learner (address copied).
  *   raft_promote: make a learner a voter after it caught up: rounds of
  *                 replication, each must finish within an election timeout
