@@ -1,0 +1,317 @@
+/*
+ * Unit test of the dataplane end to end without root: one sluice-dp
+ * instance whose two memif ports are connected to each other (a = server,
+ * b = client on the same socket). A frame handed to fwd_burst() as if
+ * received on a leaves through the port dp chose, so it is read back,
+ * parsed, from the *other* end of that memif pair: b's tx arrives on a's
+ * rx, a's tx on b's rx. Also drives the control API: ports attached and
+ * detached through rte_dev_probe/hotplug_remove, pods added, replaced,
+ * deleted and swept by generation.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dp.h"
+#include "dp_internal.h"
+#include "fwd.h"
+#include "pkt.h"
+
+static struct dp *dp;
+static uint16_t pa, pb;
+static char sock[108];
+static const uint8_t GW_MAC[6] = { 2, 0, 0, 0, 0, 1 };
+static const uint8_t SRC_MAC[6] = { 2, 0, 0, 0, 1, 2 };
+static const uint8_t POD3_MAC[6] = { 2, 0, 0, 0, 1, 3 };
+
+static uint32_t a4(const char *s)
+{
+	struct in_addr x;
+	inet_pton(AF_INET, s, &x);
+	return x.s_addr;
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static struct rte_mbuf *mk_udp(const char *src, const char *dst, uint8_t ttl)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mp);
+	assert_non_null(m);
+	assert_non_null(rte_pktmbuf_append(m, 14 + 20 + 8 + 12));
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(f, 0, 54);
+	memcpy(f, GW_MAC, 6);
+	memcpy(f + 6, SRC_MAC, 6);
+	put16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	put16(ip + 2, 40);
+	ip[8] = ttl;
+	ip[9] = 17;
+	uint32_t s = a4(src), d = a4(dst);
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &d, 4);
+	put16(ip + 10, pkt_csum(ip, 20));
+	memcpy(ip + 28, "sluice-test!", 12);
+	return m;
+}
+
+static struct rte_mbuf *mk_arp(const char *sip, const char *tip)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mp);
+	assert_non_null(m);
+	assert_non_null(rte_pktmbuf_append(m, 60));
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, SRC_MAC, 6);
+	put16(f + 12, 0x0806);
+	uint8_t *a = f + 14;
+	put16(a, 1);
+	put16(a + 2, 0x0800);
+	a[4] = 6;
+	a[5] = 4;
+	put16(a + 6, 1);
+	memcpy(a + 8, SRC_MAC, 6);
+	uint32_t s = a4(sip), t = a4(tip);
+	memcpy(a + 14, &s, 4);
+	memcpy(a + 24, &t, 4);
+	return m;
+}
+
+/* Receive exactly one frame on @port (the far end), copy it out. */
+static size_t rx_one(uint16_t port, uint8_t *buf, size_t cap)
+{
+	struct rte_mbuf *m[4];
+	uint16_t n = 0;
+	for (int i = 0; i < 500 && n == 0; i++) {
+		n = rte_eth_rx_burst(port, 0, m, 4);
+		if (n == 0)
+			usleep(1000);
+	}
+	assert_int_equal(n, 1);
+	size_t len = rte_pktmbuf_data_len(m[0]);
+	assert_true(len <= cap);
+	memcpy(buf, rte_pktmbuf_mtod(m[0], uint8_t *), len);
+	rte_pktmbuf_free(m[0]);
+	return len;
+}
+
+static uint64_t ev(enum dp_ev e)
+{
+	return dp_cnt_get(&dp->lcores[0]->ev[e]);
+}
+
+static uint64_t drop(enum dp_drop d)
+{
+	return dp_cnt_get(&dp->lcores[0]->drop[d]);
+}
+
+static void send1(struct rte_mbuf *m)
+{
+	/* as if worker 0 had received it on port a */
+	fwd_burst(dp->lcores[0], pa, &m, 1);
+}
+
+static void test_forward_to_pod(void **state)
+{
+	uint8_t f[256];
+	struct pkt_info pi;
+	(void)state;
+	uint64_t fw = ev(DP_EV_FORWARDED);
+
+	send1(mk_udp("10.77.1.2", "10.77.1.3", 64));
+	size_t len = rx_one(pa, f, sizeof(f)); /* b's tx arrives at a */
+	assert_int_equal(pkt_parse(f, len, &pi), 0); /* checksum verified */
+	assert_memory_equal(f, POD3_MAC, 6);
+	assert_memory_equal(f + 6, GW_MAC, 6);
+	assert_int_equal(pi.ttl, 63);
+	assert_int_equal(pi.dst_ip, a4("10.77.1.3"));
+	assert_memory_equal(f + 14 + 28, "sluice-test!", 12);
+	assert_int_equal(ev(DP_EV_FORWARDED), fw + 1);
+}
+
+static void test_ttl_exceeded(void **state)
+{
+	uint8_t f[256];
+	struct pkt_info pi;
+	(void)state;
+	uint64_t d = drop(DP_DROP_TTL_EXCEEDED), full = drop(DP_DROP_TX_FULL);
+
+	send1(mk_udp("10.77.1.2", "10.77.1.3", 1));
+	size_t len = rx_one(pb, f, sizeof(f)); /* back out a, arrives at b */
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	assert_memory_equal(f, SRC_MAC, 6);
+	assert_int_equal(pi.proto, 1);
+	assert_int_equal(pi.src_ip, a4("10.77.1.1"));
+	assert_int_equal(pi.dst_ip, a4("10.77.1.2"));
+	assert_int_equal(f[34], 11);
+	assert_int_equal(f[35], 0);
+	assert_int_equal(drop(DP_DROP_TTL_EXCEEDED), d + 1);
+	assert_int_equal(drop(DP_DROP_TX_FULL), full);
+}
+
+static void test_unknown_pod(void **state)
+{
+	uint8_t f[256];
+	struct pkt_info pi;
+	(void)state;
+	uint64_t d = drop(DP_DROP_NO_POD), r = drop(DP_DROP_NO_ROUTE);
+
+	send1(mk_udp("10.77.1.2", "10.77.1.99", 64));
+	size_t len = rx_one(pb, f, sizeof(f));
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	assert_int_equal(f[34], 3);
+	assert_int_equal(f[35], 1);
+	assert_int_equal(drop(DP_DROP_NO_POD), d + 1);
+	/* outside the pod CIDR and every route: silently dropped */
+	send1(mk_udp("10.77.1.2", "192.0.2.1", 64));
+	assert_int_equal(drop(DP_DROP_NO_ROUTE), r + 1);
+}
+
+static void test_arp(void **state)
+{
+	uint8_t f[256];
+	struct pkt_info pi;
+	(void)state;
+	uint64_t ign = drop(DP_DROP_ARP_IGNORED);
+
+	send1(mk_arp("10.77.1.2", "10.77.1.1"));
+	size_t len = rx_one(pb, f, sizeof(f));
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	assert_int_equal(pi.kind, PKT_KIND_ARP);
+	assert_int_equal(pi.arp_op, 2);
+	assert_int_equal(pi.src_ip, a4("10.77.1.1"));
+	assert_memory_equal(f + 14 + 8, GW_MAC, 6);
+	/* probe (sender 0.0.0.0) is not answered */
+	send1(mk_arp("0.0.0.0", "10.77.1.1"));
+	assert_int_equal(drop(DP_DROP_ARP_IGNORED), ign + 1);
+}
+
+static void test_route_and_control(void **state)
+{
+	uint8_t f[256];
+	struct pkt_info pi;
+	const uint8_t nh[6] = { 2, 0xaa, 0, 0, 0, 1 };
+	(void)state;
+
+	assert_int_equal(dp_route_add(dp, a4("10.88.0.0"), 16, "b", nh, 1), 0);
+	send1(mk_udp("10.77.1.2", "10.88.3.4", 64));
+	size_t len = rx_one(pa, f, sizeof(f));
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	assert_memory_equal(f, nh, 6);
+
+	/* b is referenced: detach refused */
+	assert_int_equal(dp_port_detach(dp, "b"), -EBUSY);
+	assert_int_equal(dp_port_detach(dp, "nope"), -ENOENT);
+	assert_int_equal(dp_pod_add(dp, a4("10.77.2.1"), POD3_MAC, "b", 1), -EINVAL);
+	assert_int_equal(dp_pod_add(dp, a4("10.77.1.1"), POD3_MAC, "b", 1), -EINVAL);
+	assert_int_equal(dp_pod_add(dp, a4("10.77.1.7"), POD3_MAC, "zz", 1), -ENOENT);
+
+	/* generation 2 replays pod .3 only: sweep(2) drops the route */
+	assert_int_equal(dp_pod_add(dp, a4("10.77.1.3"), POD3_MAC, "b", 2), 0);
+	assert_int_equal(dp_sweep(dp, 2), 1);
+	uint64_t r = drop(DP_DROP_NO_ROUTE);
+	send1(mk_udp("10.77.1.2", "10.88.3.4", 64));
+	assert_int_equal(drop(DP_DROP_NO_ROUTE), r + 1);
+
+	assert_int_equal(dp_pod_del(dp, a4("10.77.1.3")), 0);
+	assert_int_equal(dp_pod_del(dp, a4("10.77.1.3")), -ENOENT);
+	uint64_t np = drop(DP_DROP_NO_POD);
+	send1(mk_udp("10.77.1.2", "10.77.1.3", 64));
+	rx_one(pb, f, sizeof(f)); /* host unreachable now */
+	assert_int_equal(drop(DP_DROP_NO_POD), np + 1);
+	assert_int_equal(dp_port_detach(dp, "b"), 0);
+	assert_int_equal(dp_port_detach(dp, "b"), -ENOENT);
+}
+
+static int wait_link(uint16_t port)
+{
+	struct rte_eth_link l;
+	for (int i = 0; i < 500; i++) {
+		if (rte_eth_link_get_nowait(port, &l) == 0 && l.link_status == RTE_ETH_LINK_UP)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static int setup(void **state)
+{
+	char prefix[64], err[256];
+	(void)state;
+	snprintf(prefix, sizeof(prefix), "--file-prefix=test_dp_fwd_%d", (int)getpid());
+	/* lcore 1 only exists to give dp one worker slot (tx queue 0 and
+	 * per-lcore counters); the test calls fwd_burst itself. */
+	char *argv[] = { "test_dp_fwd", "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+			 "-m", "512", "--lcores", "0@0,1@0", "--log-level=error", prefix, NULL };
+	if (rte_eal_init(11, argv) < 0)
+		return -1;
+	struct dp_params p = {
+		.pod_net = a4("10.77.1.0"), .pod_depth = 24, .gateway_ip = a4("10.77.1.1"),
+		.gateway_mac = { 2, 0, 0, 0, 0, 1 }, .icmp_rate = 1000, .icmp_burst = 100,
+	};
+	dp = dp_create(&p);
+	if (dp == NULL || dp->n_workers != 1)
+		return -1;
+	snprintf(sock, sizeof(sock), "/tmp/test_dp_fwd_%d.sock", (int)getpid());
+	struct dp_port_params a = { .name = "a", .type = DP_PORT_MEMIF, .memif_server = 1 };
+	struct dp_port_params b = { .name = "b", .type = DP_PORT_MEMIF, .memif_server = 0 };
+	snprintf(a.socket, sizeof(a.socket), "%s", sock);
+	snprintf(b.socket, sizeof(b.socket), "%s", sock);
+	if (dp_port_attach(dp, &a, &pa, err, sizeof(err)) != 0 ||
+	    dp_port_attach(dp, &b, &pb, err, sizeof(err)) != 0) {
+		fprintf(stderr, "attach: %s\n", err);
+		return -1;
+	}
+	if (dp_port_attach(dp, &a, NULL, err, sizeof(err)) != -EEXIST)
+		return -1;
+	if (wait_link(pa) != 0 || wait_link(pb) != 0) {
+		fprintf(stderr, "memif pair did not connect\n");
+		return -1;
+	}
+	/* A memif receiver posts its free rx descriptors from rx_burst: until
+	 * each end has polled once, the other end's tx has nowhere to write. */
+	struct rte_mbuf *none[4];
+	assert_int_equal(rte_eth_rx_burst(pa, 0, none, 4), 0);
+	assert_int_equal(rte_eth_rx_burst(pb, 0, none, 4), 0);
+	return dp_pod_add(dp, a4("10.77.1.3"), POD3_MAC, "b", 1);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	dp_free(dp);
+	unlink(sock);
+	rte_eal_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forward_to_pod),
+		cmocka_unit_test(test_ttl_exceeded),
+		cmocka_unit_test(test_unknown_pod),
+		cmocka_unit_test(test_arp),
+		cmocka_unit_test(test_route_and_control),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
