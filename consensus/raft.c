@@ -501,14 +501,19 @@ static void append_cb(struct raft_io_append *io_req, int status)
 		raft_heap_free(req);
 		return;
 	}
-	if (req->epoch != r->epoch) {
-		/* issued before a failed write: its outcome is superseded
-		 * by the truncate that followed the failure */
-		raft_heap_free(req);
-		return;
-	}
+	/* Clear the flag whatever the epoch: a leader that was deposed and
+	 * re-elected while this write was in flight must not wait forever
+	 * for a completion it will ignore. */
 	if (mine)
 		r->leader_append_busy = false;
+	if (req->epoch != r->epoch) {
+		/* issued before a failed write (or before a snapshot
+		 * install): superseded by the truncate or install that
+		 * followed */
+		raft_heap_free(req);
+		raft_leader_flush(r);
+		return;
+	}
 	if (status != RAFT_OK) {
 		raft_heap_free(req);
 		raft_errorf(r, "append: %s", r->io->errmsg);
