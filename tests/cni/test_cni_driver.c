@@ -494,6 +494,37 @@ static void test_pending_settled_before_readd(void **state)
 	TIMEOUT_MS = 300;
 }
 
+/*
+ * ADD fails after the agent allocated (device-info file unwritable; then the
+ * attachment record cannot be written): everything done so far is undone,
+ * including the agent's allocation, and nothing is left pending.
+ */
+static void test_add_rollback_after_agent(void **state)
+{
+	(void)state;
+	char out[16384], attdir[512];
+	cni_h_agent_start(&H, NULL);
+	struct cni_h_env e = env("ADD", "rb-devinfo");
+	assert_code(cni_h_run(&H, &e, conf("1.1.0", "\"runtimeConfig\":{\"CNIDeviceInfoFile\":\"/dev/null/x.json\"}"), out,
+			      sizeof(out)), out, 5);
+	assert_int_equal(cni_h_journal_count(&H, "add sl-test rb-devinfo eth0"), 1);
+	assert_int_equal(cni_h_journal_count(&H, "del sl-test rb-devinfo eth0"), 1);
+
+	/* stateDir/att is a file: the record cannot be written. */
+	snprintf(attdir, sizeof(attdir), "%s", subdir("att"));
+	cni_h_rm_rf(attdir);
+	FILE *f = fopen(attdir, "w");
+	assert_non_null(f);
+	fclose(f);
+	e.container_id = "rb-record";
+	assert_code(cni_h_run(&H, &e, conf("1.1.0", ""), out, sizeof(out)), out, 5);
+	assert_int_equal(cni_h_journal_count(&H, "del sl-test rb-record eth0"), 1);
+	assert_int_not_equal(access(devinfo_path("rb-record"), F_OK), 0);
+	unlink(attdir);
+	assert_int_equal(cni_h_count(subdir("pending")), 0);
+	cni_h_agent_stop(&H);
+}
+
 /* An explicit refusal allocated nothing: error code mapped, no pending record. */
 static void test_agent_refuses_add(void **state)
 {
@@ -667,6 +698,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_del_agent_down_then_recovery),
 		cmocka_unit_test(test_agent_killed_mid_add),
 		cmocka_unit_test(test_pending_settled_before_readd),
+		cmocka_unit_test(test_add_rollback_after_agent),
 		cmocka_unit_test(test_agent_refuses_add),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_gc),
