@@ -135,6 +135,7 @@ enum ring_bad {
 };
 
 /* ---- command bodies ---------------------------------------------------- */
+/* 8< command bodies (docs/ring-protocol.md §2.1) */
 
 /* POD_ADD: pod address -> (port, MAC). The port must be attached first. */
 struct ring_pod {
@@ -241,6 +242,9 @@ struct ring_backend_weight {
 	uint32_t reserved0;
 };
 
+/* >8 command bodies */
+
+/* 8< struct ring_cmd (docs/ring-protocol.md §2) */
 /*
  * A command. seq is ctrl's per-connection counter (nonzero, increasing) that
  * the ACK echoes. generation tags what the command installs: SYNC_BEGIN(g)
@@ -269,8 +273,10 @@ struct ring_cmd {
 		uint8_t raw[RING_BODY_SIZE];
 	} u;
 };
+/* >8 struct ring_cmd */
 
 /* ---- event bodies ------------------------------------------------------ */
+/* 8< events (docs/ring-protocol.md §2.2) */
 
 /* ACK: one per command, in command order; err = 0 or -errno. */
 struct ring_ack {
@@ -325,6 +331,7 @@ struct ring_evt {
 		uint8_t raw[RING_BODY_SIZE];
 	} u;
 };
+/* >8 events */
 
 _Static_assert(sizeof(struct ring_cmd) == RING_REC_SIZE, "ring_cmd size");
 _Static_assert(sizeof(struct ring_evt) == RING_REC_SIZE, "ring_evt size");

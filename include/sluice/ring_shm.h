@@ -36,6 +36,7 @@
 #define RING_SHM_DEFAULT_PATH "/run/sluice/dp-ctl.shm"
 #define RING_SHM_DEFAULT_COUNT 4096
 
+/* 8< struct ring_shm_hdr (docs/ring-protocol.md §1) */
 /*
  * The segment header, at offset 0, 192 bytes. The fields before heartbeat
  * are written once by dp before the segment is published; heartbeat and
@@ -66,6 +67,7 @@ struct ring_shm_hdr {
 	uint64_t ctrl_epoch;
 	uint64_t reserved1[5];
 };
+/* >8 struct ring_shm_hdr */
 
 struct ring_shm_params {
 	const char *path;   /* NULL = RING_SHM_DEFAULT_PATH */
