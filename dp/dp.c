@@ -28,7 +28,7 @@
 #define DP_MBUF_CACHE 256
 /* Housekeeping period of the control loop, and its sleep per iteration. */
 #define DP_HOUSEKEEP_MS 100
-#define DP_CONTROL_SLEEP_MS 1
+#define DP_CONTROL_SLEEP_MS 5
 
 struct dp *dp_create(const struct dp_params *p)
 {

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
@@ -119,8 +120,9 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	}
 	rc = rte_dev_probe(args);
 	if (rc != 0) {
-		snprintf(err, errlen, "port %s (%s %s): probe failed: %s", p->name,
-			 dp_port_type_names[type], what, strerror(-rc));
+		/* PMD probe functions mostly return -1, so rc is no errno */
+		snprintf(err, errlen, "port %s (%s %s): the %s PMD refused the device (see its log "
+			 "line above)", p->name, dp_port_type_names[type], what, pt->devname);
 		rte_eal_hotplug_remove("vdev", pt->devname);
 		return rc;
 	}
@@ -196,6 +198,17 @@ int dp_port_attach(struct dp *dp, const struct dp_port_params *p, uint16_t *port
 		snprintf(err, errlen, "port: invalid parameters");
 		return -EINVAL;
 	}
+	/* A missing netdev is the common mistake: say so plainly. The tap
+	 * netdev is the exception, dp creates it. */
+	if (p->iface[0] != '\0' && p->type != DP_PORT_TAP) {
+		char path[64];
+		snprintf(path, sizeof(path), "/sys/class/net/%s", p->iface);
+		if (access(path, F_OK) != 0) {
+			snprintf(err, errlen, "port %s (%s): no such network interface %s in this "
+				 "netns", p->name, dp_port_type_names[p->type], p->iface);
+			return -ENODEV;
+		}
+	}
 	pthread_mutex_lock(&dp->lock);
 	if (dp_port_by_name(dp, p->name) != NULL) {
 		snprintf(err, errlen, "port %s: name in use", p->name);
@@ -220,6 +233,8 @@ int dp_port_attach(struct dp *dp, const struct dp_port_params *p, uint16_t *port
 		rc = dp_port_bringup(dp, p, DP_PORT_AF_PACKET, pt, err, errlen);
 		if (rc == 0)
 			RTE_LOG(WARNING, USER1, "sluice-dp: %s; falling back to af_packet\n", first);
+		else
+			snprintf(err, errlen, "%s; af_packet fallback failed too", first);
 	}
 	if (rc != 0)
 		goto out;

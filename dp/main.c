@@ -154,7 +154,8 @@ int main(int argc, char **argv)
 	rc = rte_eal_init(sep, argv);
 	if (rc < 0) {
 		int e = rte_errno;
-		fprintf(stderr, "sluice-dp: eal: init failed: %s%s\n", rte_strerror(e),
+		fprintf(stderr, "sluice-dp: eal: init failed: %s%s\n",
+			e ? rte_strerror(e) : "see the EAL lines above",
 			e == ENOMEM ? " (no free hugepages? try --no-huge -m 512)" :
 			e == EACCES ? " (run as root)" :
 			e == EALREADY ? " (--file-prefix in use?)" : "");
