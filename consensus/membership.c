@@ -254,13 +254,13 @@ int raft_transfer(struct raft *r, struct raft_transfer *req, raft_id id,
 	r->transfer = req;
 	r->transfer_sent = false;
 	struct progress *p = replication_progress(r, id);
-	transfer_on_progress(r, p);
+	membership_transfer_on_progress(r, p);
 	if (r->state == RAFT_LEADER && !r->transfer_sent)
 		replication_send(r, p, false);
 	return RAFT_OK;
 }
 
-void transfer_on_progress(struct raft *r, struct progress *p)
+void membership_transfer_on_progress(struct raft *r, struct progress *p)
 {
 	struct raft_transfer *t = r->transfer;
 	if (t == NULL || r->transfer_sent || p->id != t->id_ ||
@@ -280,7 +280,7 @@ void transfer_on_progress(struct raft *r, struct progress *p)
 		r->transfer_sent = true;
 }
 
-void transfer_tick(struct raft *r)
+void membership_transfer_tick(struct raft *r)
 {
 	struct raft_transfer *t = r->transfer;
 	if (t == NULL)

@@ -821,7 +821,7 @@ void raft_tick(struct raft *r)
 		}
 	}
 	membership_tick(r);
-	transfer_tick(r);
+	membership_transfer_tick(r);
 }
 
 raft_time raft_next_timeout(const struct raft *r)

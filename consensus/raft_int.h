@@ -211,7 +211,7 @@ void snapshot_incoming_reset(struct raft *r);
 void membership_tick(struct raft *r);
 void membership_on_commit(struct raft *r);
 void membership_on_progress(struct raft *r, struct progress *p);
-void transfer_tick(struct raft *r);
-void transfer_on_progress(struct raft *r, struct progress *p);
+void membership_transfer_tick(struct raft *r);
+void membership_transfer_on_progress(struct raft *r, struct progress *p);
 
 #endif

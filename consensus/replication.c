@@ -417,7 +417,7 @@ int replication_recv_append_result(struct raft *r,
 	p = replication_progress(r, id);
 	if (p == NULL || r->state != RAFT_LEADER)
 		return RAFT_OK;
-	transfer_on_progress(r, p);
+	membership_transfer_on_progress(r, p);
 	if (r->state == RAFT_LEADER)
 		replication_send(r, p, false);
 	return RAFT_OK;

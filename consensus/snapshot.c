@@ -239,7 +239,7 @@ int snapshot_recv_result(struct raft *r, const struct raft_message *m)
 		p = replication_progress(r, id);
 		if (p == NULL || r->state != RAFT_LEADER)
 			return RAFT_OK;
-		transfer_on_progress(r, p);
+		membership_transfer_on_progress(r, p);
 		if (r->state == RAFT_LEADER)
 			replication_send(r, p, false);
 		return RAFT_OK;
