@@ -362,7 +362,7 @@ static int net_drop(struct raft_net *net, int *drop, enum raft_net_drop why)
 {
 	net->stats.drops[why]++;
 	if (drop != NULL)
-		*drop = why;
+		*drop = (int)why;
 	return RAFT_NET_DROPPED;
 }
 
