@@ -97,6 +97,7 @@ struct raft_io_posix {
 	void (*log)(void *data, const char *line);
 	void *log_data;
 	bool closed;
+	bool broken_logged;
 };
 
 static struct raft_io_posix *posix_of(struct raft_io *io)
@@ -486,7 +487,11 @@ static void posix_flush(struct raft_io_posix *p)
 			break;
 		}
 		if (rv != RAFT_DISK_OK) {
-			posix_log(p, "raft_io_posix: %s", err);
+			/* Once the disk is broken every request fails the
+			 * same way: say so once, not per request. */
+			if (rv != RAFT_DISK_BROKEN || !p->broken_logged)
+				posix_log(p, "raft_io_posix: %s", err);
+			p->broken_logged = rv == RAFT_DISK_BROKEN;
 			op->status = posix_disk_rv(rv);
 			failed = true;
 		}
