@@ -7,10 +7,13 @@
  * what the agent was asked, not just what the plugin printed.
  *
  *   fake_agent URL JOURNAL [--die-on OP] [--not-ready] [--dp-not-ready]
- *                          [--refuse-add CODE]
+ *                          [--refuse-add CODE] [--bad-add-reply KIND]
  *
  * --die-on OP: _exit(3) after receiving the first request with that op,
- * without replying (the "agent killed mid-request" case). The process
+ * without replying (the "agent killed mid-request" case).
+ * --bad-add-reply KIND: answer cni.add with a malformed reply: notjson,
+ * badv (wrong protocol version), noips, ipidx (ips[].interface set),
+ * badmac, badaddr. The process
  * writes "ready" to stdout once bound, then serves until SIGTERM.
  */
 #include <signal.h>
@@ -74,7 +77,7 @@ static json_t *fake_ok(void)
 
 int main(int argc, char **argv)
 {
-	const char *die_on = NULL, *refuse_add = NULL;
+	const char *die_on = NULL, *refuse_add = NULL, *bad_add = NULL;
 	bool agent_ready = true, dp_ready = true;
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s URL JOURNAL [options]\n", argv[0]);
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--die-on") == 0 && i + 1 < argc)
 			die_on = argv[++i];
+		else if (strcmp(argv[i], "--bad-add-reply") == 0 && i + 1 < argc)
+			bad_add = argv[++i];
 		else if (strcmp(argv[i], "--refuse-add") == 0 && i + 1 < argc)
 			refuse_add = argv[++i];
 		else if (strcmp(argv[i], "--not-ready") == 0)
@@ -202,6 +207,28 @@ int main(int argc, char **argv)
 					agent_ready, "dp_ready", dp_ready);
 		} else {
 			rep = fake_err("invalid", "unknown op");
+		}
+		if (bad_add != NULL && strcmp(op, "cni.add") == 0) {
+			json_decref(rep);
+			if (strcmp(bad_add, "notjson") == 0) {
+				nn_send(s, "{\"v\":1,\"ok\":tr", 15, 0);
+				json_decref(req);
+				continue;
+			}
+			if (strcmp(bad_add, "badv") == 0)
+				rep = json_pack("{s:i, s:b, s:[{s:s}]}", "v", 2, "ok", 1, "ips",
+						"address", "10.22.9.9/16");
+			else if (strcmp(bad_add, "noips") == 0)
+				rep = json_pack("{s:i, s:b, s:[]}", "v", 1, "ok", 1, "ips");
+			else if (strcmp(bad_add, "ipidx") == 0)
+				rep = json_pack("{s:i, s:b, s:[{s:s, s:i}]}", "v", 1, "ok", 1, "ips",
+						"address", "10.22.9.9/16", "interface", 0);
+			else if (strcmp(bad_add, "badmac") == 0)
+				rep = json_pack("{s:i, s:b, s:[{s:s}], s:s}", "v", 1, "ok", 1, "ips",
+						"address", "10.22.9.9/16", "mac", "02:22:zz:00:00:01");
+			else
+				rep = json_pack("{s:i, s:b, s:[{s:s}]}", "v", 1, "ok", 1, "ips",
+						"address", "10.22.9.300/16");
 		}
 		char *txt = json_dumps(rep, JSON_COMPACT);
 		nn_send(s, txt, strlen(txt), 0);

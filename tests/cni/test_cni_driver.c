@@ -525,6 +525,30 @@ static void test_add_rollback_after_agent(void **state)
 	cni_h_agent_stop(&H);
 }
 
+/*
+ * The agent's reply is untrusted: each malformed cni.add reply is a decode
+ * failure (6), and since the agent may have allocated, a release follows.
+ */
+static void test_agent_bad_replies(void **state)
+{
+	(void)state;
+	static const char *kinds[] = { "notjson", "badv", "noips", "ipidx", "badmac", "badaddr" };
+	char out[16384], cid[32], pat[64];
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		cni_h_agent_start(&H, "--bad-add-reply", kinds[i], NULL);
+		snprintf(cid, sizeof(cid), "badrep-%s", kinds[i]);
+		struct cni_h_env e = env("ADD", cid);
+		print_message("bad reply: %s\n", kinds[i]);
+		assert_code(cni_h_run(&H, &e, conf("1.1.0", ""), out, sizeof(out)), out, 6);
+		snprintf(pat, sizeof(pat), "del sl-test %s eth0", cid);
+		assert_int_equal(cni_h_journal_count(&H, pat), 1);
+		assert_int_not_equal(access(devinfo_path(cid), F_OK), 0);
+		assert_int_equal(cni_h_count(subdir("att")), 0);
+		assert_int_equal(cni_h_count(subdir("pending")), 0);
+		cni_h_agent_stop(&H);
+	}
+}
+
 /* An explicit refusal allocated nothing: error code mapped, no pending record. */
 static void test_agent_refuses_add(void **state)
 {
@@ -699,6 +723,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_agent_killed_mid_add),
 		cmocka_unit_test(test_pending_settled_before_readd),
 		cmocka_unit_test(test_add_rollback_after_agent),
+		cmocka_unit_test(test_agent_bad_replies),
 		cmocka_unit_test(test_agent_refuses_add),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_gc),
