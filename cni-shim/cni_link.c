@@ -208,12 +208,18 @@ enum cni_err cni_link_veth_add(const char *netns_path, const char *host_if, cons
 	mnl_attr_nest_end(nlh, linkinfo);
 	int rc = cni_link_talk(nl, nlh);
 	close(nsfd);
-	if (rc == 0)
-		rc = cni_link_set_up(nl, host_if);
-	mnl_socket_close(nl);
-	if (rc != 0)
+	if (rc != 0) {
+		mnl_socket_close(nl);
 		return cni_error_set(err, CNI_ERR_LINK, "create veth %s/%s: %s", host_if, pod_if,
 				     strerror(-rc));
+	}
+	rc = cni_link_set_up(nl, host_if);
+	mnl_socket_close(nl);
+	if (rc != 0) {
+		/* We made the pair: a failure from here on must not leave it behind. */
+		cni_link_veth_del(host_if, NULL);
+		return cni_error_set(err, CNI_ERR_LINK, "bring up %s: %s", host_if, strerror(-rc));
+	}
 	cni_link_mac(host_if, host_mac);
 	cni_link_mac_in(netns_path, pod_if, pod_mac);
 	return CNI_OK;
