@@ -8,9 +8,13 @@
  *   - commits/s and p50/p99 commit latency (raft_apply to its callback on
  *     the leader, i.e. replicated to a quorum, durable and applied) with
  *     1, 16 and 256 proposals kept in flight on the leader;
- *   - failover: time from killing the leader's thread (raft_free plus
- *     closing its sockets, without a goodbye) to the next commit by the new
- *     leader, with the election timeout shown next to it.
+ *   - failover, FAILOVER_ROUNDS times: time from killing the leader's
+ *     thread (raft_free plus closing its sockets, without a goodbye) to the
+ *     first commit of a proposal made after the kill, with the election
+ *     timeout next to it; then the killed node restarts from its directory
+ *     (log reloaded and CRC-checked, FSM rebuilt by replay) and the time to
+ *     reopen and to catch up is printed;
+ *   - per node: frames sent/accepted/rejected, entries per fdatasync.
  *
  * Usage: raft_bench [seconds-per-level] [data-dir-parent]
  * The data directories go under data-dir-parent (default: the current
@@ -40,6 +44,7 @@
 #define MAX_SAMPLES (1u << 21)
 #define ELECTION_MS 500
 #define HEARTBEAT_MS 50
+#define FAILOVER_ROUNDS 3
 
 /* ---- key-value state machine ---- */
 
@@ -239,8 +244,18 @@ static void *node_main(void *arg)
 	}
 	/* A kill is a crash as far as peers can tell: sockets close and the
 	 * node never answers again. Pending proposals fail (SHUTDOWN). */
-	raft_io_posix_net_stats(n->io, &n->net);
-	raft_io_posix_stats_get(n->io, &n->disk);
+	/* Totals over every incarnation of this node (it may restart). */
+	struct raft_net_stats ns;
+	struct raft_io_posix_stats ds;
+	raft_io_posix_net_stats(n->io, &ns);
+	raft_io_posix_stats_get(n->io, &ds);
+	n->net.sent += ns.sent;
+	n->net.received += ns.received;
+	for (int d = 0; d < RAFT_NET_DROP_COUNT_; d++)
+		n->net.drops[d] += ns.drops[d];
+	n->disk.append_reqs += ds.append_reqs;
+	n->disk.entries += ds.entries;
+	n->disk.syncs += ds.syncs;
 	raft_free(n->raft);
 	raft_io_posix_free(n->io);
 	n->raft = NULL;
@@ -274,6 +289,12 @@ static int rm_cb(const char *path, const struct stat *sb, int flag,
 	return remove(path);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -299,8 +320,14 @@ static void print_load(const char *when)
 	printf("raft_bench: load average %s: %s", when, buf);
 }
 
-static int node_start(struct node *n, const struct raft_configuration *conf)
+static int node_start(struct node *n, const struct raft_configuration *conf,
+		      bool restart)
 {
+	memset(&n->kv, 0, sizeof(n->kv));
+	memset(n->props, 0, sizeof(n->props));
+	n->inflight = 0;
+	atomic_store(&n->kill, 0);
+	atomic_store(&n->applied, 0);
 	struct raft_io_posix_params ip = {
 		.id = n->id, .dir = n->dir, .bind_url = n->url,
 		.key = cluster_key, .key_len = sizeof(cluster_key),
@@ -326,7 +353,10 @@ static int node_start(struct node *n, const struct raft_configuration *conf)
 		fprintf(stderr, "node %" PRIu64 ": raft_create failed\n", n->id);
 		return -1;
 	}
+	/* A restarted node must find its state on disk. */
 	int rv = raft_bootstrap(n->raft, conf);
+	if (restart)
+		rv = rv == RAFT_CANTBOOTSTRAP ? 0 : RAFT_CORRUPT;
 	if (rv == 0)
 		rv = raft_start(n->raft);
 	if (rv != 0) {
@@ -354,6 +384,31 @@ static raft_id wait_leader(unsigned max_ms)
 		sleep_ms(10);
 	}
 	return 0;
+}
+
+/* Wait (bounded) until every live node applied what the most advanced
+ * one had applied when we started; *lag = the largest gap seen then. */
+static bool wait_caught_up(raft_index *lag)
+{
+	raft_index target = 0;
+	*lag = 0;
+	for (int i = 0; i < N_NODES; i++)
+		if (atomic_load(&nodes[i].applied) > target)
+			target = atomic_load(&nodes[i].applied);
+	for (int i = 0; i < N_NODES; i++)
+		if (target - atomic_load(&nodes[i].applied) > *lag)
+			*lag = target - atomic_load(&nodes[i].applied);
+	for (int t = 0; t < 3000; t++) {
+		bool caught = true;
+		for (int i = 0; i < N_NODES; i++)
+			if (atomic_load(&nodes[i].alive) &&
+			    atomic_load(&nodes[i].applied) < target)
+				caught = false;
+		if (caught)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
 }
 
 static int run_level(unsigned conc, unsigned seconds)
@@ -433,9 +488,8 @@ int main(int argc, char **argv)
 	print_load("before");
 	int rc = 0;
 	for (int i = 0; i < N_NODES; i++)
-		if (node_start(&nodes[i], &conf) != 0)
+		if (node_start(&nodes[i], &conf, false) != 0)
 			rc = 1;
-	raft_configuration_close(&conf);
 	atomic_store(&B.phase, PH_FAILOVER);	/* propose once a leader is up */
 	raft_id leader = rc == 0 ? wait_leader(10000) : 0;
 	if (leader == 0) {
@@ -448,43 +502,29 @@ int main(int argc, char **argv)
 		if (run_level(levels[i], seconds) != 0)
 			rc = 1;
 
-	if (rc == 0) {
+	double fo[FAILOVER_ROUNDS];
+	int n_fo = 0;
+	for (int round = 0; rc == 0 && round < FAILOVER_ROUNDS; round++) {
 		/* Under load the leader needs only one follower, so the other
-		 * may lag by thousands of entries; let it catch up first so
-		 * the failover figure is election + first commit, not
-		 * catch-up. The catch-up time is printed on its own. */
+		 * may lag; let every live node catch up first so the figure
+		 * is election + first commit, not catch-up. */
 		uint64_t c0 = now_ns();
-		raft_index target = 0, lag = 0;
-		for (int i = 0; i < N_NODES; i++)
-			if (atomic_load(&nodes[i].applied) > target)
-				target = atomic_load(&nodes[i].applied);
-		for (int i = 0; i < N_NODES; i++)
-			if (target - atomic_load(&nodes[i].applied) > lag)
-				lag = target - atomic_load(&nodes[i].applied);
-		bool caught = false;
-		for (int t = 0; t < 3000 && !caught; t++) {
-			caught = true;
-			for (int i = 0; i < N_NODES; i++)
-				if (atomic_load(&nodes[i].applied) < target)
-					caught = false;
-			if (!caught)
-				sleep_ms(10);
-		}
-		printf("raft_bench: catch-up: slowest follower %" PRIu64
-		       " entries behind after the load, %s after %.1f ms\n",
-		       lag, caught ? "caught up" : "NOT caught up",
+		raft_index lag = 0;
+		bool caught = wait_caught_up(&lag);
+		printf("raft_bench: round %d: slowest follower %" PRIu64
+		       " entries behind, %s after %.1f ms\n",
+		       round + 1, lag, caught ? "caught up" : "NOT caught up",
 		       (double)(now_ns() - c0) / 1e6);
-	}
-	if (rc == 0) {
-		/* Failover: kill the leader, then measure until the first
-		 * proposal made after the kill commits on the new leader. */
-		leader = atomic_load(&B.leader);
+		/* Kill the leader, then measure until the first proposal
+		 * made after the kill commits on the new leader. */
+		raft_id victim_id = atomic_load(&B.leader);
+		struct node *victim = &nodes[victim_id - 1];
 		atomic_store(&B.failover_commit_ns, 0);
 		uint64_t kill = now_ns();
 		atomic_store(&B.kill_ns, kill);
-		atomic_store(&nodes[leader - 1].kill, 1);
-		pthread_join(nodes[leader - 1].thread, NULL);
-		nodes[leader - 1].thread = 0;
+		atomic_store(&victim->kill, 1);
+		pthread_join(victim->thread, NULL);
+		victim->thread = 0;
 		atomic_store(&B.leader_ns, 0);
 		atomic_store(&B.leader, 0);
 		atomic_store(&B.phase, PH_FAILOVER);
@@ -493,21 +533,44 @@ int main(int argc, char **argv)
 			sleep_ms(10);
 			done = atomic_load(&B.failover_commit_ns);
 		}
+		atomic_store(&B.phase, PH_IDLE);
 		if (done == 0) {
 			printf("raft_bench: failover: no commit within 10 s of "
-			       "killing node %" PRIu64 "\n", leader);
+			       "killing node %" PRIu64 "\n", victim_id);
 			rc = 1;
-		} else {
-			uint64_t led = atomic_load(&B.leader_ns);
-			printf("raft_bench: failover: killed leader %" PRIu64
-			       ", node %" PRIu64 " leading after %.1f ms, "
-			       "first commit after %.1f ms "
-			       "(election timeout %d-%d ms)\n",
-			       leader, atomic_load(&B.leader),
-			       led ? (double)(led - kill) / 1e6 : -1.0,
-			       (double)(done - kill) / 1e6, ELECTION_MS,
-			       2 * ELECTION_MS);
+			break;
 		}
+		uint64_t led = atomic_load(&B.leader_ns);
+		fo[n_fo++] = (double)(done - kill) / 1e6;
+		printf("raft_bench: round %d: failover: killed leader %" PRIu64
+		       ", node %" PRIu64 " leading after %.1f ms, first commit "
+		       "after %.1f ms\n",
+		       round + 1, victim_id, atomic_load(&B.leader),
+		       led ? (double)(led - kill) / 1e6 : -1.0,
+		       (double)(done - kill) / 1e6);
+		/* Restart the killed node from its directory: it reloads its
+		 * log (CRC-checked) and catches up from the new leader. */
+		uint64_t r0 = now_ns();
+		if (node_start(victim, &conf, true) != 0) {
+			rc = 1;
+			break;
+		}
+		uint64_t r1 = now_ns();
+		caught = wait_caught_up(&lag);
+		printf("raft_bench: round %d: restart: node %" PRIu64
+		       " reopened its log in %.1f ms, %s after %.1f ms\n",
+		       round + 1, victim_id, (double)(r1 - r0) / 1e6,
+		       caught ? "caught up" : "NOT caught up",
+		       (double)(now_ns() - r1) / 1e6);
+		if (!caught)
+			rc = 1;
+	}
+	if (n_fo > 0) {
+		qsort(fo, (size_t)n_fo, sizeof(fo[0]), cmp_double);
+		printf("raft_bench: failover: median %.1f ms, min %.1f, max %.1f "
+		       "over %d kills (election timeout %d-%d ms)\n",
+		       fo[n_fo / 2], fo[0], fo[n_fo - 1], n_fo, ELECTION_MS,
+		       2 * ELECTION_MS);
 	}
 	atomic_store(&B.phase, PH_STOP);
 	for (int i = 0; i < N_NODES; i++)
@@ -534,6 +597,7 @@ int main(int argc, char **argv)
 						     (double)nodes[i].disk.syncs
 					   : 0.0);
 	}
+	raft_configuration_close(&conf);
 	print_load("after");
 	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	free(B.samples);
