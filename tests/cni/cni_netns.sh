@@ -105,5 +105,20 @@ cni DEL "/var/run/netns/$pod2" "ctr2-$$" 0.3.1 >/dev/null; rc=$?
 check "DEL after netns deleted exits 0" [ "$rc" = 0 ]
 check "no sl* interface left in node netns" bash -c "! ip -n $node -o link | grep -q ' sl'"
 
+# GC in veth mode: only the listed attachment keeps its pair.
+ip netns add "$pod2"
+resa=$(cni ADD "/var/run/netns/$pod" "gca-$$" 1.1.0)
+resb=$(cni ADD "/var/run/netns/$pod2" "gcb-$$" 1.1.0)
+hosta=$(echo "$resa" | jget 'd["interfaces"][0]["name"]')
+hostb=$(echo "$resb" | jget 'd["interfaces"][0]["name"]')
+echo "$(conf 1.1.0 ",\"cni.dev/valid-attachments\":[{\"containerID\":\"gca-$$\",\"ifname\":\"eth0\"}]")" |
+  ip netns exec "$node" env -i CNI_COMMAND=GC CNI_PATH=/opt/cni/bin "$CNI" >/dev/null; rc=$?
+check "GC exits 0" [ "$rc" = 0 ]
+check "GC kept the valid attachment's host end" ip -n "$node" link show "$hosta"
+check "GC removed the other host end" bash -c "! ip -n $node link show $hostb 2>/dev/null"
+check "GC removed the other pod's eth0" bash -c "! ip -n $pod2 link show eth0 2>/dev/null"
+cni DEL "/var/run/netns/$pod" "gca-$$" 1.1.0 >/dev/null
+check "no sl* interface left after GC + DEL" bash -c "! ip -n $node -o link | grep -q ' sl'"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
