@@ -19,7 +19,9 @@
 #   from the gateway; an unknown pod-CIDR address gets host unreachable and
 #   is counted as drop_no_pod, an address outside every route as
 #   drop_no_route; dp's forwarded/ttl/drop counters move by exactly what was
-#   sent; SIGTERM gives a clean exit 0 with the shutdown line.
+#   sent; SIGTERM gives a clean exit 0 with the shutdown line. Then dp is
+#   restarted without CAP_BPF: every af_xdp port must fall back to
+#   af_packet and pods must still reach each other.
 #
 # Usage: dp_pod_network.sh /path/to/sluice-dp
 set -euo pipefail
@@ -139,20 +141,32 @@ cat > "$DIR/dp.json" <<JSON
 }
 JSON
 
+start_dp() { # [wrapper...]: start sluice-dp in $NODE, wait for its 4 ports
+  # ip netns exec remounts /sys, hiding bpffs: mount one for libxdp inside
+  # the private mount namespace it gives us.
+  ip netns exec "$NODE" "$@" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
+    "$DP" -l 0,1 --file-prefix "$PREFIX" --no-pci $EAL_MEM \
+    -- --config "$DIR/dp.json" --idle-backoff-us 200 > "$DIR/dp.log" 2>&1 &
+  DP_PID=$!
+  for _ in $(seq 150); do
+    kill -0 "$DP_PID" 2>/dev/null || fail "sluice-dp exited early"
+    [ "$(tel /sluice/ports 2>/dev/null | grep -o '/type' | wc -l)" = 4 ] && break
+    sleep 0.2
+  done
+  [ "$(tel /sluice/ports | grep -o '/type' | wc -l)" = 4 ] \
+    || { tel /sluice/ports >&2; fail "sluice-dp did not come up with 4 ports"; }
+}
+
+stop_dp() { # SIGTERM, exit 0 and the one shutdown line
+  kill -TERM "$DP_PID"
+  local rc=0; wait "$DP_PID" || rc=$?
+  DP_PID=
+  [ "$rc" = 0 ] || fail "sluice-dp exited $rc"
+  grep -q '^sluice-dp: shutdown: [0-9]* packets forwarded' "$DIR/dp.log" || fail "no shutdown line"
+}
+
 pretty dp "starting sluice-dp in $NODE"
-# ip netns exec remounts /sys, hiding bpffs: mount one for libxdp inside
-# the private mount namespace it gives us.
-ip netns exec "$NODE" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
-  "$DP" -l 0,1 --file-prefix "$PREFIX" --no-pci $EAL_MEM \
-  -- --config "$DIR/dp.json" --idle-backoff-us 200 > "$DIR/dp.log" 2>&1 &
-DP_PID=$!
-for _ in $(seq 150); do
-  kill -0 "$DP_PID" 2>/dev/null || fail "sluice-dp exited early"
-  [ "$(tel /sluice/ports 2>/dev/null | grep -o '/type' | wc -l)" = 4 ] && break
-  sleep 0.2
-done
-[ "$(tel /sluice/ports | grep -o '/type' | wc -l)" = 4 ] \
-  || { tel /sluice/ports >&2; fail "sluice-dp did not come up with 4 ports"; }
+start_dp
 for p in p1 p2 p3; do
   t=$(tel /sluice/ports "$p/type")
   pretty dp "port $p attached as $t"
@@ -274,9 +288,20 @@ tel /sluice/pods pods | grep -q "\"${IPS[2]} ${MACS[2]} p3 1\"" || fail "/sluice
 
 # --- clean shutdown -------------------------------------------------------------
 pretty dp "SIGTERM"
-kill -TERM "$DP_PID"
-rc=0; wait "$DP_PID" || rc=$?
-DP_PID=
-[ "$rc" = 0 ] || fail "sluice-dp exited $rc"
-grep -q '^sluice-dp: shutdown: [0-9]* packets forwarded' "$DIR/dp.log" || fail "no shutdown line"
+stop_dp
+
+# --- AF_XDP refused -> AF_PACKET ----------------------------------------------------
+# Without CAP_BPF/CAP_SYS_ADMIN the kernel refuses the XDP program, so every
+# af_xdp port must come up as af_packet on the same veth, and still forward.
+pretty fallback "restart without CAP_BPF: ports fall back to af_packet"
+start_dp setpriv --inh-caps=-bpf,-sys_admin,-perfmon --bounding-set=-bpf,-sys_admin,-perfmon
+for p in p1 p2 p3; do
+  t=$(tel /sluice/ports "$p/type")
+  [ "$t" = af_packet ] || fail "port $p is $t without CAP_BPF, want af_packet"
+done
+grep -q 'falling back to af_packet' "$DIR/dp.log" || fail "no fallback log line"
+ping_ok "${PODS[0]}" "${IPS[1]}"
+ping_ok "${PODS[2]}" "${IPS[0]}"
+[ "$(tel /sluice/port,p1 rx)" -ge 3 ] || fail "p1 rx counter after fallback"
+stop_dp
 pretty ok "all dp_pod_network checks passed"
