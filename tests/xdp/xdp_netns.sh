@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# xdp_netns: the uplink program steers pod-CIDR traffic into a real AF_XDP
+# socket while the node's own IP keeps working through the kernel.
+#
+#   netns xsn$$ (node)                          netns xsp$$ (peer)
+#  +-------------------------------------+     +---------------------------+
+#  | xsa$$ 10.99.0.1/24                  |=====| xsb$$ 10.99.0.2/24        |
+#  |  XDP sluice_uplink (native, skb)    |veth | route 10.244.1.0/24       |
+#  |  XSK on rx queue 0 <- 10.244.1.0/24 |     |   via 10.99.0.1           |
+#  |  kernel <- everything else          |     | ping 10.99.0.1            |
+#  +-------------------------------------+     | udp -> 10.244.1.5:9999    |
+#                                              +---------------------------+
+# For each attach mode: ping the node (ARP + ICMP must be answered by the
+# node's kernel), send UDP datagrams carrying a marker to a pod address
+# (must arrive on the XSK, checked by the helper parsing the frame), ping
+# again, then the helper checks the per-reason counters.
+#
+# usage: xdp_netns.sh PATH/TO/xdp_netns_helper
+# exit: 0 pass, 1 fail, 77 skip (not root, no netns, BPF refused).
+set -u
+
+helper=$1
+ns_node=xsn$$
+ns_peer=xsp$$
+if_node=xsa$$
+if_peer=xsb$$
+tmp=$(mktemp -d /tmp/xdp_netns.XXXXXX)
+helper_pid=
+
+cleanup() {
+	if [ -n "$helper_pid" ]; then
+		kill "$helper_pid" 2>/dev/null
+		wait "$helper_pid" 2>/dev/null
+	fi
+	ip netns del "$ns_node" 2>/dev/null
+	ip netns del "$ns_peer" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; [ -f "$tmp/helper.log" ] && sed 's/^/  helper: /' "$tmp/helper.log"; exit 1; }
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+ip netns add "$ns_node" 2>/dev/null || skip "cannot create a netns"
+ip netns add "$ns_peer" || fail "netns $ns_peer"
+ip -n "$ns_node" link add "$if_node" type veth peer name "$if_peer" netns "$ns_peer" ||
+	fail "veth pair"
+ip -n "$ns_node" link set lo up
+ip -n "$ns_peer" link set lo up
+ip -n "$ns_node" addr add 10.99.0.1/24 dev "$if_node"
+ip -n "$ns_peer" addr add 10.99.0.2/24 dev "$if_peer"
+ip -n "$ns_node" link set "$if_node" up
+ip -n "$ns_peer" link set "$if_peer" up
+ip -n "$ns_peer" route add 10.244.1.0/24 via 10.99.0.1
+
+marker=sluice-xdp-steer-marker
+for mode in native skb; do
+	echo "# mode $mode"
+	rm -f "$tmp"/ready "$tmp"/done "$tmp"/helper.log
+	# Start every round with an empty ARP cache, so the peer's ARP for the
+	# node's host IP crosses the program in this mode too.
+	ip -n "$ns_peer" neigh flush dev "$if_peer"
+	ip netns exec "$ns_node" "$helper" "$if_node" "$mode" "$tmp/ready" "$tmp/done" 30 \
+		>"$tmp/helper.log" 2>&1 &
+	helper_pid=$!
+	for _ in $(seq 100); do
+		[ -f "$tmp/ready" ] && break
+		kill -0 "$helper_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ ! -f "$tmp/ready" ]; then
+		wait "$helper_pid"; rc=$?; helper_pid=
+		[ "$rc" = 77 ] && { cat "$tmp/helper.log"; skip "BPF or AF_XDP not available"; }
+		fail "$mode: helper did not get ready (rc $rc)"
+	fi
+	ip netns exec "$ns_node" ip link show "$if_node" | grep -q "xdp" ||
+		fail "$mode: no XDP program on $if_node"
+
+	ip netns exec "$ns_peer" ping -c 3 -i 0.2 -W 2 10.99.0.1 >/dev/null ||
+		fail "$mode: the node's kernel did not answer ping with the program attached"
+
+	for _ in 1 2 3; do
+		ip netns exec "$ns_peer" bash -c "echo $marker > /dev/udp/10.244.1.5/9999" ||
+			fail "$mode: send udp"
+		grep -q "got marker" "$tmp/helper.log" && break
+		sleep 0.3
+	done
+	for _ in $(seq 50); do
+		grep -q "got marker" "$tmp/helper.log" && break
+		sleep 0.1
+	done
+	grep -q "got marker" "$tmp/helper.log" || fail "$mode: marker frame not received on the XSK"
+
+	ip netns exec "$ns_peer" ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null ||
+		fail "$mode: ping after steering failed"
+	touch "$tmp/done"
+	wait "$helper_pid"; rc=$?; helper_pid=
+	[ "$rc" = 0 ] || fail "$mode: helper exit $rc"
+	sed 's/^/  /' "$tmp/helper.log"
+	# The helper detached on exit: nothing of ours is left on the link.
+	ip netns exec "$ns_node" ip link show "$if_node" | grep -q "prog/xdp" &&
+		fail "$mode: program still attached after free"
+done
+echo "PASS"
+exit 0
