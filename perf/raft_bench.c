@@ -157,6 +157,7 @@ struct node {
 	_Atomic int kill;
 	_Atomic int alive;
 	_Atomic raft_index applied;	/* published for the main thread */
+	_Atomic int seen_phase;		/* last phase this thread acted on */
 	struct raft_io_posix *io;
 	struct raft *raft;
 	struct kv kv;
@@ -241,6 +242,9 @@ static void *node_main(void *arg)
 			break;
 		propose(n);
 		atomic_store(&n->applied, raft_last_applied(n->raft));
+		/* Completions run inside raft_io_posix_run on this thread:
+		 * once this store shows a phase, later ones see it too. */
+		atomic_store(&n->seen_phase, atomic_load(&B.phase));
 	}
 	/* A kill is a crash as far as peers can tell: sockets close and the
 	 * node never answers again. Pending proposals fail (SHUTDOWN). */
@@ -425,6 +429,18 @@ static int run_level(unsigned conc, unsigned seconds)
 	uint32_t ns = atomic_load(&B.n_samples);
 	uint64_t dt = now_ns() - t0;
 	atomic_store(&B.phase, PH_IDLE);
+	/* Every node thread must have seen IDLE before the samples are read:
+	 * completions record samples only in LOAD. */
+	for (int t = 0; t < 1000; t++) {
+		bool all = true;
+		for (int i = 0; i < N_NODES; i++)
+			if (atomic_load(&nodes[i].alive) &&
+			    atomic_load(&nodes[i].seen_phase) != PH_IDLE)
+				all = false;
+		if (all)
+			break;
+		sleep_ms(1);
+	}
 	sleep_ms(200);	/* drain */
 	if (ns > MAX_SAMPLES)
 		ns = MAX_SAMPLES;
