@@ -8,7 +8,6 @@
 #include "cni_args.h"
 
 #include <string.h>
-#include <strings.h>
 
 struct cni_args_pair {
 	const char *key;

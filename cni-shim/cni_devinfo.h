@@ -8,6 +8,7 @@
  * socket file) and a memif socket is role "slave" (§3.1.6.1), mode
  * "ethernet". The path is runtimeConfig.CNIDeviceInfoFile when the runtime
  * gives one (§5.1.2), else deviceInfoDir/<network>-<containerID>-<ifname>-device.json.
+ * Any thread; arguments are borrowed.
  */
 #ifndef SLUICE_CNI_DEVINFO_H
 #define SLUICE_CNI_DEVINFO_H

@@ -20,6 +20,10 @@
  * <key> is 16 hex digits of FNV-1a 64 over (network, container id, ifname).
  * Records are re-validated on read: the directory is ours, but a torn or
  * foreign file must not crash DEL.
+ *
+ * Threads and memory: any thread; concurrent plugin processes are safe
+ * because every write is a rename of a whole file. Strings passed in are
+ * borrowed; records read are copied into caller-owned structs.
  */
 #ifndef SLUICE_CNI_STORE_H
 #define SLUICE_CNI_STORE_H
