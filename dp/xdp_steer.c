@@ -77,12 +77,13 @@ static bool xdp_steer_host_bits(const uint8_t *addr, unsigned int len, unsigned 
 {
 	for (unsigned int i = 0; i < bits / 8u; i++) {
 		unsigned int first = i * 8u;
-		uint8_t keep;
+		unsigned int keep = 0; /* mask of the prefix bits in byte i */
 
 		if (len >= first + 8u)
 			continue;
-		keep = len <= first ? 0 : (uint8_t)(0xffu << (8u - (len - first)));
-		if (addr[i] & (uint8_t)~keep)
+		if (len > first)
+			keep = (0xffu << (8u - (len - first))) & 0xffu;
+		if ((addr[i] & ~keep) != 0)
 			return true;
 	}
 	return false;
