@@ -694,6 +694,9 @@ static void io_close(struct raft_io *io)
 		free(e);
 	}
 	s->disk_busy_until = 0;
+	/* the refusal after a failed append belongs to the write queue,
+	 * which a crash empties */
+	s->poisoned = false;
 }
 
 /* ------------------------------------------------------------------ fsm */
