@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -43,6 +44,7 @@ struct xdp_steer {
 	uint32_t queues;
 	unsigned int ifindex;
 	uint32_t attach_flags; /* 0 when not attached */
+	bool adopted;          /* xdp_steer_adopt(): fds only, no obj */
 	struct bpf_map *xsks_map;
 	char pin_path[PATH_MAX]; /* "" when not pinned */
 };
@@ -373,10 +375,140 @@ fail:
 	return NULL;
 }
 
+/* Open the map @id of an adopted program into the matching field of @s
+ * if its name and layout are ours; maps we do not know are ignored. */
+static int xdp_steer_adopt_map(struct xdp_steer *s, uint32_t id)
+{
+	static const struct {
+		const char *name;
+		size_t off; /* of the fd field in struct xdp_steer */
+		uint32_t type, key_size, value_size;
+	} want[] = {
+		{"xsks_map", offsetof(struct xdp_steer, xsks_fd), BPF_MAP_TYPE_XSKMAP, 4, 4},
+		{"steer_cfg", offsetof(struct xdp_steer, cfg_fd), BPF_MAP_TYPE_ARRAY, 4,
+		 sizeof(struct xdp_steer_cfg)},
+		{"steer_v4", offsetof(struct xdp_steer, v4_fd), BPF_MAP_TYPE_LPM_TRIE,
+		 sizeof(struct xdp_steer_lpm4), 1},
+		{"steer_v6", offsetof(struct xdp_steer, v6_fd), BPF_MAP_TYPE_LPM_TRIE,
+		 sizeof(struct xdp_steer_lpm6), 1},
+		{"steer_arp", offsetof(struct xdp_steer, arp_fd), BPF_MAP_TYPE_HASH, 4, 1},
+		{"steer_stats", offsetof(struct xdp_steer, stats_fd), BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+		 sizeof(struct xdp_steer_counter)},
+	};
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+	int fd = bpf_map_get_fd_by_id(id);
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	memset(&info, 0, sizeof(info));
+	rc = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (rc != 0)
+		goto close;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int *slot = (int *)(void *)((char *)s + want[i].off);
+
+		if (strcmp(info.name, want[i].name) != 0)
+			continue;
+		/* Same name, other layout: an object built from another
+		 * version of xdp_steer.h. Writing our structs into it would
+		 * corrupt its config, so refuse. */
+		if (info.type != want[i].type || info.key_size != want[i].key_size ||
+		    info.value_size != want[i].value_size || *slot >= 0)
+			rc = -EPROTO;
+		else if (want[i].type == BPF_MAP_TYPE_XSKMAP)
+			s->queues = info.max_entries;
+		if (rc != 0)
+			goto close;
+		*slot = fd;
+		return 0;
+	}
+close:
+	close(fd);
+	return rc;
+}
+
+struct xdp_steer *xdp_steer_adopt(unsigned int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info pinfo;
+	uint32_t ids[16];
+	uint32_t plen = sizeof(pinfo), id;
+	struct xdp_steer *s;
+	int rc;
+
+	if (ifindex == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->adopted = true;
+	s->prog_fd = s->xsks_fd = s->cfg_fd = s->v4_fd = s->v6_fd = s->arp_fd = s->stats_fd = -1;
+	rc = bpf_xdp_query((int)ifindex, 0, &q);
+	if (rc != 0)
+		goto fail;
+	/* A netdev can hold one program per mode; ours is the one in the
+	 * mode that sees the frames first (driver before generic). */
+	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.prog_id;
+	if (id == 0) {
+		rc = -ENOENT;
+		goto fail;
+	}
+	s->prog_fd = bpf_prog_get_fd_by_id(id);
+	if (s->prog_fd < 0) {
+		rc = s->prog_fd;
+		goto fail;
+	}
+	memset(&pinfo, 0, sizeof(pinfo));
+	pinfo.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	pinfo.map_ids = (uint64_t)(uintptr_t)ids;
+	rc = bpf_obj_get_info_by_fd(s->prog_fd, &pinfo, &plen);
+	if (rc != 0)
+		goto fail;
+	/* The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of the name;
+	 * "sluice_uplink" fits whole. */
+	if (pinfo.type != BPF_PROG_TYPE_XDP || strcmp(pinfo.name, "sluice_uplink") != 0 ||
+	    pinfo.nr_map_ids > sizeof(ids) / sizeof(ids[0])) {
+		rc = -EPROTO;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < pinfo.nr_map_ids; i++) {
+		rc = xdp_steer_adopt_map(s, ids[i]);
+		if (rc != 0)
+			goto fail;
+	}
+	if (s->xsks_fd < 0 || s->cfg_fd < 0 || s->v4_fd < 0 || s->v6_fd < 0 || s->arp_fd < 0 ||
+	    s->stats_fd < 0 || s->queues == 0) {
+		rc = -EPROTO;
+		goto fail;
+	}
+	s->ifindex = ifindex;
+	return s;
+
+fail:
+	xdp_steer_free(s);
+	errno = rc < 0 ? -rc : EPROTO;
+	return NULL;
+}
+
 void xdp_steer_free(struct xdp_steer *s)
 {
 	if (s == NULL)
 		return;
+	if (s->adopted) {
+		/* fds we opened by id; the program stays attached */
+		const int fds[] = {s->prog_fd, s->xsks_fd, s->cfg_fd, s->v4_fd,
+				   s->v6_fd, s->arp_fd, s->stats_fd};
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		free(s);
+		return;
+	}
 	if (s->attach_flags != 0) {
 		/* REPLACE with old_prog_fd: detach only if the attached program
 		 * is still ours (the kernel compares atomically). */

@@ -198,6 +198,21 @@ int xdp_steer_config_validate(const struct xdp_steer_config *cfg);
  */
 struct xdp_steer *xdp_steer_create(const struct xdp_steer_params *p);
 
+/**
+ * Take over the uplink program that another loader attached to @ifindex,
+ * e.g. DPDK 22.11's af_xdp PMD started with xdp_prog=<installed
+ * uplink.bpf.o>, which loads and attaches the object itself and puts its
+ * own XSKs into "xsks_map". The attached program must be sluice_uplink and
+ * its maps must have this header's layouts (a stale object is refused).
+ * The handle then configures and reads it like one from
+ * xdp_steer_create(), but xdp_steer_free() leaves it attached: detaching
+ * is the business of whoever attached it. Needs CAP_BPF+CAP_SYS_ADMIN.
+ * @return a handle, or NULL with errno: EINVAL (ifindex 0), ENOENT (no
+ * XDP program on @ifindex), EPROTO (not sluice_uplink, or map layouts
+ * differ), others from the bpf syscall. Control thread only.
+ */
+struct xdp_steer *xdp_steer_adopt(unsigned int ifindex);
+
 /** Detach (only our own program: a program attached later by someone
  *  else is left alone), unpin and release everything. NULL is ok.
  *  Bound XSKs are not closed: their owner does that. Control thread. */

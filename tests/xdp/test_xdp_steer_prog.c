@@ -506,6 +506,19 @@ static void test_pin(void **state)
 	rmdir(dir);
 }
 
+/* adopt() finds nothing to take over on a link without XDP (loopback of
+ * this netns) and refuses ifindex 0. The positive path is in xdp_netns. */
+static void test_adopt_errors(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(xdp_steer_adopt(0));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(xdp_steer_adopt(1));
+	assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_reconfigure),
 		cmocka_unit_test(test_underlay6),
 		cmocka_unit_test(test_pin),
+		cmocka_unit_test(test_adopt_errors),
 	};
 	struct xdp_steer_params p = {.attach = XDP_STEER_ATTACH_NONE, .queues = 1};
 	struct xdp_steer *probe;

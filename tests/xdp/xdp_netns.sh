@@ -13,13 +13,17 @@
 # For each attach mode: ping the node (ARP + ICMP must be answered by the
 # node's kernel), send UDP datagrams carrying a marker to a pod address
 # (must arrive on the XSK, checked by the helper parsing the frame), ping
-# again, then the helper checks the per-reason counters.
+# again, then the helper checks the per-reason counters. Mode "adopt":
+# iproute2 attaches uplink.bpf.o (as DPDK's af_xdp PMD does with
+# xdp_prog=), the helper takes it over with xdp_steer_adopt(), and the
+# program must still be attached after the helper exits.
 #
-# usage: xdp_netns.sh PATH/TO/xdp_netns_helper
+# usage: xdp_netns.sh PATH/TO/xdp_netns_helper PATH/TO/uplink.bpf.o
 # exit: 0 pass, 1 fail, 77 skip (not root, no netns, BPF refused).
 set -u
 
 helper=$1
+obj=$2
 ns_node=xsn$$
 ns_peer=xsp$$
 if_node=xsa$$
@@ -55,12 +59,16 @@ ip -n "$ns_peer" link set "$if_peer" up
 ip -n "$ns_peer" route add 10.244.1.0/24 via 10.99.0.1
 
 marker=sluice-xdp-steer-marker
-for mode in native skb; do
+for mode in native skb adopt; do
 	echo "# mode $mode"
 	rm -f "$tmp"/ready "$tmp"/done "$tmp"/helper.log
 	# Start every round with an empty ARP cache, so the peer's ARP for the
 	# node's host IP crosses the program in this mode too.
 	ip -n "$ns_peer" neigh flush dev "$if_peer"
+	if [ "$mode" = adopt ]; then
+		ip -n "$ns_node" link set dev "$if_node" xdpgeneric obj "$obj" sec xdp ||
+			fail "adopt: iproute2 could not attach $obj"
+	fi
 	ip netns exec "$ns_node" "$helper" "$if_node" "$mode" "$tmp/ready" "$tmp/done" 30 \
 		>"$tmp/helper.log" 2>&1 &
 	helper_pid=$!
@@ -98,8 +106,14 @@ for mode in native skb; do
 	wait "$helper_pid"; rc=$?; helper_pid=
 	[ "$rc" = 0 ] || fail "$mode: helper exit $rc"
 	sed 's/^/  /' "$tmp/helper.log"
-	# The helper detached on exit: nothing of ours is left on the link.
-	ip netns exec "$ns_node" ip link show "$if_node" | grep -q "prog/xdp" &&
+	if [ "$mode" = adopt ]; then
+		# Not ours to detach: the loader that attached it does that.
+		ip -n "$ns_node" link show "$if_node" | grep -q "prog/xdp" ||
+			fail "adopt: xdp_steer_free() detached an adopted program"
+		ip -n "$ns_node" link set dev "$if_node" xdpgeneric off
+	fi
+	# Nothing of ours is left on the link.
+	ip -n "$ns_node" link show "$if_node" | grep -q "prog/xdp" &&
 		fail "$mode: program still attached after free"
 done
 echo "PASS"

@@ -11,7 +11,10 @@
  * the pings and ARP went to the kernel (pass_host, pass_arp), the marker
  * was redirected (redirect_prefix4), nothing was steered without a socket.
  *
- * usage: xdp_netns_helper IFNAME native|skb READY_FILE DONE_FILE TIMEOUT_S
+ * With mode "adopt" the program was attached by someone else and the
+ * helper takes it over with xdp_steer_adopt() (and leaves it attached).
+ *
+ * usage: xdp_netns_helper IFNAME native|skb|adopt READY_FILE DONE_FILE TIMEOUT_S
  * exit: 0 pass, 1 fail, 77 BPF or AF_XDP not available.
  */
 #include <arpa/inet.h>
@@ -90,7 +93,7 @@ int main(int argc, char **argv)
 	int got = 0, rc, ret = 1;
 
 	if (argc != 6) {
-		fprintf(stderr, "usage: %s IFNAME native|skb READY DONE TIMEOUT_S\n", argv[0]);
+		fprintf(stderr, "usage: %s IFNAME native|skb|adopt READY DONE TIMEOUT_S\n", argv[0]);
 		return 1;
 	}
 	p.ifindex = if_nametoindex(argv[1]);
@@ -100,7 +103,9 @@ int main(int argc, char **argv)
 		perror("if_nametoindex");
 		return 1;
 	}
-	s = xdp_steer_create(&p);
+	/* "adopt": another loader (the script, through iproute2, standing in
+	 * for DPDK's af_xdp PMD and its xdp_prog= option) attached the object. */
+	s = strcmp(argv[2], "adopt") == 0 ? xdp_steer_adopt(p.ifindex) : xdp_steer_create(&p);
 	if (s == NULL) {
 		int e = errno;
 
