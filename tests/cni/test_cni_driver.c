@@ -549,6 +549,69 @@ static void test_agent_bad_replies(void **state)
 	}
 }
 
+/*
+ * Runtimes call plugins concurrently. 16 ADDs at once, then 16 DELs at
+ * once: every call succeeds, addresses are distinct, and the state
+ * directory ends empty (whole-file renames, no shared file to tear).
+ */
+static void run_parallel(const char *cmd, int n, const char *prefix)
+{
+	pid_t kids[64];
+	for (int i = 0; i < n; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			char out[16384], cid[32];
+			snprintf(cid, sizeof(cid), "%s-%d", prefix, i);
+			struct cni_h_env e = env(cmd, cid);
+			int rc = cni_h_run(&H, &e, conf("1.1.0", ""), out, sizeof(out));
+			if (rc == 0 && strcmp(cmd, "ADD") == 0) {
+				char p[512];
+				snprintf(p, sizeof(p), "%s/%s.out", H.dir, cid);
+				FILE *f = fopen(p, "w");
+				if (f == NULL || fputs(out, f) < 0)
+					rc = 99;
+				if (f != NULL)
+					fclose(f);
+			}
+			_exit(rc);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int st = 0;
+		waitpid(kids[i], &st, 0);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
+static void test_parallel_add_del(void **state)
+{
+	(void)state;
+	char seen[16][64];
+	cni_h_agent_start(&H, NULL);
+	run_parallel("ADD", 16, "par");
+	assert_int_equal(cni_h_count(subdir("att")), 16);
+	for (int i = 0; i < 16; i++) {
+		char p[512];
+		snprintf(p, sizeof(p), "%s/par-%d.out", H.dir, i);
+		json_t *j = json_load_file(p, 0, NULL);
+		assert_non_null(j);
+		const char *a = json_string_value(
+			json_object_get(json_array_get(json_object_get(j, "ips"), 0), "address"));
+		assert_non_null(a);
+		snprintf(seen[i], sizeof(seen[i]), "%s", a);
+		for (int k = 0; k < i; k++)
+			assert_string_not_equal(seen[k], seen[i]);
+		json_decref(j);
+		unlink(p);
+	}
+	run_parallel("DEL", 16, "par");
+	assert_int_equal(cni_h_count(subdir("att")), 0);
+	assert_int_equal(cni_h_count(subdir("pending")), 0);
+	assert_int_equal(cni_h_count(H.devdir), 0);
+	cni_h_agent_stop(&H);
+}
+
 /* An explicit refusal allocated nothing: error code mapped, no pending record. */
 static void test_agent_refuses_add(void **state)
 {
@@ -724,6 +787,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pending_settled_before_readd),
 		cmocka_unit_test(test_add_rollback_after_agent),
 		cmocka_unit_test(test_agent_bad_replies),
+		cmocka_unit_test(test_parallel_add_del),
 		cmocka_unit_test(test_agent_refuses_add),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_gc),
