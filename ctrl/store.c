@@ -160,6 +160,11 @@ uint64_t store_applied_index(const struct store *s)
 	return s->applied_index;
 }
 
+bool store_is_broken(const struct store *s)
+{
+	return s->broken;
+}
+
 uint64_t store_used_bytes(const struct store *s)
 {
 	return s->used;
@@ -412,12 +417,19 @@ static void store_wtx_begin(struct store *s, struct store_wtx *w)
 	w->log_from = s->n_log;
 }
 
-static void store_wtx_end(struct store *s, struct store_wtx *w)
+/* rc: how the writes went. Everything is validated before the first
+ * write, so a failure here is an allocation failure after a partial write:
+ * the store is BROKEN at once, and watchers are not told about a partial
+ * revision. */
+static void store_wtx_end(struct store *s, struct store_wtx *w, int rc)
 {
+	if (rc != STORE_OK)
+		s->broken = true;
 	if (w->sub == 0)
 		return;
 	s->rev = w->main;
-	store_watch_notify(s, w->log_from);
+	if (!s->broken)
+		store_watch_notify(s, w->log_from);
 }
 
 static int store_grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -718,7 +730,7 @@ static int store_apply_txn(struct store *s, const struct store_cmd *cmd,
 	struct store_wtx w;
 	store_wtx_begin(s, &w);
 	rc = store_run_ops(s, &w, ops, n, res);
-	store_wtx_end(s, &w);
+	store_wtx_end(s, &w, rc);
 	return rc;
 }
 
@@ -799,7 +811,7 @@ static int store_apply_cmd(struct store *s, const struct store_cmd *cmd,
 	case STORE_CMD_DELETE:
 		store_wtx_begin(s, &w);
 		rc = store_run_ops(s, &w, &cmd->op, 1, res);
-		store_wtx_end(s, &w);
+		store_wtx_end(s, &w, rc);
 		return rc;
 	case STORE_CMD_TXN:
 		return store_apply_txn(s, cmd, res);
@@ -849,7 +861,7 @@ static int store_apply_cmd(struct store *s, const struct store_cmd *cmd,
 		store_wtx_begin(s, &w);
 		rc = store_do_delete(s, &w, all, 1, all, 1, false,
 				     cmd->lease_id, NULL);
-		store_wtx_end(s, &w);
+		store_wtx_end(s, &w, rc);
 		if (rc != STORE_OK)
 			return rc;
 		store_lease_remove(s, cmd->lease_id);

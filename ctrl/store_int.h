@@ -118,6 +118,8 @@ void store_lease_remove(struct store *s, int64_t id);
 /* store_watch.c: after a write txn appended log[from..n_log) */
 void store_watch_notify(struct store *s, size_t from);
 void store_watch_detach_all(struct store *s);
+/* Is the store broken (store.c)? Watchers deliver nothing meanwhile. */
+bool store_is_broken(const struct store *s);
 /* after compaction: notify watchers whose cursor it passed */
 void store_watch_compacted(struct store *s);
 

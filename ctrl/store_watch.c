@@ -157,6 +157,10 @@ int store_watch_next(struct store_watcher *w, struct store_event *ev,
 	if (rc != STORE_OK)
 		return rc;
 	struct store *s = w->store;
+	/* A broken store may hold half a revision; deliver nothing until a
+	 * restore heals it (not sticky: the cursor resumes afterwards). */
+	if (store_is_broken(s))
+		return STORE_ERR_BROKEN;
 	size_t lo = 0, hi = s->n_log;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

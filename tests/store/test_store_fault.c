@@ -89,12 +89,26 @@ static void test_apply_faults(void **state)
 			struct store_op_result r;
 			assert_int_equal(tu_range(s, "/", "0", 0, &r),
 					 STORE_ERR_BROKEN);
+			struct store_event ev;
+			bool got;
+			assert_int_equal(store_watch_next(w, &ev, &got),
+					 STORE_ERR_BROKEN);
+			assert_false(got);
 			/* Heal from a snapshot, then apply succeeds. */
 			assert_int_equal(store_restore(s, before, blen),
 					 STORE_OK);
 			check_same(s, before, blen);
 			assert_int_equal(store_apply(s, 0, cmd, clen, NULL),
 					 STORE_OK);
+			/* The watcher sees the whole txn once: put, put, del
+			 * at one revision, nothing half-applied. */
+			int64_t subs = 0;
+			while (store_watch_next(w, &ev, &got) == STORE_OK &&
+			       got) {
+				assert_int_equal(ev.revision, 5);
+				subs++;
+			}
+			assert_int_equal(subs, 3);
 			store_watch_free(w);
 			free(before);
 			store_free(s);
