@@ -30,6 +30,7 @@
  * sluice traffic but no XSK was bound, so the configured fallback verdict
  * (XDP_PASS by default, or XDP_DROP) was returned instead.
  */
+/* 8< xdp-steer-reasons (docs/xdp-uplink.md pulls this region) */
 #define XDP_STEER_REASONS(X)                                                  \
 	X(REDIRECT_PREFIX4, "redirect_prefix4") /* IPv4 dst in pod CIDR/VIP  */ \
 	X(REDIRECT_PREFIX6, "redirect_prefix6") /* IPv6 dst in pod CIDR/VIP  */ \
@@ -44,6 +45,7 @@
 	X(PASS_MALFORMED, "pass_malformed")     /* bad IHL/version/ARP sizes */ \
 	X(PASS_VLAN_STACKED, "pass_vlan_stacked") /* more than one VLAN tag  */ \
 	X(PASS_NOCONFIG, "pass_noconfig")       /* config map not readable   */
+/* >8 xdp-steer-reasons */
 
 enum xdp_steer_reason {
 #define XDP_STEER_X_ENUM(name, str) XDP_STEER_##name,
@@ -58,6 +60,7 @@ struct xdp_steer_counter {
 	__u64 bytes;
 };
 
+/* 8< xdp-steer-maps (docs/xdp-uplink.md pulls this region) */
 /* Config flags (struct xdp_steer_cfg.flags). */
 #define XDP_STEER_CFG_UNDERLAY4 0x1u /* underlay4 is set */
 #define XDP_STEER_CFG_UNDERLAY6 0x2u /* underlay6 is set */
@@ -87,6 +90,7 @@ struct xdp_steer_cfg {
 /* Map capacities (LPM and ARP maps are sized at build time). */
 #define XDP_STEER_MAX_PREFIXES 256u /* per family */
 #define XDP_STEER_MAX_ARP 256u
+/* >8 xdp-steer-maps */
 
 #ifndef __bpf__
 /* ---- user-space API ---- */

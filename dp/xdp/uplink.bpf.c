@@ -256,6 +256,7 @@ static __always_inline int steer_arp4(struct xdp_md *ctx, const struct xdp_steer
 	return steer_pass(ctx, XDP_STEER_PASS_ARP);
 }
 
+/* 8< xdp-steer-classify (docs/xdp-uplink.md pulls this region) */
 SEC("xdp")
 int sluice_uplink(struct xdp_md *ctx)
 {
@@ -294,6 +295,7 @@ int sluice_uplink(struct xdp_md *ctx)
 		return steer_arp4(ctx, cfg, l3, end);
 	return steer_pass(ctx, XDP_STEER_PASS_OTHER);
 }
+/* >8 xdp-steer-classify */
 
 /* The kernel needs a GPL-compatible license string to offer every helper;
  * this file alone is dual licensed (see SPDX line) for that reason. */
