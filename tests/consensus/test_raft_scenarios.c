@@ -602,6 +602,29 @@ static void test_snapshot_chunk_loss(void **state)
 	fx_done(f);
 }
 
+/* A single voter elects itself at its first timeout without messages,
+ * commits on its own disk write, and serves ReadIndex without a round. */
+static void test_single_node(void **state)
+{
+	(void)state;
+	struct raft_fixture *f = fx_new(1, 1);
+	assert_true(step_until_state(f, 0, RAFT_LEADER, 5000));
+	assert_int_equal(raft_fixture_time(f), 1000);
+	assert_int_equal(raft_current_term(S(f, 0)), 2);
+	assert_int_equal(raft_fixture_sent(f, 0, 0), 0);
+	assert_int_equal(raft_fixture_propose(f, 0, 9), RAFT_OK);
+	assert_true(raft_fixture_step_until_applied(f, 0, 3, 100));
+	/* the no-op's write takes 1000-1005; the proposal, queued behind
+	 * it (one write in flight), is written 1005-1010 */
+	assert_int_equal(raft_fixture_time(f), 1010);
+	struct read_out o = {0};
+	struct raft_read rd = {.data = &o};
+	assert_int_equal(raft_read_index(S(f, 0), &rd, read_cb), RAFT_OK);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.index, 3);
+	fx_done(f);
+}
+
 /* A crash loses what was not yet durable, and restart reloads the rest. */
 static void test_crash_restart(void **state)
 {
@@ -650,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_install),
 		cmocka_unit_test(test_snapshot_chunk_loss),
 		cmocka_unit_test(test_crash_restart),
+		cmocka_unit_test(test_single_node),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
