@@ -85,6 +85,7 @@ static enum cni_err cni_agent_map_code(const char *code)
 		{ "not found", CNI_ERR_UNKNOWN_CONTAINER },
 		{ "still in use", CNI_ERR_TRY_AGAIN },
 		{ "out of memory", CNI_ERR_TRY_AGAIN },
+		{ "cannot persist the state file", CNI_ERR_TRY_AGAIN },
 		{ "sluice-dp refused the change", CNI_ERR_NOT_AVAILABLE },
 	}; /* >8 */
 	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
