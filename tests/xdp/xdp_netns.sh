@@ -16,7 +16,8 @@
 # again, then the helper checks the per-reason counters. Mode "adopt":
 # iproute2 attaches uplink.bpf.o (as DPDK's af_xdp PMD does with
 # xdp_prog=), the helper takes it over with xdp_steer_adopt(), and the
-# program must still be attached after the helper exits.
+# program must still be attached after the helper exits. Mode "pmd": the
+# same with dpdk-testpmd's af_xdp PMD as the loader and the XSK owner.
 #
 # usage: xdp_netns.sh PATH/TO/xdp_netns_helper PATH/TO/uplink.bpf.o
 # exit: 0 pass, 1 fail, 77 skip (not root, no netns, BPF refused).
@@ -30,12 +31,13 @@ if_node=xsa$$
 if_peer=xsb$$
 tmp=$(mktemp -d /tmp/xdp_netns.XXXXXX)
 helper_pid=
+pmd_pid=
 
 cleanup() {
-	if [ -n "$helper_pid" ]; then
-		kill "$helper_pid" 2>/dev/null
-		wait "$helper_pid" 2>/dev/null
-	fi
+	for pid in $helper_pid $pmd_pid; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	ip netns del "$ns_node" 2>/dev/null
 	ip netns del "$ns_peer" 2>/dev/null
 	rm -rf "$tmp"
@@ -116,5 +118,69 @@ for mode in native skb adopt; do
 	ip -n "$ns_node" link show "$if_node" | grep -q "prog/xdp" &&
 		fail "$mode: program still attached after free"
 done
+# Round "pmd": DPDK 22.11's af_xdp PMD loads and attaches the object itself
+# (xdp_prog=) and puts its own XSK in xsks_map; sluice only adopts and
+# configures it. testpmd (rxonly, verbose) must receive exactly the one
+# marker datagram and none of the ping/ARP/ND traffic on the same link.
+if ! command -v dpdk-testpmd >/dev/null; then
+	echo "# mode pmd: not run, no dpdk-testpmd (package dpdk)"
+	echo "PASS"
+	exit 0
+fi
+echo "# mode pmd"
+rm -f "$tmp"/ready "$tmp"/done "$tmp"/helper.log
+ip -n "$ns_peer" neigh flush dev "$if_peer"
+mkfifo "$tmp/pmd.in"
+exec 7<>"$tmp/pmd.in"
+# shellcheck disable=SC2046 # eal-mem holds several words or none
+ip netns exec "$ns_node" timeout 60 dpdk-testpmd -l 0,1 --no-pci --in-memory \
+	--file-prefix "xsteer$$" $(cat /run/sluice/eal-mem 2>/dev/null) \
+	--vdev "net_af_xdp0,iface=$if_node,xdp_prog=$obj" \
+	-- -i --total-num-mbufs=4096 <"$tmp/pmd.in" >"$tmp/pmd.log" 2>&1 &
+pmd_pid=$!
+for _ in $(seq 300); do
+	ip -n "$ns_node" link show "$if_node" | grep -q "prog/xdp.*sluice_uplink" && break
+	kill -0 "$pmd_pid" 2>/dev/null || break
+	sleep 0.1
+done
+ip -n "$ns_node" link show "$if_node" | grep -q "prog/xdp.*sluice_uplink" || {
+	kill "$pmd_pid" 2>/dev/null; wait "$pmd_pid"; pmd_pid=; cat "$tmp/pmd.log"
+	fail "pmd: testpmd did not attach sluice_uplink"; }
+printf 'set fwd rxonly\nset verbose 1\nstart\n' >&7
+ip netns exec "$ns_node" "$helper" "$if_node" pmd "$tmp/ready" "$tmp/done" 30 \
+	>"$tmp/helper.log" 2>&1 &
+helper_pid=$!
+for _ in $(seq 100); do
+	[ -f "$tmp/ready" ] && break
+	kill -0 "$helper_pid" 2>/dev/null || break
+	sleep 0.1
+done
+[ -f "$tmp/ready" ] || fail "pmd: helper could not adopt the PMD's program"
+sleep 0.5
+ip netns exec "$ns_peer" ping -c 3 -i 0.2 -W 2 10.99.0.1 >/dev/null ||
+	fail "pmd: the node's kernel did not answer ping"
+ip netns exec "$ns_peer" bash -c "echo $marker > /dev/udp/10.244.1.5/9999" || fail "pmd: send udp"
+sleep 1
+ip netns exec "$ns_peer" ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null ||
+	fail "pmd: ping after steering failed"
+touch "$tmp/done"
+wait "$helper_pid"; rc=$?; helper_pid=
+[ "$rc" = 0 ] || fail "pmd: helper exit $rc"
+sed 's/^/  /' "$tmp/helper.log"
+printf 'stop\nquit\n' >&7
+wait "$pmd_pid"; rc=$?; pmd_pid=
+exec 7>&-
+# testpmd prints one "sw ptype" line per received packet (verbose 1):
+# exactly one, and it is the 66-byte marker datagram (14+20+8+24).
+rx=$(grep -c "sw ptype:" "$tmp/pmd.log")
+if [ "$rc" != 0 ] || [ "$rx" != 1 ] ||
+	! grep "sw ptype:" "$tmp/pmd.log" | grep -q "length=66 .*L4_UDP"; then
+	grep -v "^EAL" "$tmp/pmd.log" | tail -40
+	fail "pmd: testpmd rc $rc received $rx packets, want exactly the marker"
+fi
+echo "  testpmd received the marker, and only it"
+# The PMD removes the program it attached when the port closes.
+ip -n "$ns_node" link show "$if_node" | grep -q "prog/xdp" &&
+	fail "pmd: program still attached after testpmd quit"
 echo "PASS"
 exit 0
