@@ -242,6 +242,32 @@ static void test_route_and_control(void **state)
 	assert_int_equal(dp_port_detach(dp, "b"), -ENOENT);
 }
 
+/* Runs last: workers poll from here on, so no test may call fwd_burst. */
+static void test_runtime_attach(void **state)
+{
+	char err[256], vsock[108];
+	uint16_t pv;
+	(void)state;
+
+	assert_int_equal(dp_start(dp), 0);
+	assert_int_equal(dp_start(dp), -EALREADY);
+	/* vhost-user server port attached and detached under a running
+	 * worker: the rx-list publication waits for its grace period */
+	snprintf(vsock, sizeof(vsock), "/tmp/test_dp_fwd_%d.vhost", (int)getpid());
+	struct dp_port_params v = { .name = "v", .type = DP_PORT_VHOST_USER };
+	snprintf(v.socket, sizeof(v.socket), "%s", vsock);
+	assert_int_equal(dp_port_attach(dp, &v, &pv, err, sizeof(err)), 0);
+	assert_int_equal(dp->lcores[0]->rx->n, 2); /* a and v */
+	assert_int_equal(dp_pod_add(dp, a4("10.77.1.9"), POD3_MAC, "v", 1), 0);
+	assert_int_equal(dp_port_detach(dp, "v"), -EBUSY);
+	assert_int_equal(dp_pod_del(dp, a4("10.77.1.9")), 0);
+	assert_int_equal(dp_port_detach(dp, "v"), 0);
+	assert_int_equal(dp->lcores[0]->rx->n, 1);
+	dp_stop(dp);
+	dp_stop(dp); /* idempotent */
+	unlink(vsock);
+}
+
 static int wait_link(uint16_t port)
 {
 	struct rte_eth_link l;
@@ -267,6 +293,7 @@ static int setup(void **state)
 	struct dp_params p = {
 		.pod_net = a4("10.77.1.0"), .pod_depth = 24, .gateway_ip = a4("10.77.1.1"),
 		.gateway_mac = { 2, 0, 0, 0, 0, 1 }, .icmp_rate = 1000, .icmp_burst = 100,
+		.idle_backoff_us = 100,
 	};
 	dp = dp_create(&p);
 	if (dp == NULL || dp->n_workers != 1)
@@ -312,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_pod),
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_route_and_control),
+		cmocka_unit_test(test_runtime_attach),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
