@@ -182,9 +182,10 @@ static __always_inline int steer_ip4(struct xdp_md *ctx, const struct xdp_steer_
 	if (!(cfg->flags & XDP_STEER_CFG_UNDERLAY4) || ip->protocol != IPPROTO_UDP ||
 	    ip->daddr != u4)
 		return steer_pass(ctx, XDP_STEER_PASS_HOST);
-	/* A non-first fragment carries no UDP header; the kernel reassembles
-	 * it, so encapsulated traffic must not be fragmented on the underlay
-	 * (dp sets DF and sizes the underlay MTU accordingly). */
+	/* A non-first fragment carries no UDP header and cannot be matched
+	 * here, so it goes to the kernel: encapsulated traffic must not be
+	 * fragmented on the underlay (senders set DF; the underlay MTU must
+	 * fit the overhead). */
 	if (ip->frag_off & bpf_htons(STEER_IP_OFFMASK))
 		return steer_pass(ctx, XDP_STEER_PASS_FRAG);
 	udp = (void *)ip + ihl;

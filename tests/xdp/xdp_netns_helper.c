@@ -116,6 +116,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xdp_steer_create(%s): %s\n", argv[2], strerror(e));
 		return e == EPERM || e == EACCES || e == ENOSYS ? 77 : 1;
 	}
+	if (!adopt) {
+		/* A second loader on the same link must be refused, not
+		 * replace ours (XDP_FLAGS_UPDATE_IF_NOEXIST). */
+		struct xdp_steer *again = xdp_steer_create(&p);
+
+		if (again != NULL || errno != EBUSY) {
+			fprintf(stderr, "second create on the link: %s, want EBUSY\n",
+				again ? "succeeded" : strerror(errno));
+			xdp_steer_free(again);
+			goto out;
+		}
+	}
 	xdp_steer_config_init(&cfg);
 	if (xdp_steer_config_add_prefix(&cfg, "10.244.1.0/24") ||
 	    xdp_steer_config_add_arp(&cfg, "10.244.1.1") ||
