@@ -3,23 +3,27 @@
  * (disk.h), raft_codec (codec.h) and raft_net (net.h), with the real
  * monotonic clock.
  *
- * Event loop: there is no io thread. The raft thread calls
- * raft_io_posix_run() in a loop; each call waits (poll on the nanomsg
- * receive fd) until a frame arrives, a raft timer is due or max_wait_ms
- * passes, then
+ * Event loop: the raft thread calls raft_io_posix_run() in a loop; each
+ * call waits (poll on the nanomsg receive fd and the disk thread's eventfd)
+ * until a frame arrives, a disk batch finished, a raft timer is due or
+ * max_wait_ms passes, then
  *   1. receives and decodes up to a bounded number of frames and feeds them
  *      to raft_step() (sender id from the authenticated frame);
  *   2. runs raft_tick() when its deadline passed;
- *   3. flushes the disk queue in issue order: every queued append is
- *      written, truncates and snapshots take effect in between, then ONE
- *      fdatasync covers the whole batch and the completions run in order;
- *   4. runs deferred send / snapshot_get completions.
- * Everything therefore happens on the raft thread, as raft.h requires, and
- * a completion never runs inside the call that started it. Batching falls
- * out of the loop: appends issued while the previous flush was syncing
- * share the next fdatasync (dissertation §10.2.1). Sends are encoded and
- * queued to nanomsg at once, so the leader's own fsync overlaps with the
- * followers' (§10.2.1 again).
+ *   3. runs the completions of the disk batches that finished, in issue
+ *      order, and the deferred send / snapshot_get completions;
+ *   4. hands every disk request queued so far to the disk thread as one
+ *      batch: writes in issue order (truncates and snapshots in between),
+ *      then ONE fdatasync for all appends of the batch.
+ * Callbacks therefore run on the raft thread only, as raft.h requires, and
+ * never inside the call that started the request. Batching falls out of
+ * the loop: appends issued while a batch is syncing share the next
+ * fdatasync, and the raft thread keeps serving the network meanwhile, so
+ * the leader's fsync overlaps with the followers' (dissertation §10.2.1).
+ * Sends are encoded and queued to nanomsg at once.
+ *
+ * Threads: one disk thread per instance, plus nanomsg's own. The log
+ * callback in the params may be called from the disk thread.
  */
 #ifndef SLUICE_CONSENSUS_IO_POSIX_H
 #define SLUICE_CONSENSUS_IO_POSIX_H
@@ -37,7 +41,8 @@ struct raft_io_posix_params {
 	const void *key;	/* cluster key, >= RAFT_NET_MIN_KEY bytes */
 	size_t key_len;
 	size_t segment_size;	/* 0 = raft_disk default */
-	/* Log lines (torn tail recovered, wrong key...); NULL = stderr. */
+	/* Log lines (torn tail recovered, wrong key...); NULL = stderr.
+	 * May be called from the disk thread: must be thread-safe. */
 	void (*log)(void *data, const char *line);
 	void *log_data;
 };
@@ -65,9 +70,10 @@ int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
 		      int max_wait_ms);
 
 /*
- * Steps 3 and 4 of run() alone: execute the queued disk requests with one
- * fdatasync and run every pending completion. For embedders with their own
- * loop, and for tests of the io without a raft instance. Raft thread.
+ * Hand every queued disk request to the disk thread, wait until it has
+ * executed them (one fdatasync for the batch), then run every pending
+ * completion. For tests of the io without a raft instance, and for
+ * embedders that need a synchronous barrier. Raft thread.
  */
 void raft_io_posix_flush(struct raft_io_posix *p);
 

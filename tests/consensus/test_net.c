@@ -280,9 +280,9 @@ static int free_port(void)
 
 /* Wait (bounded; a failure bound, not a timing assertion) for one frame. */
 static int recv_wait(struct raft_net *n, uint64_t *from, const void **p,
-		     size_t *len)
+		     size_t *len, int max_tries)
 {
-	for (int tries = 0; tries < 100; tries++) {
+	for (int tries = 0; tries < max_tries; tries++) {
 		int rv = raft_net_recv(n, from, p, len);
 		if (rv != RAFT_NET_AGAIN)
 			return rv;
@@ -309,9 +309,9 @@ static void test_loopback(void **state)
 	size_t len;
 	/* The PUSH connects asynchronously; retry sending until it lands. */
 	int got = RAFT_NET_AGAIN;
-	for (int i = 0; i < 40 && got != RAFT_NET_OK; i++) {
+	for (int i = 0; i < 200 && got != RAFT_NET_OK; i++) {
 		raft_net_send(a, 2, "ping", 4, err, sizeof(err));
-		got = recv_wait(b, &from, &p, &len);
+		got = recv_wait(b, &from, &p, &len, 2);
 	}
 	assert_int_equal(got, RAFT_NET_OK);
 	assert_int_equal(from, 1);
@@ -320,9 +320,9 @@ static void test_loopback(void **state)
 	while (raft_net_recv(b, &from, &p, &len) == RAFT_NET_OK)
 		;	/* drain retries */
 	got = RAFT_NET_AGAIN;
-	for (int i = 0; i < 40 && got != RAFT_NET_OK; i++) {
+	for (int i = 0; i < 200 && got != RAFT_NET_OK; i++) {
 		raft_net_send(b, 1, "pong", 4, err, sizeof(err));
-		got = recv_wait(a, &from, &p, &len);
+		got = recv_wait(a, &from, &p, &len, 2);
 	}
 	assert_int_equal(got, RAFT_NET_OK);
 	assert_int_equal(from, 2);
@@ -353,9 +353,9 @@ static void test_loopback(void **state)
 	assert_true(nn_send(raw, good, lg - 5, 0) >= 0);
 	assert_true(nn_send(raw, wk, lw, 0) >= 0);
 	assert_true(nn_send(raw, good2, lg2, 0) >= 0);
-	assert_int_equal(recv_wait(b, &from, &p, &len), RAFT_NET_OK);
+	assert_int_equal(recv_wait(b, &from, &p, &len, 100), RAFT_NET_OK);
 	assert_memory_equal(p, "valid-1", 7);
-	assert_int_equal(recv_wait(b, &from, &p, &len), RAFT_NET_OK);
+	assert_int_equal(recv_wait(b, &from, &p, &len, 100), RAFT_NET_OK);
 	assert_memory_equal(p, "valid-2", 7);
 	raft_net_stats_get(b, &after);
 	assert_int_equal(after.received - before.received, 2);
