@@ -70,6 +70,7 @@ static void ctrl_usage(FILE *f)
 		"  --ipc URL            nanomsg REP socket for sluice-cni and the CLI (default %s)\n"
 		"  --timeout-ms N       bound on waiting for dp to make room or answer (default 10000)\n"
 		"  --call JSON          client mode: print the reply; exit 0 if it says ok\n"
+		"                       (--call - reads the request from stdin)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"Requests are documented in docs/agent-ipc.md, the rings in docs/ring-protocol.md.\n",
@@ -138,6 +139,13 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		ctrl_usage(stderr);
 		return 2;
+	}
+	if (call != NULL && strcmp(call, "-") == 0) {
+		/* Large batches exceed one argv string's 128 KiB limit: read stdin. */
+		static char buf[IPC_MAX_REQUEST + 1];
+		size_t n = fread(buf, 1, IPC_MAX_REQUEST, stdin);
+		buf[n] = '\0';
+		return ctrl_call(url ? url : IPC_DEFAULT_URL, buf);
 	}
 	if (call != NULL)
 		return ctrl_call(url ? url : IPC_DEFAULT_URL, call);

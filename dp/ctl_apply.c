@@ -9,9 +9,11 @@
  * error, because a headless dp kept its ports while ctrl was away.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl_apply.h"
 #include "dp.h"
@@ -213,3 +215,77 @@ const struct ctl_ring_ops ctl_apply_ops = {
 	.route_del = ctl_apply_route_del,
 	.sweep = ctl_apply_sweep,
 };
+
+struct ctl_apply_thread {
+	struct ctl_apply *ca;
+	struct ctl_ring *ring;
+	pthread_t tid;
+	volatile int stop;
+};
+
+static void ctl_apply_log(void *data, const char *line)
+{
+	(void)data;
+	fprintf(stderr, "sluice-dp: %s\n", line);
+}
+
+static void *ctl_apply_main(void *arg)
+{
+	struct ctl_apply_thread *t = arg;
+	long sleep_ns = 50000;
+
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+		if (ctl_ring_poll(t->ring) > 0) {
+			sleep_ns = 50000;
+			continue;
+		}
+		struct timespec ts = {0, sleep_ns};
+		nanosleep(&ts, NULL);
+		if (sleep_ns < 1000000)
+			sleep_ns *= 2;
+	}
+	return NULL;
+}
+
+struct ctl_apply_thread *ctl_apply_start(struct dp *dp, const char *path)
+{
+	struct ctl_apply_thread *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (t == NULL)
+		return NULL;
+	t->ca = ctl_apply_create(dp);
+	struct ctl_ring_params p = {
+		.path = path,
+		.ops = &ctl_apply_ops,
+		.ops_data = t->ca,
+		.log = ctl_apply_log,
+	};
+	t->ring = t->ca ? ctl_ring_create(&p) : NULL;
+	if (t->ring == NULL) {
+		err = errno;
+		ctl_apply_free(t->ca);
+		free(t);
+		errno = err;
+		return NULL;
+	}
+	if ((err = pthread_create(&t->tid, NULL, ctl_apply_main, t)) != 0) {
+		ctl_ring_free(t->ring);
+		ctl_apply_free(t->ca);
+		free(t);
+		errno = err;
+		return NULL;
+	}
+	return t;
+}
+
+void ctl_apply_stop(struct ctl_apply_thread *t)
+{
+	if (t == NULL)
+		return;
+	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t->tid, NULL);
+	ctl_ring_free(t->ring);
+	ctl_apply_free(t->ca);
+	free(t);
+}

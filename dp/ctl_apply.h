@@ -24,4 +24,18 @@ void ctl_apply_free(struct ctl_apply *ca);
 /* The ops table; pass ca as ops_data. */
 extern const struct ctl_ring_ops ctl_apply_ops;
 
+struct ctl_apply_thread;
+
+/*
+ * sluice-dp --ctl PATH: create the segment at PATH and drain it on a
+ * thread of its own (not an lcore: the dp_* control functions serialise
+ * themselves, and a separate thread keeps dp_control_loop's housekeeping
+ * cadence untouched). The thread sleeps from 50 us up to 1 ms while the
+ * ring is empty, so an idle node does not burn a core. NULL + errno
+ * (EBUSY: a live dp owns PATH). Main thread.
+ */
+struct ctl_apply_thread *ctl_apply_start(struct dp *dp, const char *path);
+/* Stop the thread, unlink the segment, free. Accepts NULL. */
+void ctl_apply_stop(struct ctl_apply_thread *t);
+
 #endif
