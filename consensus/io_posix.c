@@ -327,11 +327,13 @@ static int posix_bootstrap(struct raft_io *io, const struct raft_entry *entry)
 		free(own);
 		return posix_err(io, RAFT_NOMEM, "out of memory");
 	}
+	pthread_mutex_lock(&p->disk_mu);
 	int rv = raft_disk_set_term_vote(p->disk, 1, 0, err, sizeof(err));
 	if (rv == RAFT_DISK_OK)
 		rv = raft_disk_append(p->disk, 1, &de, 1, err, sizeof(err));
 	if (rv == RAFT_DISK_OK)
 		rv = raft_disk_sync(p->disk, err, sizeof(err));
+	pthread_mutex_unlock(&p->disk_mu);
 	if (rv != RAFT_DISK_OK) {
 		raft_heap_free(copy);
 		free(own);
