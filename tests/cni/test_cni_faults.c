@@ -79,7 +79,7 @@ static char *conf(void)
 	static char buf[2048];
 	snprintf(buf, sizeof(buf),
 		 "{\"cniVersion\":\"1.1.0\",\"name\":\"sl-fault\",\"type\":\"sluice-cni\","
-		 "\"mode\":\"memif\",\"agentSocket\":\"%s\",\"timeoutMs\":500,\"socketDir\":\"%s\","
+		 "\"mode\":\"memif\",\"agentSocket\":\"%s\",\"timeoutMs\":2000,\"socketDir\":\"%s\","
 		 "\"deviceInfoDir\":\"%s\",\"stateDir\":\"%s\"}",
 		 H.url, H.sockdir, H.devdir, H.state);
 	return buf;
