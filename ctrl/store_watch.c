@@ -128,8 +128,18 @@ static int store_watch_check(struct store_watcher *w)
 	} else if (w->cur_main <= s->compact_rev) {
 		w->err = STORE_ERR_COMPACTED;
 		w->err_compact_rev = s->compact_rev;
+		store_set_err(s, "watch: revision %lld compacted (compact "
+				 "revision %lld): relist, then watch from the "
+				 "list revision + 1",
+			      (long long)w->cur_main,
+			      (long long)s->compact_rev);
 	} else if (w->max_lag && s->rev - w->cur_main + 1 > w->max_lag) {
 		w->err = STORE_ERR_WATCH_SLOW;
+		store_set_err(s, "watch: %lld revisions behind (max_lag "
+				 "%lld): canceled; watch again from the last "
+				 "revision + 1 or relist",
+			      (long long)(s->rev - w->cur_main + 1),
+			      (long long)w->max_lag);
 	}
 	return w->err;
 }

@@ -88,7 +88,9 @@ void store_watch_free(struct store_watcher *w);
  * Next event, if any. Returns STORE_OK with *got set to whether *ev was
  * filled; or the watcher's sticky error: STORE_ERR_COMPACTED (see
  * store_watch_compact_revision), STORE_ERR_WATCH_SLOW,
- * STORE_ERR_WATCH_CANCELED (store freed), STORE_ERR_INVAL (NULL args);
+ * STORE_ERR_WATCH_CANCELED (store freed), STORE_ERR_INVAL (NULL args).
+ * When a watcher turns COMPACTED or WATCH_SLOW, store_errmsg() of its
+ * store says what to do ("relist, then watch from ...");
  * or, not sticky, STORE_ERR_BROKEN while the store is broken (see
  * store_apply): the watcher resumes from its cursor once it is restored.
  */

@@ -142,6 +142,7 @@ static void test_compacted_error(void **state)
 			 STORE_ERR_COMPACTED);
 	assert_false(g);
 	assert_int_equal(store_watch_compact_revision(w), 3);
+	assert_non_null(strstr(store_errmsg(s), "relist"));
 	/* Sticky. */
 	assert_int_equal(store_watch_next(w, &ev, &g),
 			 STORE_ERR_COMPACTED);
