@@ -873,6 +873,7 @@ struct raft_io_posix *raft_io_posix_create(
 		.dir = params->dir, .segment_size = params->segment_size,
 		.log = params->log, .log_data = params->log_data,
 		.alloc = raft_heap_malloc, .dealloc = raft_heap_free,
+		.sys = params->disk_sys,
 	};
 	char err[RAFT_DISK_ERRMSG_SIZE];
 	p->disk = raft_disk_create(&dp, err, sizeof(err));

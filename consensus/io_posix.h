@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "disk.h"
 #include "net.h"
 #include "raft.h"
 
@@ -41,6 +42,9 @@ struct raft_io_posix_params {
 	const void *key;	/* cluster key, >= RAFT_NET_MIN_KEY bytes */
 	size_t key_len;
 	size_t segment_size;	/* 0 = raft_disk default */
+	/* Test hook: system calls for raft_disk (fault injection); NULL =
+	 * libc. */
+	const struct raft_disk_sys *disk_sys;
 	/* Log lines (torn tail recovered, wrong key...); NULL = stderr.
 	 * May be called from the disk thread: must be thread-safe. */
 	void (*log)(void *data, const char *line);

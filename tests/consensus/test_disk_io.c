@@ -11,6 +11,7 @@
  *   - bootstrap refuses a directory that holds state.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -73,6 +74,51 @@ static int free_port(void)
 	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
 	close(s);
 	return ntohs(sa.sin_port);
+}
+
+/* Fault shim: fail the Nth fdatasync / write (0 = next), once. */
+static int fail_sync_in = -1, fail_write_in = -1;
+static int log_lines;
+
+static int shim_fdatasync(int fd)
+{
+	if (fail_sync_in >= 0 && fail_sync_in-- == 0) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
+static ssize_t shim_write(int fd, const void *b, size_t n)
+{
+	if (fail_write_in >= 0 && fail_write_in-- == 0) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return write(fd, b, n);
+}
+
+static const struct raft_disk_sys shim = { .fdatasync = shim_fdatasync,
+					   .write = shim_write };
+
+static void count_log(void *data, const char *line)
+{
+	(void)data;
+	(void)line;
+	log_lines++;
+}
+
+static struct raft_io_posix *open_io_sys(const struct raft_disk_sys *sys)
+{
+	char err[256];
+	struct raft_io_posix_params p = {
+		.id = 1, .dir = dir, .bind_url = url, .key = key,
+		.key_len = strlen(key), .log = count_log, .disk_sys = sys,
+	};
+	struct raft_io_posix *io = raft_io_posix_create(&p, err, sizeof(err));
+	if (io == NULL)
+		fail_msg("create: %s", err);
+	return io;
 }
 
 static struct raft_io_posix *open_io(void)
@@ -271,12 +317,91 @@ static void test_close_cancels(void **state)
 	raft_io_posix_free(p);
 }
 
+static void append_one(struct raft_io *io, struct tagged_append *t, int tag,
+		       raft_index index, struct raft_entry *e)
+{
+	t->tag = tag;
+	t->req.data = t;
+	assert_int_equal(io->append(io, &t->req, index, e, 1, append_cb), 0);
+}
+
+/*
+ * Disk failures through the io: a failed write fails its request and the
+ * rest of the batch, and a truncate + re-append then succeeds (what the
+ * core does); a failed fdatasync fails every append of its batch and
+ * poisons the disk (fsyncgate), logged once, until the server restarts and
+ * recovers from what is on disk.
+ */
+static void test_disk_failures(void **state)
+{
+	(void)state;
+	struct raft_io_posix *p = open_io_sys(&shim);
+	struct raft_io *io = raft_io_posix_io(p);
+	struct raft_io_load l;
+	assert_int_equal(io->load(io, &l), 0);
+	free_load(&l);
+	struct raft_entry e = { .term = 1, .type = RAFT_COMMAND,
+				.buf = { "x", 1 } };
+	struct tagged_append t[8];
+
+	/* write fails for the second of three requests */
+	append_one(io, &t[0], 0, 1, &e);
+	append_one(io, &t[1], 1, 2, &e);
+	append_one(io, &t[2], 2, 3, &e);
+	fail_write_in = 2;	/* segment header, record 1, record 2 */
+	raft_io_posix_flush(p);
+	assert_int_equal(n_order, 3);
+	assert_int_equal(statuses[0], 0);
+	assert_int_equal(statuses[1], RAFT_IOERR);
+	assert_int_equal(statuses[2], RAFT_IOERR);
+	/* recover as the core would: truncate at the failure, re-append */
+	assert_int_equal(io->truncate(io, 2), 0);
+	append_one(io, &t[3], 3, 2, &e);
+	raft_io_posix_flush(p);
+	assert_int_equal(n_order, 4);
+	assert_int_equal(statuses[3], 0);
+
+	/* fdatasync fails: the whole batch fails, later batches too */
+	n_order = 0;
+	log_lines = 0;
+	append_one(io, &t[4], 4, 3, &e);
+	append_one(io, &t[5], 5, 4, &e);
+	fail_sync_in = 0;
+	raft_io_posix_flush(p);
+	assert_int_equal(n_order, 2);
+	assert_int_equal(statuses[0], RAFT_IOERR);
+	assert_int_equal(statuses[1], RAFT_IOERR);
+	for (int i = 6; i < 8; i++) {
+		append_one(io, &t[i], i, 3, &e);
+		raft_io_posix_flush(p);
+	}
+	assert_int_equal(n_order, 4);
+	assert_int_equal(statuses[2], RAFT_IOERR);
+	assert_int_equal(statuses[3], RAFT_IOERR);
+	/* one line for the sync failure, one for "broken", not one per
+	 * request */
+	assert_int_equal(log_lines, 2);
+	raft_io_posix_free(p);
+
+	/* restart: what is on disk loads, contiguous from 1 */
+	fail_sync_in = fail_write_in = -1;
+	p = open_io();
+	io = raft_io_posix_io(p);
+	assert_int_equal(io->load(io, &l), 0);
+	assert_int_equal(l.start_index, 1);
+	assert_true(l.n_entries >= 2 && l.n_entries <= 4);
+	free_load(&l);
+	raft_io_posix_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batch_order_reload, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_close_cancels, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_disk_failures, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
