@@ -98,9 +98,12 @@ static const struct ctl_ring_ops fake_ops = {
 
 struct producer {
 	const char *seg;
-	uint64_t count;
-	int routes;
+	uint64_t count;		/* stop after this many commands (0 = use seconds) */
+	int routes;		/* route churn; 2 = routes and pods alternating */
+	double seconds;		/* stream mode: how long */
+	double rate;		/* stream mode: commands per second, 0 = as fast as possible */
 	double secs;
+	uint64_t sent;
 	uint64_t errors;
 	int rc;
 };
@@ -144,11 +147,26 @@ static void *producer_main(void *arg)
 		return NULL;
 	}
 	double t0 = now_s();
-	for (uint64_t i = 0; i < p->count; i++) {
+	uint64_t i;
+	for (i = 0; p->count == 0 || i < p->count; i++) {
+		if (p->count == 0 && (i & 63) == 0) {
+			double el = now_s() - t0;
+			if (el >= p->seconds)
+				break;
+			/* Paced: sleep until this command is due. */
+			while (p->rate > 0 && (double)i > el * p->rate) {
+				struct timespec ts = {0, 200000};
+				nanosleep(&ts, NULL);
+				el = now_s() - t0;
+			}
+		}
 		/* add k, then later delete k: every other command is a delete */
-		uint32_t k = (uint32_t)((i / 2) % (p->routes ? BENCH_ROUTES : BENCH_PODS));
+		int routes = p->routes == 2 ? (int)((i >> 1) & 1) : p->routes;
+		uint32_t k = (uint32_t)((i / 2) % (routes ? BENCH_ROUTES : BENCH_PODS));
 		int del = (int)(i & 1);
-		if (!p->routes && !del) {
+		if (p->routes == 2 && !routes)
+			k %= 200; /* stream mode: pods 10.77.1.10-209 inside a /24 pod CIDR */
+		if (!routes && !del) {
 			ring_cmd_init(&c, RING_CMD_POD_ADD, 1, 1);
 			c.u.pod.pod_id = k + 1;
 			c.u.pod.port_id = 1;
@@ -156,12 +174,16 @@ static void *producer_main(void *arg)
 			memcpy(c.u.pod.mac, "\x02\x00\x00\x00\x00\x01", 6);
 			c.u.pod.addr[0] = 10, c.u.pod.addr[1] = 77;
 			c.u.pod.addr[2] = (uint8_t)(16 + k / 250), c.u.pod.addr[3] = (uint8_t)(2 + k % 250);
-		} else if (!p->routes) {
+			if (p->routes == 2)
+				c.u.pod.addr[2] = 1, c.u.pod.addr[3] = (uint8_t)(10 + k);
+		} else if (!routes) {
 			ring_cmd_init(&c, RING_CMD_POD_DEL, 1, 1);
 			c.u.pod_del.pod_id = k + 1;
 			c.u.pod_del.family = RING_FAMILY_IPV4;
 			c.u.pod_del.addr[0] = 10, c.u.pod_del.addr[1] = 77;
 			c.u.pod_del.addr[2] = (uint8_t)(16 + k / 250), c.u.pod_del.addr[3] = (uint8_t)(2 + k % 250);
+			if (p->routes == 2)
+				c.u.pod_del.addr[2] = 1, c.u.pod_del.addr[3] = (uint8_t)(10 + k);
 		} else if (!del) {
 			ring_cmd_init(&c, RING_CMD_ROUTE_ADD, 1, 1);
 			c.u.route.family = RING_FAMILY_IPV4;
@@ -187,7 +209,8 @@ static void *producer_main(void *arg)
 		if ((i & 255) == 0)
 			ringc_drain(rc);
 	}
-	int r = ringc_wait(rc, c.seq, NULL, NULL, err, sizeof(err));
+	p->sent = i;
+	int r = i ? ringc_wait(rc, c.seq, NULL, NULL, err, sizeof(err)) : RINGC_OK;
 	p->secs = now_s() - t0;
 	struct ringc_stats st;
 	ringc_get_stats(rc, &st);
@@ -260,9 +283,38 @@ static int run(const char *mode, const struct ctl_ring_ops *ops, void *ops_data,
 	return st.failed == 0 ? 0 : -1; /* every command must be applied */
 }
 
+/*
+ * ring_bench stream SEGMENT SECONDS RATE: be sluice-ctrl for a running
+ * sluice-dp --ctl SEGMENT and stream route and pod add/del churn at RATE
+ * commands/s (0 = flat out) for SECONDS; perf/ring_fwd_bench.sh measures
+ * forwarding meanwhile. Attaches its own memif server port for the churn.
+ */
+static int stream_main(const char *seg, double seconds, double rate)
+{
+	struct producer p = {.seg = seg, .routes = 2, .seconds = seconds, .rate = rate};
+
+	producer_main(&p);
+	if (p.rc != 0)
+		return 1;
+	printf("ring_bench: stream commands=%llu time=%.2f s rate=%.0f cmd/s refused=%llu "
+	       "(dp -ENOSPC etc.) target=%.0f\n",
+	       (unsigned long long)p.sent, p.secs, (double)p.sent / p.secs,
+	       (unsigned long long)p.errors, rate);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *which = argc > 1 ? argv[1] : "both";
+
+	if (strcmp(which, "stream") == 0) {
+		if (argc != 5) {
+			fprintf(stderr, "usage: ring_bench stream SEGMENT SECONDS RATE\n");
+			return 2;
+		}
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		return stream_main(argv[2], atof(argv[3]), atof(argv[4]));
+	}
 	uint64_t count = argc > 2 ? strtoull(argv[2], NULL, 10) : 2000000;
 	int rc = 0;
 
