@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,48 @@ const char *const dp_port_type_names[DP_PORT_TYPE_MAX] = {
 	[DP_PORT_VHOST_USER] = "vhost_user",
 	[DP_PORT_UPLINK] = "uplink",
 };
+
+#define DPCFG_OPT(f) offsetof(struct dp_params, f)
+
+const struct dpcfg_opt dpcfg_opts[] = {
+	{ "icmp_rate", NULL, 0, 1000000, 100, DPCFG_OPT(icmp_rate), 0,
+	  "ICMP errors per second per worker, 0 = none" },
+	{ "icmp_burst", NULL, 1, 10000, 10, DPCFG_OPT(icmp_burst), 0,
+	  "ICMP error token bucket depth" },
+	{ "idle_backoff_us", "--idle-backoff-us", 0, 100000, 200, DPCFG_OPT(idle_backoff_us), 1,
+	  "max idle sleep of a worker in us, 0 = busy poll" },
+};
+const unsigned dpcfg_n_opts = sizeof(dpcfg_opts) / sizeof(dpcfg_opts[0]);
+
+const struct dpcfg_opt *dpcfg_opt_find(const char *name)
+{
+	for (unsigned i = 0; i < dpcfg_n_opts; i++)
+		if (strcmp(dpcfg_opts[i].name, name) == 0 ||
+		    (dpcfg_opts[i].cli != NULL && strcmp(dpcfg_opts[i].cli, name) == 0))
+			return &dpcfg_opts[i];
+	return NULL;
+}
+
+int dpcfg_opt_parse(const struct dpcfg_opt *o, const char *s, uint32_t *out)
+{
+	long long v = 0;
+	if (*s == '\0' || strlen(s) > 10)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (*s - '0');
+	}
+	if (v < o->min || v > o->max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+void dpcfg_opt_store(const struct dpcfg_opt *o, struct dp_params *p, uint32_t v)
+{
+	memcpy((char *)p + o->offset, &v, sizeof(v));
+}
 
 struct dpcfg_ctx {
 	char *err;
@@ -210,7 +253,7 @@ static int dpcfg_in_cidr(const struct dpcfg *cfg, uint32_t ip)
 static int dpcfg_node(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 {
 	static const char *const keys[] = { "pod_cidr", "gateway_ip", "gateway_mac",
-					    "icmp_rate", "icmp_burst", NULL };
+					    "icmp_rate", "icmp_burst", "idle_backoff_us", NULL };
 	json_t *n = json_object_get(root, "node");
 	const char *s;
 	long long v;
@@ -233,12 +276,12 @@ static int dpcfg_node(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 		return dpcfg_fail(c, "node.gateway_ip", "must be inside node.pod_cidr");
 	if (dpcfg_mac_field(c, n, "node", "gateway_mac", cfg->node.gateway_mac))
 		return -EINVAL;
-	if (dpcfg_get_int(c, n, "node", "icmp_rate", 0, 1000000, 100, &v))
-		return -EINVAL;
-	cfg->node.icmp_rate = (uint32_t)v;
-	if (dpcfg_get_int(c, n, "node", "icmp_burst", 1, 10000, 10, &v))
-		return -EINVAL;
-	cfg->node.icmp_burst = (uint32_t)v;
+	for (unsigned i = 0; i < dpcfg_n_opts; i++) {
+		const struct dpcfg_opt *o = &dpcfg_opts[i];
+		if (dpcfg_get_int(c, n, "node", o->name, o->min, o->max, o->dflt, &v))
+			return -EINVAL;
+		dpcfg_opt_store(o, &cfg->node, (uint32_t)v);
+	}
 	return 0;
 }
 

@@ -30,7 +30,7 @@ struct dpcfg_route {
 };
 
 struct dpcfg {
-	struct dp_params node; /* idle_backoff_us is left 0: a CLI option */
+	struct dp_params node; /* options from dpcfg_opts[], defaults applied */
 	unsigned n_ports;
 	struct dp_port_params ports[DP_MAX_PORTS];
 	unsigned n_pods;
@@ -41,6 +41,33 @@ struct dpcfg {
 	char host_port[DP_NAME_MAX];
 	uint32_t host_ip;
 };
+
+/*
+ * The scalar options table (STYLE 19): each option is read from the JSON
+ * "node" object by its name, from the command line by its flag (if any),
+ * and at runtime through dp_option_set() if it is runtime-mutable. All
+ * three front ends check the same bounds.
+ */
+struct dpcfg_opt {
+	const char *name;      /* JSON key under "node", dp_option_set() name */
+	const char *cli;       /* "--flag" taking the value, or NULL */
+	long long min, max, dflt;
+	size_t offset;         /* uint32_t field in struct dp_params */
+	int runtime;           /* may change while workers run */
+	const char *help;
+};
+
+extern const struct dpcfg_opt dpcfg_opts[];
+extern const unsigned dpcfg_n_opts;
+
+/** Find an option by JSON name or by CLI flag. NULL if none. */
+const struct dpcfg_opt *dpcfg_opt_find(const char *name);
+
+/** Parse decimal @s for @o within its bounds. 0 or -EINVAL. */
+int dpcfg_opt_parse(const struct dpcfg_opt *o, const char *s, uint32_t *out);
+
+/** Store @v into @p's field for @o (no bounds check). */
+void dpcfg_opt_store(const struct dpcfg_opt *o, struct dp_params *p, uint32_t v);
 
 /**
  * Parse and validate @len bytes of JSON at @text (not owned).

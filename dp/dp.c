@@ -223,6 +223,23 @@ out:
 	return rc;
 }
 
+int dp_option_set(struct dp *dp, const char *name, uint32_t value)
+{
+	const struct dpcfg_opt *o = dpcfg_opt_find(name);
+	if (o == NULL)
+		return -ENOENT;
+	if (!o->runtime)
+		return -EPERM;
+	if ((long long)value < o->min || (long long)value > o->max)
+		return -ERANGE;
+	pthread_mutex_lock(&dp->lock);
+	dpcfg_opt_store(o, &dp->params, value);
+	/* the one runtime option so far; workers read it every idle loop */
+	__atomic_store_n(&dp->idle_backoff_us, dp->params.idle_backoff_us, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
+}
+
 int dp_sweep(struct dp *dp, uint32_t gen)
 {
 	pthread_mutex_lock(&dp->lock);

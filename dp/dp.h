@@ -118,6 +118,11 @@ int dp_route_del(struct dp *dp, uint32_t prefix, uint8_t depth);
  *  @port NULL clears it. -ENOENT, -EINVAL (not a tap). */
 int dp_host_set(struct dp *dp, const char *port, uint32_t ip);
 
+/** Change a runtime-mutable option of the dpcfg_opts table (today
+ *  idle_backoff_us) while workers run. -ENOENT (no such option), -EPERM
+ *  (not runtime-mutable), -ERANGE (out of its bounds). */
+int dp_option_set(struct dp *dp, const char *name, uint32_t value);
+
 /** Remove every pod and route whose generation is older than @gen.
  *  Returns the number removed. */
 int dp_sweep(struct dp *dp, uint32_t gen);

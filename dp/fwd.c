@@ -271,17 +271,20 @@ int fwd_worker_main(void *arg)
 			idle++;
 		if (idle < FWD_IDLE_SPIN)
 			continue;
-		if (idle < FWD_IDLE_PAUSE || dp->idle_backoff_us == 0) {
+		/* dp_option_set() may change the bound while we run */
+		uint32_t bound = __atomic_load_n(&dp->idle_backoff_us, __ATOMIC_RELAXED);
+		if (idle < FWD_IDLE_PAUSE || bound == 0) {
 			rte_pause();
 			continue;
 		}
 		/* Idle: sleep offline so grace periods never wait on us. */
 		rte_rcu_qsbr_thread_offline(dp->qsbr, lc->idx);
+		if (sleep_us > bound)
+			sleep_us = bound;
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_us * 1000 };
 		nanosleep(&ts, NULL);
 		rte_rcu_qsbr_thread_online(dp->qsbr, lc->idx);
-		if (sleep_us < dp->idle_backoff_us)
-			sleep_us = sleep_us * 2 > dp->idle_backoff_us ? dp->idle_backoff_us : sleep_us * 2;
+		sleep_us = sleep_us * 2 > bound ? bound : sleep_us * 2;
 	}
 	rte_rcu_qsbr_thread_offline(dp->qsbr, lc->idx);
 	rte_rcu_qsbr_thread_unregister(dp->qsbr, lc->idx);

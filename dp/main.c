@@ -39,23 +39,30 @@ static void dp_main_usage(FILE *out, const char *prg)
 		"\n"
 		"sluice-dp options (after --):\n"
 		"  --config FILE         JSON config (docs/dp-config.md); required\n"
-		"  --idle-backoff-us N   max idle sleep of a worker, 0..100000 us (default 200,\n"
-		"                        0 = busy poll)\n"
 		"  --check-config        validate the config, print \"config ok\", exit\n"
-		"  --help                this text, then the EAL options\n"
+		"  --help                this text, then the EAL options\n",
+		prg);
+	/* options from the one table, also settable as "node".<name> in JSON */
+	for (unsigned i = 0; i < dpcfg_n_opts; i++)
+		if (dpcfg_opts[i].cli != NULL)
+			fprintf(out, "  %s N%*s%s (%lld..%lld, default %lld; JSON node.%s)\n",
+				dpcfg_opts[i].cli, (int)(20 - strlen(dpcfg_opts[i].cli)), "",
+				dpcfg_opts[i].help, dpcfg_opts[i].min, dpcfg_opts[i].max,
+				dpcfg_opts[i].dflt, dpcfg_opts[i].name);
+	fprintf(out,
 		"\n"
 		"The first EAL lcore is the control thread, the others poll ports.\n"
 		"Pass --no-pci and a unique --file-prefix; ports come from the config.\n"
 		"Exit codes: 0 clean shutdown, 1 environment (EAL, hugepages, ports),\n"
 		"2 usage or config.\n"
 		"\n"
-		"EAL options:\n",
-		prg);
+		"EAL options:\n");
 }
 
 struct dp_main_opts {
 	const char *config;
-	unsigned long backoff_us;
+	uint32_t backoff_us;
+	int backoff_set;     /* CLI overrides node.idle_backoff_us */
 	int check_only;
 	int help;
 };
@@ -71,9 +78,8 @@ static int dp_main_parse(int argc, char **argv, struct dp_main_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
-	char *end;
+	const struct dpcfg_opt *bo = dpcfg_opt_find("--idle-backoff-us");
 
-	o->backoff_us = 200;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -81,13 +87,12 @@ static int dp_main_parse(int argc, char **argv, struct dp_main_opts *o)
 			o->config = optarg;
 			break;
 		case 'b':
-			errno = 0;
-			o->backoff_us = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] == '\0' || optarg[0] == '-' ||
-			    o->backoff_us > 100000) {
-				fprintf(stderr, "sluice-dp: --idle-backoff-us: must be 0..100000\n");
+			if (dpcfg_opt_parse(bo, optarg, &o->backoff_us) != 0) {
+				fprintf(stderr, "sluice-dp: %s: must be %lld..%lld\n", bo->cli, bo->min,
+					bo->max);
 				return -EINVAL;
 			}
+			o->backoff_set = 1;
 			break;
 		case 'k':
 			o->check_only = 1;
@@ -171,7 +176,8 @@ int main(int argc, char **argv)
 	}
 
 	struct dp_params p = cfg->node;
-	p.idle_backoff_us = (uint32_t)o.backoff_us;
+	if (o.backoff_set)
+		p.idle_backoff_us = o.backoff_us;
 	struct dp *dp = dp_create(&p);
 	if (dp == NULL) {
 		fprintf(stderr, "sluice-dp: dataplane: %s (hugepage memory?)\n", strerror(errno));

@@ -87,6 +87,7 @@ static void test_defaults(void **state)
 	assert_non_null(c);
 	assert_int_equal(c->node.icmp_rate, 100);
 	assert_int_equal(c->node.icmp_burst, 10);
+	assert_int_equal(c->node.idle_backoff_us, 200);
 	assert_int_equal(c->n_pods, 0);
 	assert_int_equal(c->has_host, 0);
 	dpcfg_free(c);
@@ -166,6 +167,8 @@ static const struct bad_case bad[] = {
 	/* 38 */ { "{" NODE "," NODE "," PORTS "}", "json: line 1 column 101: duplicate object key near '\"node\"'" },
 	/* 39 */ { "{" NODE "," PORTS ",\"pods\":[{\"ip\":\"10.77.1.5\",\"mac\":\"02:00:00:00:01:02\",\"port\":\"p1\"}],"
 		   "\"host\":{\"port\":\"tap0\",\"ip\":\"10.77.1.5\"}}", "host.ip: is also pods[0].ip" },
+	/* 41 */ { "{\"node\":{\"pod_cidr\":\"10.77.1.0/24\",\"gateway_ip\":\"10.77.1.1\",\"gateway_mac\":\"02:00:00:00:00:01\",\"idle_backoff_us\":100001}," PORTS "}",
+		   "node.idle_backoff_us: must be in 0..100000" },
 	/* 40 */ { "{" NODE ",\"ports\":[{\"name\":\"v\",\"type\":\"vhost_user\",\"socket\":\"/x\",\"client\":1}]}",
 		   "ports[0].client: must be true or false" },
 };
@@ -208,6 +211,38 @@ static void test_helpers(void **state)
 	assert_int_equal(dpcfg_parse_prefix("0.0.0.0/0", &net, &d), 0);
 }
 
+static void test_option_table(void **state)
+{
+	uint32_t v = 7;
+	struct dp_params p;
+	(void)state;
+	const struct dpcfg_opt *o = dpcfg_opt_find("--idle-backoff-us");
+	assert_non_null(o);
+	assert_ptr_equal(o, dpcfg_opt_find("idle_backoff_us"));
+	assert_true(o->runtime);
+	assert_int_equal(dpcfg_opt_parse(o, "0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(dpcfg_opt_parse(o, "100000", &v), 0);
+	assert_int_equal(dpcfg_opt_parse(o, "100001", &v), -EINVAL);
+	assert_int_equal(dpcfg_opt_parse(o, "-1", &v), -EINVAL);
+	assert_int_equal(dpcfg_opt_parse(o, "", &v), -EINVAL);
+	assert_int_equal(dpcfg_opt_parse(o, "12x", &v), -EINVAL);
+	assert_int_equal(dpcfg_opt_parse(o, "99999999999", &v), -EINVAL);
+	memset(&p, 0, sizeof(p));
+	dpcfg_opt_store(o, &p, 321);
+	assert_int_equal(p.idle_backoff_us, 321);
+	assert_null(dpcfg_opt_find("nope"));
+	assert_false(dpcfg_opt_find("icmp_rate")->runtime);
+	/* JSON sets it too */
+	char err[256];
+	const char *s = "{\"node\":{\"pod_cidr\":\"10.77.1.0/24\",\"gateway_ip\":\"10.77.1.1\","
+			"\"gateway_mac\":\"02:00:00:00:00:01\",\"idle_backoff_us\":0}," PORTS "}";
+	struct dpcfg *c = dpcfg_parse(s, strlen(s), err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->node.idle_backoff_us, 0);
+	dpcfg_free(c);
+}
+
 static void test_load_missing_file(void **state)
 {
 	char err[256];
@@ -224,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_option_table),
 		cmocka_unit_test(test_load_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -263,6 +263,12 @@ static void test_runtime_attach(void **state)
 	assert_int_equal(dp_pod_del(dp, a4("10.77.1.9")), 0);
 	assert_int_equal(dp_port_detach(dp, "v"), 0);
 	assert_int_equal(dp->lcores[0]->rx->n, 1);
+	/* runtime option through the same table the CLI and JSON use */
+	assert_int_equal(dp_option_set(dp, "idle_backoff_us", 50), 0);
+	assert_int_equal(dp->idle_backoff_us, 50);
+	assert_int_equal(dp_option_set(dp, "idle_backoff_us", 100001), -ERANGE);
+	assert_int_equal(dp_option_set(dp, "icmp_rate", 5), -EPERM);
+	assert_int_equal(dp_option_set(dp, "nope", 5), -ENOENT);
 	dp_stop(dp);
 	dp_stop(dp); /* idempotent */
 	unlink(vsock);
