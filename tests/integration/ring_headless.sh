@@ -65,9 +65,18 @@ wait_logged "agent: replayed 3 ports, 2 pods" ctrl 1 10
 wait_logged "sync end, generation 3: swept 1 stale" dp 1 10
 finish_stream 7002
 [ "$(jget "$DIR/stream-7002.json" lost)" = 0 ] || fail "(b) a -> b lost packets across the resync"
-ping_fails 0 "${IPS[2]}"
+# dp's table no longer has c, and nothing sent to c arrives at c.
+pods=$(tel /sluice/pods pods)
+grep -q "${IPS[2]} " <<< "$pods" && fail "(b) dp still holds pod c: $pods"
+grep -q "${IPS[0]} " <<< "$pods" && grep -q "${IPS[1]} " <<< "$pods" || fail "(b) dp lost a or b: $pods"
+n "${PODS[2]}" python3 "$UDP" sniff eth0 7099 "$DIR/sniff-c.json" 3 &
+SNIFF=$!; BG_PIDS+=($SNIFF)
+sleep 0.5
+n "${PODS[0]}" python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"x", (sys.argv[1], 7099)) for _ in range(5)]' "${IPS[2]}"
+wait "$SNIFF" || true
+[ "$(jget "$DIR/sniff-c.json" hits)" = 0 ] || fail "(b) datagrams to swept pod c still delivered to it"
 ping_ok 0 "${IPS[1]}"
-pretty "(b)" "pod c swept (unreachable), a -> b lost 0 of $(jget "$DIR/stream-7002.json" sent)"
+pretty "(b)" "pod c swept (gone from dp, nothing reaches it), a -> b lost 0 of $(jget "$DIR/stream-7002.json" sent)"
 
 # --- (c) dp killed and restarted ------------------------------------------------------
 pretty "(c)" "SIGKILL sluice-dp during the stream, start a new one"
