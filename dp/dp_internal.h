@@ -75,7 +75,14 @@ struct dp_port {
 	uint8_t link_up;
 	uint8_t mac[6];                  /* tap: kernel netdev MAC */
 	unsigned worker;
+	/* Per-lcore port counters are indexed by port id and ids are reused
+	 * after a detach: these are the sums at attach time, subtracted when
+	 * reporting, so a new port starts at zero without workers resetting. */
+	uint64_t base_rx, base_tx, base_txdrop;
 };
+
+/* Sum of one per-port counter array over the workers. */
+static inline uint64_t dp_port_sum(const struct dp *dp, size_t off, uint16_t port_id);
 
 struct dp {
 	/* ---- read by workers ---- */
@@ -109,6 +116,16 @@ static inline void dp_cnt_add(uint64_t *c, uint64_t n)
 static inline uint64_t dp_cnt_get(const uint64_t *c)
 {
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t dp_port_sum(const struct dp *dp, size_t off, uint16_t port_id)
+{
+	uint64_t n = 0;
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		const uint64_t *arr = (const uint64_t *)((const char *)dp->lcores[w] + off);
+		n += dp_cnt_get(&arr[port_id]);
+	}
+	return n;
 }
 
 /* dp_port.c, lock held */

@@ -8,6 +8,7 @@
  * worker (each worker transmits on its own queue, so tx needs no lock).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -240,6 +241,10 @@ int dp_port_attach(struct dp *dp, const struct dp_port_params *p, uint16_t *port
 		goto out;
 	snprintf(pt->name, sizeof(pt->name), "%s", p->name);
 	pt->params = *p;
+	/* No worker polls or sends on this port id yet: the sums are stable. */
+	pt->base_rx = dp_port_sum(dp, offsetof(struct fwd_lcore, port_rx), pt->port_id);
+	pt->base_tx = dp_port_sum(dp, offsetof(struct fwd_lcore, port_tx), pt->port_id);
+	pt->base_txdrop = dp_port_sum(dp, offsetof(struct fwd_lcore, port_txdrop), pt->port_id);
 	pt->used = 1;
 	dp->port_is_tap[pt->port_id] = pt->type == DP_PORT_TAP;
 	/* least-loaded worker polls the new rx queue */

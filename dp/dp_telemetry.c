@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,14 +71,12 @@ static const char *const dp_tel_port_fields[] = {
 
 static void dp_tel_port_read(const struct dp *dp, const struct dp_port *pt, struct dp_tel_port *o)
 {
-	uint64_t rx = 0, tx = 0, txd = 0;
+	uint64_t rx = dp_port_sum(dp, offsetof(struct fwd_lcore, port_rx), pt->port_id) - pt->base_rx;
+	uint64_t tx = dp_port_sum(dp, offsetof(struct fwd_lcore, port_tx), pt->port_id) - pt->base_tx;
+	uint64_t txd = dp_port_sum(dp, offsetof(struct fwd_lcore, port_txdrop), pt->port_id) -
+		       pt->base_txdrop;
 	struct rte_eth_stats st;
 
-	for (unsigned w = 0; w < dp->n_workers; w++) {
-		rx += dp_cnt_get(&dp->lcores[w]->port_rx[pt->port_id]);
-		tx += dp_cnt_get(&dp->lcores[w]->port_tx[pt->port_id]);
-		txd += dp_cnt_get(&dp->lcores[w]->port_txdrop[pt->port_id]);
-	}
 	memset(&st, 0, sizeof(st));
 	rte_eth_stats_get(pt->port_id, &st);
 	o->type = dp_port_type_names[pt->type];

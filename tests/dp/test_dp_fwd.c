@@ -258,6 +258,13 @@ static void test_runtime_attach(void **state)
 	snprintf(v.socket, sizeof(v.socket), "%s", vsock);
 	assert_int_equal(dp_port_attach(dp, &v, &pv, err, sizeof(err)), 0);
 	assert_int_equal(dp->lcores[0]->rx->n, 2); /* a and v */
+	/* v reuses b's port id; b's traffic must not show up as v's */
+	assert_int_equal(pv, pb);
+	struct dp_port *vp = dp_port_by_name(dp, "v");
+	assert_non_null(vp);
+	uint64_t old_tx = dp_port_sum(dp, offsetof(struct fwd_lcore, port_tx), pv);
+	assert_true(old_tx > 0);
+	assert_int_equal(vp->base_tx, old_tx);
 	assert_int_equal(dp_pod_add(dp, a4("10.77.1.9"), POD3_MAC, "v", 1), 0);
 	assert_int_equal(dp_port_detach(dp, "v"), -EBUSY);
 	assert_int_equal(dp_pod_del(dp, a4("10.77.1.9")), 0);
