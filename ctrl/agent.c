@@ -812,6 +812,11 @@ int agent_tick(struct agent *a)
 	return ringc_connected(a->rc);
 }
 
+int agent_dp_connected(const struct agent *a)
+{
+	return a->rc != NULL && ringc_connected(a->rc);
+}
+
 size_t agent_n_ports(const struct agent *a)
 {
 	return a->n_ports;

@@ -135,6 +135,9 @@ int agent_tick(struct agent *a);
 /* Replay everything under a new generation now (agent_tick does this). */
 int agent_replay(struct agent *a, char *errmsg, size_t len);
 
+/* 1 if the ring client is attached to a live dp. */
+int agent_dp_connected(const struct agent *a);
+
 /* Counts and generation, for status replies and tests. */
 size_t agent_n_ports(const struct agent *a);
 size_t agent_n_pods(const struct agent *a);

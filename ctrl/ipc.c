@@ -19,6 +19,7 @@
 #include <nanomsg/reqrep.h>
 
 #include "agent.h"
+#include "agent_cni.h"
 #include "agent_text.h"
 #include "ipc.h"
 
@@ -26,6 +27,7 @@ struct ipc {
 	int sock;
 	int fd;
 	struct agent *agent;
+	const struct agent_cni_config *cni;
 };
 
 static json_t *ipc_error(int err, const char *detail)
@@ -172,7 +174,8 @@ static json_t *ipc_batch(struct agent *a, json_t *ops)
 	return reply;
 }
 
-char *ipc_handle(struct agent *a, const char *req, size_t len)
+char *ipc_handle(struct agent *a, const struct agent_cni_config *cni, const char *req,
+		 size_t len)
 {
 	json_error_t jerr;
 	json_t *root, *reply, *ops;
@@ -184,7 +187,10 @@ char *ipc_handle(struct agent *a, const char *req, size_t len)
 	} else {
 		const char *op = NULL;
 		if (json_is_object(root) && json_unpack(root, "{s:s}", "op", &op) == 0 &&
-		    strcmp(op, "batch") == 0) {
+		    strncmp(op, "cni.", 4) == 0) {
+			reply = agent_cni_handle(a, cni, root);
+		} else if (json_is_object(root) && json_unpack(root, "{s:s}", "op", &op) == 0 &&
+			   strcmp(op, "batch") == 0) {
 			ops = json_object_get(root, "ops");
 			reply = json_is_array(ops) ? ipc_batch(a, ops)
 						   : ipc_error(AGENT_INVAL, "batch: ops must be an array");
@@ -209,6 +215,7 @@ struct ipc *ipc_create(const struct ipc_params *params, char *errmsg, size_t len
 		return NULL;
 	}
 	ipc->agent = params->agent;
+	ipc->cni = params->cni;
 	ipc->sock = nn_socket(AF_SP, NN_REP);
 	if (ipc->sock < 0) {
 		snprintf(errmsg, len, "ipc: nn_socket: %s", nn_strerror(nn_errno()));
@@ -259,7 +266,7 @@ unsigned ipc_serve(struct ipc *ipc)
 		int n = nn_recv(ipc->sock, &buf, NN_MSG, NN_DONTWAIT);
 		if (n < 0)
 			break;
-		char *reply = ipc_handle(ipc->agent, buf, (size_t)n);
+		char *reply = ipc_handle(ipc->agent, ipc->cni, buf, (size_t)n);
 		nn_freemsg(buf);
 		if (reply == NULL)
 			reply = strdup("{\"ok\":false,\"error\":\"out of memory\"}");

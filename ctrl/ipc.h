@@ -19,11 +19,13 @@
 #define IPC_MAX_REQUEST (4u << 20)
 
 struct agent;
+struct agent_cni_config;
 struct ipc;
 
 struct ipc_params {
 	const char *url;	/* NULL = IPC_DEFAULT_URL */
 	struct agent *agent;	/* borrowed */
+	const struct agent_cni_config *cni; /* borrowed; NULL = cni.add not ready */
 };
 
 struct ipc *ipc_create(const struct ipc_params *params, char *errmsg, size_t len);
@@ -37,9 +39,11 @@ unsigned ipc_serve(struct ipc *ipc);
 
 /*
  * Handle one request: req is untrusted bytes (need not be NUL-terminated).
+ * "cni.*" operations go to agent_cni (cni-shim/AGENT-PROTOCOL.md) with cni.
  * Returns a malloc'ed NUL-terminated JSON reply (caller frees), NULL only
  * when out of memory.
  */
-char *ipc_handle(struct agent *a, const char *req, size_t len);
+char *ipc_handle(struct agent *a, const struct agent_cni_config *cni, const char *req,
+		 size_t len);
 
 #endif

@@ -31,6 +31,7 @@
 #include <sluice/ring_shm.h>
 
 #include "agent.h"
+#include "agent_cni.h"
 #include "ipc.h"
 #include "ringc.h"
 
@@ -69,6 +70,9 @@ static void ctrl_usage(FILE *f)
 		"  --segment PATH       sluice-dp's ring segment (default %s)\n"
 		"  --ipc URL            nanomsg REP socket for sluice-cni and the CLI (default %s)\n"
 		"  --timeout-ms N       bound on waiting for dp to make room or answer (default 10000)\n"
+		"  --pod-cidr CIDR      this node's IPv4 pod CIDR, for cni.add address allocation\n"
+		"  --gateway IP         the pod gateway dp answers ARP for (returned to sluice-cni)\n"
+		"  --dns LIST           comma-separated nameservers returned by cni.add\n"
 		"  --call JSON          client mode: print the reply; exit 0 if it says ok\n"
 		"                       (--call - reads the request from stdin)\n"
 		"  -h, --help           this text\n"
@@ -115,12 +119,16 @@ int main(int argc, char **argv)
 		{"ipc", required_argument, NULL, 'i'},
 		{"timeout-ms", required_argument, NULL, 't'},
 		{"call", required_argument, NULL, 'c'},
+		{"pod-cidr", required_argument, NULL, 'p'},
+		{"gateway", required_argument, NULL, 'w'},
+		{"dns", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *role = NULL, *state = CTRL_DEFAULT_STATE, *segment = NULL, *url = NULL,
 		   *call = NULL;
 	unsigned timeout_ms = 0;
+	struct agent_cni_config cni = {0};
 	char err[512];
 	int c;
 
@@ -132,6 +140,9 @@ int main(int argc, char **argv)
 		case 'i': url = optarg; break;
 		case 't': timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'c': call = optarg; break;
+		case 'p': snprintf(cni.pod_cidr, sizeof(cni.pod_cidr), "%s", optarg); break;
+		case 'w': snprintf(cni.gateway, sizeof(cni.gateway), "%s", optarg); break;
+		case 'd': snprintf(cni.dns, sizeof(cni.dns), "%s", optarg); break;
 		case 'h': ctrl_usage(stdout); return 0;
 		default: ctrl_usage(stderr); return 2;
 		}
@@ -174,7 +185,7 @@ int main(int argc, char **argv)
 		ringc_free(rc);
 		return 1;
 	}
-	struct ipc_params ip = {.url = url, .agent = a};
+	struct ipc_params ip = {.url = url, .agent = a, .cni = &cni};
 	struct ipc *ipc = ipc_create(&ip, err, sizeof(err));
 	if (ipc == NULL) {
 		fprintf(stderr, "sluice-ctrl: %s\n", err);

@@ -17,9 +17,11 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "agent_cni.h"
 #include "ipc.h"
 
 static struct agent *agent;
+static const struct agent_cni_config cni = {"10.77.1.0/24", "10.77.1.1", "10.96.0.10"};
 static char dir[64], state[128];
 
 static void quiet(void *d, const char *l)
@@ -64,7 +66,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *reply = ipc_handle(agent, (const char *)data, size);
+	char *reply = ipc_handle(agent, &cni, (const char *)data, size);
 	assert(reply != NULL);
 	json_t *r = json_loads(reply, 0, NULL);
 	assert(json_is_object(r) && json_is_boolean(json_object_get(r, "ok")));

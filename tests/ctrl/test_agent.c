@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "agent_cni.h"
 #include "agent_text.h"
 #include "fake_dp.h"
 #include "ipc.h"
@@ -265,7 +266,7 @@ static void test_ipc(void **s)
 		{"{\"op\":\"status\"}", "\"pods\":1"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *reply = ipc_handle(a, cases[i].req, strlen(cases[i].req));
+		char *reply = ipc_handle(a, NULL, cases[i].req, strlen(cases[i].req));
 		assert_non_null(reply);
 		if (strstr(reply, cases[i].expect) == NULL)
 			fail_msg("ipc case %zu: %s -> %s (want %s)", i + 1, cases[i].req, reply, cases[i].expect);
@@ -274,7 +275,7 @@ static void test_ipc(void **s)
 	/* Not NUL-terminated input must not be read past its length. */
 	char raw[8];
 	memcpy(raw, "{\"op\":\"s", 8);
-	char *reply = ipc_handle(a, raw, sizeof(raw));
+	char *reply = ipc_handle(a, NULL, raw, sizeof(raw));
 	assert_non_null(strstr(reply, "\"ok\":false"));
 	free(reply);
 	agent_free(a);
@@ -415,6 +416,89 @@ static void test_dp_refusal_rolls_back(void **s)
 	free(f);
 }
 
+static char *cni_call(struct agent *a, const struct agent_cni_config *cfg, const char *req)
+{
+	char *r = ipc_handle(a, cfg, req, strlen(req));
+	assert_non_null(r);
+	return r;
+}
+
+static void expect(struct agent *a, const struct agent_cni_config *cfg, const char *req,
+		   const char *want)
+{
+	char *r = cni_call(a, cfg, req);
+	if (strstr(r, want) == NULL)
+		fail_msg("%s -> %s (want %s)", req, r, want);
+	free(r);
+}
+
+/* Keys as the plugin computes them (FNV-1a 64 of "cid/ifname", low 48 bits). */
+#define K1 "sl0123456789ab"
+#define K2 "sl0123456789ac"
+
+static void test_cni(void **s)
+{
+	(void)s;
+	static const struct agent_cni_config cfg = {"10.77.1.0/24", "10.77.1.1", "10.96.0.10"};
+	struct fake_dp *f = calloc(1, sizeof(*f));
+	assert_int_equal(fake_dp_start(f, seg_path, 0, 0), 0);
+	fake_dp_run_thread(f);
+	struct ringc *rc = new_ringc();
+	struct agent *a = new_agent(rc);
+	assert_int_equal(agent_tick(a), 1);
+
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.status\",\"network\":\"n\"}",
+	       "\"agent_ready\":true,\"dp_ready\":true");
+	expect(a, NULL, "{\"v\":1,\"op\":\"cni.status\"}", "\"agent_ready\":false");
+	const char *add1 = "{\"v\":1,\"op\":\"cni.add\",\"key\":\"" K1 "\",\"mode\":\"veth\","
+			   "\"host_ifname\":\"" K1 "\",\"pod_mac\":\"ba:90:ac:a5:66:dd\"}";
+	/* First free address: .1 is the gateway. */
+	expect(a, &cfg, add1, "\"address\":\"10.77.1.2/24\",\"gateway\":\"10.77.1.1\"");
+	expect(a, &cfg, add1, "\"address\":\"10.77.1.2/24\""); /* retried ADD: same */
+	assert_int_equal(agent_n_pods(a), 1);
+	assert_int_equal(agent_n_ports(a), 1);
+	assert_int_equal(fake_dp_count(f->pod_gen), 1);
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.add\",\"key\":\"" K2 "\",\"mode\":\"memif\","
+			"\"socket_path\":\"/run/sluice/cni/" K2 ".sock\"}",
+	       "\"mac\":\"02:00:0a:4d:01:03\"");
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.check\",\"key\":\"" K1 "\",\"ips\":[\"10.77.1.2/24\"]}",
+	       "\"ok\":true");
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.check\",\"key\":\"" K1 "\",\"ips\":[\"10.77.1.3/24\"]}",
+	       "mismatch");
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.check\",\"key\":\"sl0000000000ff\",\"ips\":[\"10.77.1.3/24\"]}",
+	       "unknown_container");
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.add\",\"key\":\"bad\",\"mode\":\"veth\"}", "invalid");
+	expect(a, &cfg, "{\"op\":\"cni.add\",\"key\":\"" K1 "\",\"mode\":\"veth\"}", "invalid");
+
+	/* DEL is idempotent. */
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.del\",\"key\":\"" K1 "\"}", "\"ok\":true");
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.del\",\"key\":\"" K1 "\"}", "\"ok\":true");
+	assert_int_equal(agent_n_pods(a), 1);
+	assert_int_equal(agent_n_ports(a), 1);
+	/* The freed address is handed out again. */
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.add\",\"key\":\"sl00000000000a\",\"mode\":\"veth\","
+			"\"host_ifname\":\"veth-x\",\"pod_mac\":\"02:00:00:00:00:0a\"}",
+	       "10.77.1.2/24");
+	/* gc with an empty valid list collects every CNI attachment, only those. */
+	add_port(a, "own", RING_PORT_TAP, "tap-own", "");
+	assert_int_equal(add_pod(a, "not-cni", "10.77.1.200", "02:00:00:00:00:c8", "own", NULL), AGENT_OK);
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.gc\",\"network\":\"n\",\"valid\":[]}", "\"removed\":2");
+	assert_int_equal(agent_n_pods(a), 1);
+	assert_non_null(find_pod(a, "not-cni"));
+
+	/* dp refuses the pod: nothing of the attachment is left. */
+	f->fail_pod_add = -ENOSPC;
+	expect(a, &cfg, add1, "sluice-dp refused");
+	assert_null(find_pod(a, K1));
+	assert_int_equal(agent_port_id(a, K1), 0);
+	f->fail_pod_add = 0;
+
+	fake_dp_stop(f);
+	agent_free(a);
+	ringc_free(rc);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +509,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_on_new_dp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl_restart_sweeps_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dp_refusal_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cni, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
