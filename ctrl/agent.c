@@ -307,6 +307,7 @@ static int agent_load_port(struct agent *a, json_t *o, char *errmsg, size_t len)
 	    strlen(path) >= sizeof(p.path))
 		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: bad port entry in state file");
 	p.id = (uint32_t)id;
+	p.link_up = -1;
 	p.kind = (uint8_t)ring_port_kind_parse(kind);
 	p.role = (uint8_t)role;
 	snprintf(p.name, sizeof(p.name), "%s", name);
@@ -469,11 +470,22 @@ static void agent_on_event(void *data, const struct ring_evt *e)
 			agent_rollback(a, c);
 		break;
 	}
-	case RING_EVT_LINK:
-		agent_logf(a, "agent: port %u link %s", e->u.link.port_id, e->u.link.up ? "up" : "down");
+	case RING_EVT_LINK: {
+		struct agent_port *p = agent_find_port(a, NULL, e->u.link.port_id);
+		agent_logf(a, "agent: port %s (id %u) link %s", p ? p->name : "?", e->u.link.port_id,
+			   e->u.link.up ? "up" : "down");
+		if (p != NULL)
+			p->link_up = e->u.link.up;
 		break;
+	}
+	case RING_EVT_STATS: {
+		struct agent_port *p = agent_find_port(a, NULL, e->u.stats.port_id);
+		if (p != NULL)
+			p->stats = e->u.stats;
+		break;
+	}
 	default:
-		break; /* stats and health: consumed by later issues */
+		break; /* health: consumed by the LB issue */
 	}
 }
 
@@ -575,6 +587,8 @@ int agent_port_add(struct agent *a, const struct agent_port *in, uint32_t *id_ou
 		return agent_fail(AGENT_INVAL, errmsg, len, "port %s: %s", p.name, ring_bad_str(why));
 	if (agent_grow((void **)&a->ports, &a->cap_ports, a->n_ports, sizeof(p)) != 0)
 		return agent_fail(AGENT_NOMEM, errmsg, len, "out of memory");
+	p.link_up = -1;
+	memset(&p.stats, 0, sizeof(p.stats));
 	a->next_id++;
 	a->ports[a->n_ports++] = p;
 	if ((rc = agent_commit(a, errmsg, len)) != AGENT_OK) {

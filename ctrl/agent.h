@@ -56,6 +56,9 @@ struct agent_port {
 	char name[RING_NAME_SIZE];
 	char ifname[RING_IFNAME_SIZE];
 	char path[RING_PATH_SIZE];
+	/* Last events from dp (not persisted): link -1 = unknown. */
+	int link_up;
+	struct ring_stats stats;
 };
 
 struct agent_pod {

@@ -124,6 +124,17 @@ static json_t *ipc_op(struct agent *a, json_t *req)
 				 (json_int_t)agent_generation(a), "ports", (json_int_t)agent_n_ports(a),
 				 "pods", (json_int_t)agent_n_pods(a), "routes",
 				 (json_int_t)agent_n_routes(a));
+	} else if (strcmp(op, "ports") == 0) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < agent_n_ports(a); i++) {
+			const struct agent_port *p = agent_port_at(a, i);
+			json_array_append_new(arr, json_pack("{s:s,s:I,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I}",
+				"name", p->name, "id", (json_int_t)p->id, "kind", ring_port_kind_name(p->kind),
+				"ifname", p->ifname, "path", p->path, "link", p->link_up,
+				"rx_pkts", (json_int_t)p->stats.rx_pkts, "tx_pkts", (json_int_t)p->stats.tx_pkts,
+				"rx_drops", (json_int_t)p->stats.rx_drops, "tx_drops", (json_int_t)p->stats.tx_drops));
+		}
+		return json_pack("{s:b,s:o}", "ok", 1, "ports", arr);
 	} else if (strcmp(op, "pods") == 0) {
 		json_t *arr = json_array();
 		char ip[64], mac[32];

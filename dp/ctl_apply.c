@@ -15,12 +15,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_ethdev.h>
+
 #include "ctl_apply.h"
 #include "dp.h"
 
 struct ctl_apply_port {
 	uint32_t id; /* 0 = free slot */
 	uint64_t gen;
+	uint16_t eth_port;	/* ethdev port id, for link and stats events */
+	int8_t link_up;		/* last link state reported; -1 = not yet */
 	char name[DP_NAME_MAX];
 };
 
@@ -100,13 +104,16 @@ static int ctl_apply_port_attach(void *data, const struct ring_port *p, uint64_t
 	default:
 		return -EINVAL;
 	}
-	int rc = dp_port_attach(ca->dp, &pp, NULL, err, sizeof(err));
+	uint16_t eth_port = 0;
+	int rc = dp_port_attach(ca->dp, &pp, &eth_port, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "sluice-dp: ctl: port %s: %s\n", p->name, err);
 		return rc;
 	}
 	slot->id = p->port_id;
 	slot->gen = gen;
+	slot->eth_port = eth_port;
+	slot->link_up = -1;
 	snprintf(slot->name, sizeof(slot->name), "%s", p->name);
 	return 0;
 }
@@ -229,12 +236,62 @@ static void ctl_apply_log(void *data, const char *line)
 	fprintf(stderr, "sluice-dp: %s\n", line);
 }
 
+/*
+ * Events for ctrl: a LINK event when a ring-attached port's link changes,
+ * a STATS snapshot of each every second. Only this thread attaches and
+ * detaches these ports, so their ethdev ids are stable while we read them.
+ */
+static void ctl_apply_events(struct ctl_apply_thread *t, int with_stats)
+{
+	for (size_t i = 0; i < DP_MAX_PORTS; i++) {
+		struct ctl_apply_port *s = &t->ca->ports[i];
+		struct rte_eth_link link;
+		struct rte_eth_stats es;
+
+		if (s->id == 0)
+			continue;
+		if (rte_eth_link_get_nowait(s->eth_port, &link) == 0 &&
+		    (int)link.link_status != s->link_up &&
+		    ctl_ring_post_link(t->ring, s->id, link.link_status, link.link_speed) == 0)
+			s->link_up = (int8_t)link.link_status;
+		if (with_stats && rte_eth_stats_get(s->eth_port, &es) == 0) {
+			struct ring_stats st = {
+				.port_id = s->id,
+				.rx_pkts = es.ipackets,
+				.rx_bytes = es.ibytes,
+				.tx_pkts = es.opackets,
+				.tx_bytes = es.obytes,
+				.rx_drops = es.imissed + es.ierrors,
+				.tx_drops = es.oerrors,
+			};
+			(void)ctl_ring_post_stats(t->ring, &st); /* dropped if full: next one supersedes */
+		}
+	}
+}
+
+static uint64_t ctl_apply_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void *ctl_apply_main(void *arg)
 {
 	struct ctl_apply_thread *t = arg;
 	long sleep_ns = 50000;
+	uint64_t next_link = 0, next_stats = 0;
 
 	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now = ctl_apply_now_ms();
+		if (now >= next_link) {
+			int stats = now >= next_stats;
+			ctl_apply_events(t, stats);
+			next_link = now + 200;
+			if (stats)
+				next_stats = now + 1000;
+		}
 		if (ctl_ring_poll(t->ring) > 0) {
 			sleep_ns = 50000;
 			continue;

@@ -32,6 +32,22 @@ ping_ok 0 "${IPS[1]}"
 ping_ok 0 "${IPS[2]}"
 pretty pods "3 pods attached and reachable through ring commands"
 
+# Events back from dp: link state and the per-second stats snapshot.
+ok=
+for _ in $(seq 40); do
+  call '{"op":"ports"}' > "$DIR/ports.json" || true
+  if python3 - "$DIR/ports.json" <<'PY'
+import json, sys
+p = {x["name"]: x for x in json.load(open(sys.argv[1]))["ports"]}
+sys.exit(0 if p["pa"]["link"] == 1 and p["pa"]["rx_pkts"] > 0 and p["pb"]["tx_pkts"] > 0 else 1)
+PY
+  then ok=1; break; fi
+  sleep 0.1
+done
+[ -n "$ok" ] || { cat "$DIR/ports.json"; fail "no LINK up / STATS events from dp for the pod ports"; }
+grep -q "agent: port pa (id 1) link up" "$DIR/ctrl.log" || fail "ctrl did not log pa's link up"
+pretty events "LINK up and STATS snapshots of the pod ports reached sluice-ctrl"
+
 # --- (a) ctrl killed ---------------------------------------------------------
 pretty "(a)" "SIGKILL sluice-ctrl during a 1000 pps a -> b stream"
 start_stream 7001 1000 6
