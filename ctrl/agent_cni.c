@@ -8,9 +8,11 @@
  * refuses either, nothing of the attachment is left behind.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "agent_cni.h"
@@ -289,6 +291,42 @@ static json_t *cni_gc(struct agent *a, json_t *req)
 	free(rel);
 	free(keep);
 	return json_pack("{s:i,s:b,s:i}", "v", AGENT_CNI_V, "ok", 1, "removed", removed);
+}
+
+unsigned agent_cni_pending(struct agent *a, const char *state_dir)
+{
+	char dir[512], path[800];
+	unsigned done = 0;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/pending", state_dir);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		int complete = len == 21 && strcmp(n + 16, ".json") == 0;
+		for (size_t i = 0; complete && i < 16; i++)
+			complete = (n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f');
+		if (!complete)
+			continue; /* temporaries of the writer, or not ours */
+		snprintf(path, sizeof(path), "%s/%s", dir, n);
+		json_t *rec = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+		const char *cid, *ifn;
+		json_int_t v = 0;
+		if (rec != NULL && json_unpack(rec, "{s:I,s:s,s:s}", "v", &v, "container_id", &cid,
+					       "ifname", &ifn) == 0 && v == AGENT_CNI_V) {
+			char key[16];
+			cni_key_of(cid, ifn, key);
+			cni_release(a, key);
+			done++;
+		}
+		json_decref(rec);
+		(void)unlink(path); /* applied, or torn/foreign: either way done */
+	}
+	closedir(d);
+	return done;
 }
 
 json_t *agent_cni_handle(struct agent *a, const struct agent_cni_config *cfg, json_t *req)

@@ -27,4 +27,12 @@ struct agent_cni_config {
  */
 json_t *agent_cni_handle(struct agent *a, const struct agent_cni_config *cfg, json_t *req);
 
+/*
+ * The agent's share of pending-release recovery (AGENT-PROTOCOL.md
+ * "Pending cleanup"): every complete record <state_dir>/pending/<16 hex>.json
+ * is applied as a cni.del and unlinked; a torn or foreign record is
+ * unlinked without action. Returns the number of releases applied.
+ */
+unsigned agent_cni_pending(struct agent *a, const char *state_dir);
+
 #endif

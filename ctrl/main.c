@@ -37,6 +37,8 @@
 
 #define CTRL_DEFAULT_STATE "/var/lib/sluice/agent.json"
 #define CTRL_TICK_MS 10
+#define CTRL_DEFAULT_CNI_STATE "/var/lib/sluice/cni"
+#define CTRL_PENDING_EVERY_MS 10000
 
 static volatile sig_atomic_t ctrl_stop;
 
@@ -73,12 +75,14 @@ static void ctrl_usage(FILE *f)
 		"  --pod-cidr CIDR      this node's IPv4 pod CIDR, for cni.add address allocation\n"
 		"  --gateway IP         the pod gateway dp answers ARP for (returned to sluice-cni)\n"
 		"  --dns LIST           comma-separated nameservers returned by cni.add\n"
+		"  --cni-state DIR      sluice-cni's state dir: its pending releases are applied\n"
+		"                       at start and every 10 s (default %s)\n"
 		"  --call JSON          client mode: print the reply; exit 0 if it says ok\n"
 		"                       (--call - reads the request from stdin)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"Requests are documented in docs/agent-ipc.md, the rings in docs/ring-protocol.md.\n",
-		CTRL_DEFAULT_STATE, RING_SHM_DEFAULT_PATH, IPC_DEFAULT_URL);
+		CTRL_DEFAULT_STATE, RING_SHM_DEFAULT_PATH, IPC_DEFAULT_URL, CTRL_DEFAULT_CNI_STATE);
 }
 
 static int ctrl_call(const char *url, const char *json)
@@ -122,6 +126,7 @@ int main(int argc, char **argv)
 		{"pod-cidr", required_argument, NULL, 'p'},
 		{"gateway", required_argument, NULL, 'w'},
 		{"dns", required_argument, NULL, 'd'},
+		{"cni-state", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -129,6 +134,7 @@ int main(int argc, char **argv)
 		   *call = NULL;
 	unsigned timeout_ms = 0;
 	struct agent_cni_config cni = {0};
+	const char *cni_state = CTRL_DEFAULT_CNI_STATE;
 	char err[512];
 	int c;
 
@@ -143,6 +149,7 @@ int main(int argc, char **argv)
 		case 'p': snprintf(cni.pod_cidr, sizeof(cni.pod_cidr), "%s", optarg); break;
 		case 'w': snprintf(cni.gateway, sizeof(cni.gateway), "%s", optarg); break;
 		case 'd': snprintf(cni.dns, sizeof(cni.dns), "%s", optarg); break;
+		case 'n': cni_state = optarg; break;
 		case 'h': ctrl_usage(stdout); return 0;
 		default: ctrl_usage(stderr); return 2;
 		}
@@ -195,7 +202,14 @@ int main(int argc, char **argv)
 	}
 	ctrl_log(NULL, "node agent up; waiting for sluice-dp and requests");
 
+	unsigned ticks = 0;
 	while (!ctrl_stop) {
+		if (ticks++ % (CTRL_PENDING_EVERY_MS / CTRL_TICK_MS) == 0) {
+			unsigned n = agent_cni_pending(a, cni_state);
+			if (n > 0)
+				fprintf(stderr, "sluice-ctrl: applied %u pending CNI releases from %s/pending\n",
+					n, cni_state);
+		}
 		struct pollfd pfd = {.fd = ipc_fd(ipc), .events = POLLIN};
 		int n = poll(&pfd, 1, CTRL_TICK_MS);
 		if (n > 0)

@@ -225,8 +225,13 @@ unsigned ctl_ring_poll(struct ctl_ring *c)
 		if (why != RING_BAD_OK) {
 			rc = why == RING_BAD_VERSION ? -EPROTONOSUPPORT : -EINVAL;
 			c->stats.rejected++;
-			ctl_ring_logf(c, "ctl: rejected command seq %llu type %u: %s",
-				      (unsigned long long)cmd->seq, cmd->type, ring_bad_str(why));
+			/* One line each for the first few, then powers of two: a broken
+			 * ctrl must not turn dp's log into a flood. */
+			uint64_t r = c->stats.rejected;
+			if (r <= 8 || (r & (r - 1)) == 0)
+				ctl_ring_logf(c, "ctl: rejected command seq %llu type %u: %s (%llu rejected so far)",
+					      (unsigned long long)cmd->seq, cmd->type, ring_bad_str(why),
+					      (unsigned long long)r);
 		} else {
 			rc = ctl_ring_apply(c, cmd);
 			if (rc == 0)

@@ -486,6 +486,30 @@ static void test_cni(void **s)
 	assert_int_equal(agent_n_pods(a), 1);
 	assert_non_null(find_pod(a, "not-cni"));
 
+	/* A pending release written by the plugin is applied and unlinked. */
+	char pdir[400], rec[500];
+	snprintf(pdir, sizeof(pdir), "%s/cni/pending", dir);
+	char mk[500];
+	snprintf(mk, sizeof(mk), "mkdir -p '%s'", pdir);
+	assert_int_equal(system(mk), 0);
+	expect(a, &cfg, "{\"v\":1,\"op\":\"cni.add\",\"key\":\"sl079c4f5965dc\",\"mode\":\"veth\","
+			"\"host_ifname\":\"sl079c4f5965dc\",\"pod_mac\":\"02:00:00:00:00:0b\"}", "\"ok\":true");
+	snprintf(rec, sizeof(rec), "%s/0123456789abcdef.json", pdir);
+	FILE *fp = fopen(rec, "w");
+	fputs("{\"v\":1,\"network\":\"n\",\"container_id\":\"c0ffee\",\"ifname\":\"eth0\"}", fp);
+	fclose(fp);
+	char torn[500];
+	snprintf(torn, sizeof(torn), "%s/fedcba9876543210.json", pdir);
+	fp = fopen(torn, "w");
+	fputs("{\"v\":1,\"contai", fp);
+	fclose(fp);
+	char cnidir[400];
+	snprintf(cnidir, sizeof(cnidir), "%s/cni", dir);
+	assert_int_equal(agent_cni_pending(a, cnidir), 1);
+	assert_null(find_pod(a, "sl079c4f5965dc")); /* key of c0ffee/eth0, as the plugin hashes it */
+	assert_int_not_equal(access(rec, F_OK), 0);
+	assert_int_not_equal(access(torn, F_OK), 0);
+
 	/* dp refuses the pod: nothing of the attachment is left. */
 	f->fail_pod_add = -ENOSPC;
 	expect(a, &cfg, add1, "sluice-dp refused");
