@@ -138,6 +138,16 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 		rc = -ENOSPC;
 		goto fail;
 	}
+	/* Each worker transmits on its own queue (no tx lock): a port that
+	 * cannot offer one per worker cannot be used with this many workers. */
+	struct rte_eth_dev_info info;
+	if (rte_eth_dev_info_get(pid, &info) == 0 && info.max_tx_queues < nq) {
+		snprintf(err, errlen, "port %s (%s %s): needs %u tx queues (one per worker), the "
+			 "PMD offers %u; run fewer workers", p->name, dp_port_type_names[type], what,
+			 nq, info.max_tx_queues);
+		rc = -EINVAL;
+		goto fail;
+	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	const char *step = "configure";
