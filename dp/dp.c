@@ -132,9 +132,16 @@ void dp_publish_rx(struct dp *dp, unsigned w)
 	struct fwd_rxlist *l = &lc->rx_buf[nxt];
 
 	l->n = 0;
-	for (unsigned i = 0; i < DP_MAX_PORTS; i++)
-		if (dp->ports[i].used && dp->ports[i].worker == w)
-			l->port_ids[l->n++] = dp->ports[i].port_id;
+	for (unsigned i = 0; i < DP_MAX_PORTS; i++) {
+		const struct dp_port *pt = &dp->ports[i];
+		if (!pt->used || pt->worker != w)
+			continue;
+		/* bounded: at most one tap's worth of extra queues per worker */
+		for (uint16_t q = 0; q < pt->nb_rxq && l->n < FWD_MAX_RXQ; q++) {
+			l->q[l->n].port = pt->port_id;
+			l->q[l->n++].queue = q;
+		}
+	}
 	__atomic_store_n(&lc->rx, l, __ATOMIC_RELEASE);
 	lc->rx_cur = nxt;
 	/* The old list is rewritten by the next publish: wait until no

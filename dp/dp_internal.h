@@ -32,10 +32,19 @@ struct dp_host {
 	uint8_t valid;
 };
 
-/* Ports one worker polls. Double-buffered per worker. */
+/* Rx queues one worker polls. Double-buffered per worker. Every port
+ * has one rx queue except tap and af_packet, which have one per worker
+ * (the kernel spreads flows over them); the worker owning such a port
+ * polls all of its queues. Bounded: entries past FWD_MAX_RXQ are not
+ * polled, so keep (multi-queue ports x workers) small. */
+#define FWD_MAX_RXQ (2 * DP_MAX_PORTS + DP_MAX_WORKERS)
+struct fwd_rxq {
+	uint16_t port;
+	uint16_t queue;
+};
 struct fwd_rxlist {
 	uint16_t n;
-	uint16_t port_ids[DP_MAX_PORTS];
+	struct fwd_rxq q[FWD_MAX_RXQ];
 };
 
 struct fwd_txbuf {
@@ -71,6 +80,7 @@ struct dp_port {
 	struct dp_port_params params;    /* as requested */
 	enum dp_port_type type;          /* as attached (af_packet after fallback) */
 	uint16_t port_id;
+	uint16_t nb_rxq;
 	uint8_t used;
 	uint8_t link_up;
 	uint8_t mac[6];                  /* tap: kernel netdev MAC */

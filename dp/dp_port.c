@@ -4,8 +4,10 @@
  * the ring consumer attach and detach ports through the same two calls
  * while workers run.
  *
- * A port gets one rx queue (polled by one worker) and one tx queue per
- * worker (each worker transmits on its own queue, so tx needs no lock).
+ * A port's rx queues are all polled by one worker: one queue, except tap
+ * and af_packet, which get one per worker because the kernel spreads
+ * flows over them. Every port has one tx queue per worker (each worker
+ * transmits on its own queue, so tx needs no lock).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -151,14 +153,18 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	const char *step = "configure";
-	rc = rte_eth_dev_configure(pid, 1, (uint16_t)nq, &conf);
+	/* tap insists on rx == tx queues, and af_packet's qpairs sockets share
+	 * a fanout group: the kernel spreads flows over all of them, so both
+	 * get one rx queue per worker, all polled by the port's worker. */
+	uint16_t nrxq = type == DP_PORT_TAP || type == DP_PORT_AF_PACKET ? (uint16_t)nq : 1;
+	rc = rte_eth_dev_configure(pid, nrxq, (uint16_t)nq, &conf);
 	if (rc == 0) {
 		step = "descriptors";
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd);
 	}
-	if (rc == 0) {
+	for (uint16_t q = 0; rc == 0 && q < nrxq; q++) {
 		step = "rx queue";
-		rc = rte_eth_rx_queue_setup(pid, 0, nrxd, rte_socket_id(), NULL, dp->mp);
+		rc = rte_eth_rx_queue_setup(pid, q, nrxd, rte_socket_id(), NULL, dp->mp);
 	}
 	for (unsigned q = 0; rc == 0 && q < nq; q++) {
 		step = "tx queue";
@@ -177,6 +183,7 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	/* Frames arrive addressed to the gateway MAC, not the port's own. */
 	rte_eth_promiscuous_enable(pid);
 	pt->port_id = pid;
+	pt->nb_rxq = nrxq;
 	pt->type = type;
 	if (type == DP_PORT_TAP) {
 		rc = dp_port_kernel_mac(p->iface, pt->mac);

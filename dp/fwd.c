@@ -253,8 +253,8 @@ int fwd_worker_main(void *arg)
 		unsigned got = 0;
 
 		for (uint16_t p = 0; p < rx->n; p++) {
-			uint16_t port = rx->port_ids[p];
-			uint16_t n = rte_eth_rx_burst(port, 0, pkts, FWD_BURST);
+			uint16_t port = rx->q[p].port;
+			uint16_t n = rte_eth_rx_burst(port, rx->q[p].queue, pkts, FWD_BURST);
 			if (n != 0) {
 				got += n;
 				fwd_burst(lc, port, pkts, n);

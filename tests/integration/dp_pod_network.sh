@@ -234,27 +234,35 @@ got=$(cat "$DIR/tcp.out")
 [ "$got" = "$want 1048576" ] || fail "tcp: receiver saw '$got', want '$want 1048576'"
 
 # --- UDP exchange -------------------------------------------------------------
-pretty udp "200 datagrams + 5 fragmented ones (up to 8000 B) pod1 -> pod3, echoed and compared"
-n "${PODS[2]}" python3 - <<'PY' &
-import socket
+udp_exchange() { # extra sizes...: 200 datagrams of 16..1409 bytes, then "$@"
+  local sizes="[16 + i * 7 for i in range(200)] + [$(IFS=,; echo "$*")]"
+  local count=$((200 + $#))
+  n "${PODS[2]}" python3 - "$count" <<'PY' &
+import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5002)); s.settimeout(20)
-for _ in range(205):
+for _ in range(int(sys.argv[1])):
     b, a = s.recvfrom(65536); s.sendto(b[::-1], a)
 PY
-srv=$!; BG_PIDS+=("$srv")
-for _ in $(seq 50); do n "${PODS[2]}" ss -lun | grep -q ':5002 ' && break; sleep 0.1; done
-n "${PODS[0]}" python3 - "${IPS[2]}" <<'PY' || fail "udp exchange"
+  local srv=$!; BG_PIDS+=("$srv")
+  for _ in $(seq 50); do n "${PODS[2]}" ss -lun | grep -q ':5002 ' && break; sleep 0.1; done
+  n "${PODS[0]}" python3 - "${IPS[2]}" "$sizes" <<'PY' || fail "udp exchange"
 import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-# the last five exceed the MTU: IPv4 fragments cross dp one by one
-for i, n in enumerate([16 + i * 7 for i in range(200)] + [1473, 2000, 3000, 5000, 8000]):
+for i, n in enumerate(eval(sys.argv[2])):
     msg = i.to_bytes(4, "big") + os.urandom(n)
     s.sendto(msg, (sys.argv[1], 5002))
-    b = s.recv(65536)
+    try:
+        b = s.recv(65536)
+    except TimeoutError:
+        sys.exit(f"datagram {i} ({len(msg)} bytes): no echo in 2 s")
     if b != msg[::-1]:
         sys.exit(f"datagram {i}: wrong echo")
 PY
-wait "$srv" || fail "udp echo server failed"
+  wait "$srv" || fail "udp echo server failed"
+}
+# The last five exceed the MTU: their IPv4 fragments cross dp one by one.
+pretty udp "200 datagrams + 5 fragmented ones (up to 8000 B) pod1 -> pod3, echoed and compared"
+udp_exchange 1473 2000 3000 5000 8000
 
 # --- node (tap) <-> pod ---------------------------------------------------------
 pretty tap "node -> pod1 and pod2 -> node through the tap"
@@ -313,5 +321,6 @@ grep -q 'falling back to af_packet' "$DIR/dp.log" || fail "no fallback log line"
 ping_ok "${PODS[0]}" "${IPS[1]}"
 ping_ok "${PODS[2]}" "${IPS[0]}"
 [ "$(tel /sluice/port,p1 rx)" -ge 3 ] || fail "p1 rx counter after fallback"
+udp_exchange
 stop_dp
 pretty ok "all dp_pod_network checks passed"
