@@ -83,9 +83,11 @@ void dp_free(struct dp *dp);
 
 /**
  * Attach a port as a vdev through rte_dev_probe (hot-plug capable), set
- * up one rx queue and one tx queue per worker, start it and hand its rx
- * queue to a worker. An af_xdp port that the kernel refuses falls back to
- * af_packet on the same iface (logged once).
+ * up its rx queue(s) (one; one per worker for tap and af_packet) and one
+ * tx queue per worker, start it and hand its rx queues to the least
+ * loaded worker. An af_xdp port that the kernel refuses (or that cannot
+ * give every worker a tx queue) falls back to af_packet on the same iface
+ * (logged once). Safe while workers run. Control side, any thread.
  * @p: copied. @port_id: if not NULL, receives the ethdev port id.
  * Returns 0, -EEXIST (name in use), -ENOSPC, -ENODEV/-errno from the PMD.
  * On failure @err (if not NULL) holds one line saying why.
