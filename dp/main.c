@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
 		int e = rte_errno;
 		fprintf(stderr, "sluice-dp: eal: init failed: %s%s\n",
 			e ? rte_strerror(e) : "see the EAL lines above",
+			e == ENOMEM && geteuid() != 0 ? " (not root: hugepages, AF_XDP and tap need root)" :
 			e == ENOMEM ? " (no free hugepages? try --no-huge -m 512)" :
 			e == EACCES ? " (run as root)" :
 			e == EALREADY ? " (--file-prefix in use?)" : "");
