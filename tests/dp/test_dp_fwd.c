@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -340,7 +341,11 @@ static int teardown(void **state)
 	(void)state;
 	dp_free(dp);
 	unlink(sock);
+	/* EAL leaves its (empty, --no-shconf) runtime dir behind */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	rmdir(dir);
 	return 0;
 }
 
