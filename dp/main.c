@@ -20,6 +20,7 @@
 #include <rte_lcore.h>
 
 #include "config.h"
+#include "ctl_apply.h"
 #include "dp.h"
 
 #define DP_EXIT_ENV 1
@@ -41,6 +42,8 @@ static void dp_main_usage(FILE *out, const char *prg)
 		"sluice-dp options (after --):\n"
 		"  --config FILE         JSON config (docs/dp-config.md); required\n"
 		"  --check-config        validate the config, print \"config ok\", exit\n"
+		"  --ctl PATH            take commands from sluice-ctrl over the ring segment\n"
+		"                        at PATH (docs/ring-protocol.md)\n"
 		"  --help                this text, then the EAL options\n",
 		prg);
 	/* options from the one table, also settable as "node".<name> in JSON */
@@ -66,6 +69,7 @@ struct dp_main_opts {
 	int backoff_set;     /* CLI overrides node.idle_backoff_us */
 	int check_only;
 	int help;
+	const char *ctl; /* --ctl PATH: ring segment for sluice-ctrl */
 };
 
 /* Parse the options after "--". Returns 0 or -EINVAL (message printed). */
@@ -76,6 +80,7 @@ static int dp_main_parse(int argc, char **argv, struct dp_main_opts *o)
 		{ "idle-backoff-us", required_argument, NULL, 'b' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "ctl", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -100,6 +105,9 @@ static int dp_main_parse(int argc, char **argv, struct dp_main_opts *o)
 			break;
 		case 'h':
 			o->help = 1;
+			break;
+		case 'C':
+			o->ctl = optarg;
 			break;
 		default:
 			fprintf(stderr, "sluice-dp: unknown option (try -- --help)\n");
@@ -213,7 +221,14 @@ int main(int argc, char **argv)
 		return DP_EXIT_ENV;
 	}
 	fprintf(stderr, "sluice-dp: running, %u worker(s)\n", rte_lcore_count() - 1);
+	struct ctl_apply_thread *ctl = NULL;
+	if (o.ctl != NULL && (ctl = ctl_apply_start(dp, o.ctl)) == NULL) {
+		fprintf(stderr, "sluice-dp: ctl: %s: %s\n", o.ctl, strerror(errno));
+		rc = DP_EXIT_ENV;
+		dp_main_stop = 1;
+	}
 	dp_control_loop(dp, &dp_main_stop);
+	ctl_apply_stop(ctl);
 
 	dp_stop(dp);
 	uint64_t fwd = dp_forwarded(dp);
@@ -221,5 +236,5 @@ int main(int argc, char **argv)
 	dp_free(dp);
 	rte_eal_cleanup();
 	fprintf(stderr, "sluice-dp: shutdown: %llu packets forwarded\n", (unsigned long long)fwd);
-	return 0;
+	return rc;
 }
