@@ -99,6 +99,7 @@ struct dp {
 	uint32_t pod_net, pod_mask, gateway_ip;
 	uint8_t gw_mac[6];
 	uint8_t port_is_tap[DP_MAX_PORTS];
+	uint16_t port_mtu[DP_MAX_PORTS];   /* IP MTU of each port, set at attach */
 	uint32_t stop;                   /* set with release store by dp_stop */
 	uint32_t idle_backoff_us;
 	struct tbl *tbl;

@@ -182,6 +182,11 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	}
 	/* Frames arrive addressed to the gateway MAC, not the port's own. */
 	rte_eth_promiscuous_enable(pid);
+	/* Workers compare against it before this port is reachable. */
+	uint16_t mtu = 0;
+	if (rte_eth_dev_get_mtu(pid, &mtu) != 0 || mtu < 576)
+		mtu = RTE_ETHER_MTU;
+	dp->port_mtu[pid] = mtu;
 	pt->port_id = pid;
 	pt->nb_rxq = nrxq;
 	pt->type = type;

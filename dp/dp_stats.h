@@ -25,6 +25,7 @@
 	_(NO_POD, "no_pod", "destination inside the pod CIDR but no such pod")  \
 	_(NO_ROUTE, "no_route", "no pod, host or route for the destination")   \
 	_(LOCAL, "local", "to the gateway IP but not an ICMP echo request")    \
+	_(MTU_EXCEEDED, "mtu_exceeded", "larger than the output port's MTU (dp does not fragment)") \
 	_(MULTISEG, "multiseg", "chained mbuf (never produced by our ports)")  \
 	_(TX_FULL, "tx_full", "tx queue full")
 

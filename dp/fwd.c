@@ -67,7 +67,7 @@ static int fwd_arp_ours(struct fwd_lcore *lc, uint16_t rx_port, const struct pkt
  * always counted as dropped for @why. */
 static void fwd_icmp_error(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
 			   uint16_t rx_port, uint16_t *next, uint8_t type, uint8_t code,
-			   enum dp_drop why)
+			   enum dp_drop why, uint16_t mtu)
 {
 	struct dp *dp = lc->dp;
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -83,6 +83,8 @@ static void fwd_icmp_error(struct fwd_lcore *lc, struct rte_mbuf *m, const struc
 	int len = pkt_icmp_error(f, cap, pi, type, code, dp->gateway_ip, dp->gw_mac);
 	if (len < 0)
 		return;
+	if (mtu != 0)
+		pkt_icmp_error_set_mtu(f, mtu);
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
 	m->ol_flags = 0;
@@ -98,7 +100,17 @@ static void fwd_out(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_i
 
 	/* RFC 1812 5.3.1: a TTL that would reach 0 is not forwarded. */
 	if (pi->ttl <= 1) {
-		fwd_icmp_error(lc, m, pi, rx_port, next, 11, 0, DP_DROP_TTL_EXCEEDED);
+		fwd_icmp_error(lc, m, pi, rx_port, next, 11, 0, DP_DROP_TTL_EXCEEDED, 0);
+		return;
+	}
+	/* dp does not fragment: RFC 1191 fragmentation needed when DF is
+	 * set (path MTU discovery), a counted drop otherwise. */
+	uint16_t mtu = lc->dp->port_mtu[port];
+	if (unlikely(pi->ip_len > mtu)) {
+		if (pi->frag & 0x4000u)
+			fwd_icmp_error(lc, m, pi, rx_port, next, 3, 4, DP_DROP_MTU_EXCEEDED, mtu);
+		else
+			fwd_drop(lc, next, DP_DROP_MTU_EXCEEDED);
 		return;
 	}
 	pkt_ip4_dec_ttl(f + PKT_ETH_LEN);
@@ -202,7 +214,8 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], r->port_id, r->mac);
 		else if (fwd_in_pod_cidr(dp, keys[k]))
 			/* RFC 1812 5.2.7.1: host unreachable for our own subnet */
-			fwd_icmp_error(lc, pkts[i], &pi[i], rx_port, &next[i], 3, 1, DP_DROP_NO_POD);
+			fwd_icmp_error(lc, pkts[i], &pi[i], rx_port, &next[i], 3, 1, DP_DROP_NO_POD,
+				       0);
 		else
 			fwd_drop(lc, &next[i], DP_DROP_NO_ROUTE);
 	}

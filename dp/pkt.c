@@ -266,3 +266,12 @@ int pkt_icmp_error(uint8_t *frame, size_t cap, const struct pkt_info *pi,
 	wr16(icmp + 2, pkt_csum(icmp, PKT_ICMP_HDR + qlen));
 	return (int)out;
 }
+
+void pkt_icmp_error_set_mtu(uint8_t *frame, uint16_t mtu)
+{
+	/* our errors have a 20-byte IP header; the field was zero */
+	uint8_t *icmp = frame + PKT_ETH_LEN + PKT_IP4_MIN;
+	uint16_t old = rd16(icmp + 6);
+	wr16(icmp + 6, mtu);
+	wr16(icmp + 2, pkt_csum_update16(rd16(icmp + 2), old, mtu));
+}

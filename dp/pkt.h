@@ -135,4 +135,11 @@ int pkt_icmp_error_allowed(const uint8_t *frame, size_t len, const struct pkt_in
 int pkt_icmp_error(uint8_t *frame, size_t cap, const struct pkt_info *pi,
 		   uint8_t type, uint8_t code, uint32_t src_ip, const uint8_t mac[6]);
 
+/**
+ * RFC 1191: put @mtu in the "next-hop MTU" field of the ICMP
+ * fragmentation-needed error (type 3 code 4) that pkt_icmp_error() just
+ * built in @frame, patching its checksum incrementally.
+ */
+void pkt_icmp_error_set_mtu(uint8_t *frame, uint16_t mtu);
+
 #endif

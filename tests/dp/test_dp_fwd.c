@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,31 @@ static struct rte_mbuf *mk_udp(const char *src, const char *dst, uint8_t ttl)
 	memcpy(ip + 16, &d, 4);
 	put16(ip + 10, pkt_csum(ip, 20));
 	memcpy(ip + 28, "sluice-test!", 12);
+	return m;
+}
+
+/* A UDP packet of @ip_len bytes (IP total length), DF as given. */
+static struct rte_mbuf *mk_big(uint16_t ip_len, int df)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mp);
+	assert_non_null(m);
+	assert_non_null(rte_pktmbuf_append(m, (uint16_t)(14 + ip_len)));
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(f, 0x5a, 14u + ip_len);
+	memcpy(f, GW_MAC, 6);
+	memcpy(f + 6, SRC_MAC, 6);
+	put16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, ip_len);
+	put16(ip + 6, df ? 0x4000 : 0);
+	ip[8] = 64;
+	ip[9] = 17;
+	uint32_t s = a4("10.77.1.2"), d = a4("10.77.1.3");
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &d, 4);
+	put16(ip + 10, pkt_csum(ip, 20));
 	return m;
 }
 
@@ -185,6 +211,36 @@ static void test_unknown_pod(void **state)
 	/* outside the pod CIDR and every route: silently dropped */
 	send1(mk_udp("10.77.1.2", "192.0.2.1", 64));
 	assert_int_equal(drop(DP_DROP_NO_ROUTE), r + 1);
+}
+
+static void test_mtu(void **state)
+{
+	uint8_t f[256];
+	struct pkt_info pi;
+	(void)state;
+	uint16_t mtu = dp->port_mtu[pb];
+	uint64_t d = drop(DP_DROP_MTU_EXCEEDED);
+
+	assert_true(mtu >= 576 && mtu + 100 <= 2000);
+	/* exactly the MTU still goes out */
+	send1(mk_big(mtu, 1));
+	uint8_t *big = malloc(4096);
+	assert_non_null(big);
+	assert_int_equal(rx_one(pa, big, 4096), 14u + mtu);
+	free(big);
+	/* one byte more with DF: fragmentation needed, next-hop MTU set */
+	send1(mk_big((uint16_t)(mtu + 1), 1));
+	size_t len = rx_one(pb, f, sizeof(f));
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	assert_int_equal(f[34], 3);
+	assert_int_equal(f[35], 4);
+	assert_int_equal((unsigned)f[40] << 8 | f[41], mtu);
+	assert_int_equal(pkt_csum(f + 34, len - 34), 0);
+	/* without DF: dropped and counted, nothing sent */
+	send1(mk_big((uint16_t)(mtu + 1), 0));
+	assert_int_equal(drop(DP_DROP_MTU_EXCEEDED), d + 2);
+	struct rte_mbuf *none[4];
+	assert_int_equal(rte_eth_rx_burst(pb, 0, none, 4), 0);
 }
 
 static void test_arp(void **state)
@@ -355,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_forward_to_pod),
 		cmocka_unit_test(test_ttl_exceeded),
 		cmocka_unit_test(test_unknown_pod),
+		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_route_and_control),
 		cmocka_unit_test(test_runtime_attach),

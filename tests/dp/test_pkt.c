@@ -327,6 +327,14 @@ static void test_icmp_error(void **state)
 	len = mk_ip4(f, ip4(10, 77, 1, 3), 17, 1, 100);
 	assert_int_equal(pkt_parse(f, len, &pi), 0);
 	assert_int_equal(pkt_icmp_error(f, 69, &pi, 3, 1, ip4(10, 77, 1, 1), GW_MAC), -28);
+	/* RFC 1191 next-hop MTU, checksum still valid */
+	len = mk_ip4(f, ip4(10, 77, 1, 3), 17, 64, 100);
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	n = pkt_icmp_error(f, sizeof(f), &pi, 3, 4, ip4(10, 77, 1, 1), GW_MAC);
+	assert_true(n > 0);
+	pkt_icmp_error_set_mtu(f, 1500);
+	assert_int_equal(get16(f + 34 + 6), 1500);
+	assert_int_equal(pkt_csum(f + 34, (size_t)n - 34), 0);
 	/* short payload quotes what there is */
 	len = mk_ip4(f, ip4(10, 77, 1, 3), 17, 1, 3);
 	assert_int_equal(pkt_parse(f, len, &pi), 0);
