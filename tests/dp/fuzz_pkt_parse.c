@@ -40,11 +40,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)pkt_icmp_error_allowed(f, size, &pi);
 		/* the ICMP error is built in a buffer of the frame's own size
 		 * (cap = size): it must refuse rather than overflow */
-		int n = pkt_icmp_error(f, size, &pi, 11, 0, 0x0101010a, mac);
+		int n = pkt_icmp_error(f, size, &pi, 3, 4, 0x0101010a, mac);
 		if (n > 0) {
 			struct pkt_info r;
+			pkt_icmp_error_set_mtu(f, 1500);
 			if (pkt_parse(f, (size_t)n, &r) != 0)
 				abort(); /* we must build what we accept */
+			/* and its ICMP checksum must verify */
+			if (pkt_csum(f + PKT_ETH_LEN + PKT_IP4_MIN,
+				     (size_t)n - PKT_ETH_LEN - PKT_IP4_MIN) != 0)
+				abort();
 		}
 		break;
 	}
