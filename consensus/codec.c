@@ -10,6 +10,7 @@
  * a small multiple of the frame size.
  */
 #include "codec.h"
+#include "byte.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -58,14 +59,14 @@ static void w_u16(struct codec_w *w, uint16_t v)
 
 static void w_u32(struct codec_w *w, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		*w->p++ = (uint8_t)(v >> (8 * i));
+	raft_put_le32(w->p, v);
+	w->p += 4;
 }
 
 static void w_u64(struct codec_w *w, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		*w->p++ = (uint8_t)(v >> (8 * i));
+	raft_put_le64(w->p, v);
+	w->p += 8;
 }
 
 static void w_bytes(struct codec_w *w, const void *b, size_t n)
@@ -105,10 +106,7 @@ static bool r_u32(struct codec_r *r, uint32_t *v)
 {
 	if (r->left < 4)
 		return false;
-	uint32_t x = 0;
-	for (int i = 3; i >= 0; i--)
-		x = (x << 8) | r->p[i];
-	*v = x;
+	*v = raft_get_le32(r->p);
 	r->p += 4;
 	r->left -= 4;
 	return true;
@@ -118,10 +116,7 @@ static bool r_u64(struct codec_r *r, uint64_t *v)
 {
 	if (r->left < 8)
 		return false;
-	uint64_t x = 0;
-	for (int i = 7; i >= 0; i--)
-		x = (x << 8) | r->p[i];
-	*v = x;
+	*v = raft_get_le64(r->p);
 	r->p += 8;
 	r->left -= 8;
 	return true;

@@ -17,6 +17,7 @@
  *   read byte by byte so the format does not depend on the host.
  */
 #include "disk.h"
+#include "byte.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,36 +131,6 @@ uint32_t raft_disk_crc32c(uint32_t crc, const void *buf, size_t len)
 	while (len--)
 		crc = disk_crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
-}
-
-/* ---- little-endian helpers ---- */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
 }
 
 /* ---- syscall wrappers ---- */
@@ -498,14 +469,14 @@ static int disk_load_meta(struct raft_disk *d, struct raft_disk_state *st,
 	/* The file is only ever installed by rename, so anything but a whole,
 	 * checksummed record means something other than a crash damaged it. */
 	if (len != DISK_META_SIZE || memcmp(buf, disk_magic_meta, 4) != 0 ||
-	    get32(buf + 4) != DISK_VERSION ||
-	    get32(buf + 24) != raft_disk_crc32c(0, buf, 24) ||
-	    get32(buf + 28) != 0) {
+	    raft_get_le32(buf + 4) != DISK_VERSION ||
+	    raft_get_le32(buf + 24) != raft_disk_crc32c(0, buf, 24) ||
+	    raft_get_le32(buf + 28) != 0) {
 		rv = disk_err(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
 			      "%s: corrupt metadata (size %zu)", path, len);
 	} else {
-		st->term = get64(buf + 8);
-		st->voted_for = get64(buf + 16);
+		st->term = raft_get_le64(buf + 8);
+		st->voted_for = raft_get_le64(buf + 16);
 	}
 	free(buf);
 	return rv;
@@ -526,13 +497,13 @@ static int disk_load_snapshot(struct raft_disk *d, struct raft_disk_state *st,
 	}
 	int rv = RAFT_DISK_CORRUPT;
 	if (len < DISK_SNAP_HDR || memcmp(buf, disk_magic_snap, 4) != 0 ||
-	    get32(buf + 4) != DISK_VERSION ||
-	    get32(buf + 52) != raft_disk_crc32c(0, buf, 52)) {
+	    raft_get_le32(buf + 4) != DISK_VERSION ||
+	    raft_get_le32(buf + 52) != raft_disk_crc32c(0, buf, 52)) {
 		disk_err(rv, errmsg, errmsg_len, "%s: corrupt snapshot header",
 			 path);
 		goto out;
 	}
-	uint64_t conf_len = get64(buf + 32), data_len = get64(buf + 40);
+	uint64_t conf_len = raft_get_le64(buf + 32), data_len = raft_get_le64(buf + 40);
 	/* Lengths must add up to the file size exactly; check each against
 	 * what is present so the sum cannot overflow. */
 	size_t body = len - DISK_SNAP_HDR;
@@ -541,7 +512,7 @@ static int disk_load_snapshot(struct raft_disk *d, struct raft_disk_state *st,
 			 "%s: snapshot lengths do not match file size", path);
 		goto out;
 	}
-	if (get32(buf + 48) != raft_disk_crc32c(0, buf + DISK_SNAP_HDR, body)) {
+	if (raft_get_le32(buf + 48) != raft_disk_crc32c(0, buf + DISK_SNAP_HDR, body)) {
 		disk_err(rv, errmsg, errmsg_len, "%s: snapshot checksum mismatch",
 			 path);
 		goto out;
@@ -557,9 +528,9 @@ static int disk_load_snapshot(struct raft_disk *d, struct raft_disk_state *st,
 	memcpy(st->snap_data, buf + DISK_SNAP_HDR + conf_len, data_len);
 	st->snap_conf_len = conf_len;
 	st->snap_data_len = data_len;
-	st->snap_index = get64(buf + 8);
-	st->snap_term = get64(buf + 16);
-	st->snap_conf_index = get64(buf + 24);
+	st->snap_index = raft_get_le64(buf + 8);
+	st->snap_term = raft_get_le64(buf + 16);
+	st->snap_conf_index = raft_get_le64(buf + 24);
 	rv = RAFT_DISK_OK;
 out:
 	free(buf);
@@ -636,15 +607,15 @@ static enum disk_rec_check disk_check_record(const uint8_t *buf, size_t size,
 {
 	if (size - off < DISK_REC_HDR)
 		return DISK_REC_SHORT;
-	uint32_t len = get32(buf + off + 4);
+	uint32_t len = raft_get_le32(buf + off + 4);
 	/* A length beyond the cap or past EOF cannot be a complete record. */
 	if (len > DISK_MAX_ENTRY || len > size - off - DISK_REC_HDR)
 		return DISK_REC_SHORT;
 	*rec_len = DISK_REC_HDR + (size_t)len;
-	if (get32(buf + off) !=
+	if (raft_get_le32(buf + off) !=
 	    raft_disk_crc32c(0, buf + off + 4, *rec_len - 4))
 		return DISK_REC_BADCRC;
-	if (get64(buf + off + 8) != want_index)
+	if (raft_get_le64(buf + off + 8) != want_index)
 		return DISK_REC_BADFIELD;
 	for (int i = 25; i < 32; i++)
 		if (buf[off + (size_t)i] != 0)
@@ -655,10 +626,10 @@ static enum disk_rec_check disk_check_record(const uint8_t *buf, size_t size,
 /* A complete record with a valid CRC starts at p (index not checked). */
 static bool disk_crc_ok_at(const uint8_t *buf, size_t size, size_t p)
 {
-	uint32_t len = get32(buf + p + 4);
+	uint32_t len = raft_get_le32(buf + p + 4);
 	if (len > DISK_MAX_ENTRY || len > size - p - DISK_REC_HDR)
 		return false;
-	return get32(buf + p) ==
+	return raft_get_le32(buf + p) ==
 	       raft_disk_crc32c(0, buf + p + 4, DISK_REC_HDR - 4 + len);
 }
 
@@ -713,9 +684,9 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 	int rv = RAFT_DISK_OK;
 	bool hdr_ok = size >= DISK_SEG_HDR &&
 		      memcmp(buf, disk_magic_seg, 4) == 0 &&
-		      get32(buf + 4) == DISK_VERSION &&
-		      get64(buf + 8) == first &&
-		      get32(buf + 28) == raft_disk_crc32c(0, buf, 28);
+		      raft_get_le32(buf + 4) == DISK_VERSION &&
+		      raft_get_le64(buf + 8) == first &&
+		      raft_get_le32(buf + 28) == raft_disk_crc32c(0, buf, 28);
 	if (!hdr_ok) {
 		/* A crash right after creating the last segment can leave a
 		 * short or zero-filled header and no records: drop the file. */
@@ -752,7 +723,7 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 			disk_check_record(buf, size, off, index, &rec_len);
 		if (c == DISK_REC_OK) {
 			if (disk_off_reserve(d, disk_n_entries(d) + 1) != 0 ||
-			    disk_state_push(d, st, ecap, get64(buf + off + 16),
+			    disk_state_push(d, st, ecap, raft_get_le64(buf + off + 16),
 					    buf[off + 24],
 					    buf + off + DISK_REC_HDR,
 					    rec_len - DISK_REC_HDR) != 0) {
@@ -928,10 +899,10 @@ int raft_disk_set_term_vote(struct raft_disk *d, uint64_t term,
 		return rv;
 	uint8_t buf[DISK_META_SIZE] = { 0 };
 	memcpy(buf, disk_magic_meta, 4);
-	put32(buf + 4, DISK_VERSION);
-	put64(buf + 8, term);
-	put64(buf + 16, voted_for);
-	put32(buf + 24, raft_disk_crc32c(0, buf, 24));
+	raft_put_le32(buf + 4, DISK_VERSION);
+	raft_put_le64(buf + 8, term);
+	raft_put_le64(buf + 16, voted_for);
+	raft_put_le32(buf + 24, raft_disk_crc32c(0, buf, 24));
 	return disk_replace_file(d, "metadata", buf, sizeof(buf), errmsg,
 				 errmsg_len);
 }
@@ -959,9 +930,9 @@ static int disk_new_segment(struct raft_disk *d, uint64_t first, char *errmsg,
 				path, strerror(errno));
 	uint8_t hdr[DISK_SEG_HDR] = { 0 };
 	memcpy(hdr, disk_magic_seg, 4);
-	put32(hdr + 4, DISK_VERSION);
-	put64(hdr + 8, first);
-	put32(hdr + 28, raft_disk_crc32c(0, hdr, 28));
+	raft_put_le32(hdr + 4, DISK_VERSION);
+	raft_put_le64(hdr + 8, first);
+	raft_put_le32(hdr + 28, raft_disk_crc32c(0, hdr, 28));
 	/* The header and the directory entry are synced now so a later
 	 * fdatasync of appended records is enough to make them findable. */
 	if (disk_write_all(d, fd, hdr, sizeof(hdr)) != 0 ||
@@ -1041,13 +1012,13 @@ int raft_disk_append(struct raft_disk *d, uint64_t first_index,
 	uint8_t *p = d->wbuf;
 	for (size_t i = 0; i < n; i++) {
 		memset(p, 0, DISK_REC_HDR);
-		put32(p + 4, (uint32_t)entries[i].len);
-		put64(p + 8, first_index + i);
-		put64(p + 16, entries[i].term);
+		raft_put_le32(p + 4, (uint32_t)entries[i].len);
+		raft_put_le64(p + 8, first_index + i);
+		raft_put_le64(p + 16, entries[i].term);
 		p[24] = entries[i].type;
 		if (entries[i].len > 0)
 			memcpy(p + DISK_REC_HDR, entries[i].buf, entries[i].len);
-		put32(p, raft_disk_crc32c(0, p + 4,
+		raft_put_le32(p, raft_disk_crc32c(0, p + 4,
 					  DISK_REC_HDR - 4 + entries[i].len));
 		p += DISK_REC_HDR + entries[i].len;
 	}
@@ -1196,18 +1167,18 @@ int raft_disk_snapshot_put(struct raft_disk *d, uint64_t index, uint64_t term,
 				"out of memory");
 	memset(buf, 0, DISK_SNAP_HDR);
 	memcpy(buf, disk_magic_snap, 4);
-	put32(buf + 4, DISK_VERSION);
-	put64(buf + 8, index);
-	put64(buf + 16, term);
-	put64(buf + 24, conf_index);
-	put64(buf + 32, conf_len);
-	put64(buf + 40, data_len);
+	raft_put_le32(buf + 4, DISK_VERSION);
+	raft_put_le64(buf + 8, index);
+	raft_put_le64(buf + 16, term);
+	raft_put_le64(buf + 24, conf_index);
+	raft_put_le64(buf + 32, conf_len);
+	raft_put_le64(buf + 40, data_len);
 	if (conf_len)
 		memcpy(buf + DISK_SNAP_HDR, conf, conf_len);
 	if (data_len)
 		memcpy(buf + DISK_SNAP_HDR + conf_len, data, data_len);
-	put32(buf + 48, raft_disk_crc32c(0, buf + DISK_SNAP_HDR, body));
-	put32(buf + 52, raft_disk_crc32c(0, buf, 52));
+	raft_put_le32(buf + 48, raft_disk_crc32c(0, buf + DISK_SNAP_HDR, body));
+	raft_put_le32(buf + 52, raft_disk_crc32c(0, buf, 52));
 	rv = disk_replace_file(d, "snapshot", buf, DISK_SNAP_HDR + body, errmsg,
 			       errmsg_len);
 	free(buf);

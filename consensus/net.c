@@ -9,6 +9,7 @@
  * touch per-sender state.
  */
 #include "net.h"
+#include "byte.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -114,34 +115,6 @@ static uint64_t net_mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
 }
 
 /* HMAC-SHA256 over a || b into tag. */
@@ -346,10 +319,10 @@ int raft_net_seal(struct raft_net *net, uint64_t to, const void *payload,
 	f[0] = NET_VERSION;
 	f[1] = NET_KIND_RAFT;
 	f[2] = f[3] = 0;
-	put32(f + 4, (uint32_t)len);
-	put64(f + 8, net->id);
-	put64(f + 16, to);
-	put64(f + 24, net->counter);
+	raft_put_le32(f + 4, (uint32_t)len);
+	raft_put_le64(f + 8, net->id);
+	raft_put_le64(f + 16, to);
+	raft_put_le64(f + 24, net->counter);
 	if (len > 0)
 		memcpy(f + RAFT_NET_HDR, payload, len);
 	if (net_mac(net, f, RAFT_NET_HDR + len, NULL, 0,
@@ -395,13 +368,13 @@ int raft_net_open(struct raft_net *net, const void *frame, size_t len,
 		return net_drop(net, drop, RAFT_NET_DROP_SHORT);
 	if (f[0] != NET_VERSION || f[1] != NET_KIND_RAFT || f[2] || f[3])
 		return net_drop(net, drop, RAFT_NET_DROP_VERSION);
-	uint32_t n = get32(f + 4);
+	uint32_t n = raft_get_le32(f + 4);
 	/* The declared payload must be exactly what lies between header and
 	 * tag: no trailing bytes, no short frames. */
 	if (n != len - RAFT_NET_HDR - RAFT_NET_TAG || n > net->max_payload)
 		return net_drop(net, drop, RAFT_NET_DROP_LENGTH);
 	uint8_t tag[RAFT_NET_TAG];
-	uint64_t sender = get64(f + 8);
+	uint64_t sender = raft_get_le64(f + 8);
 	if (net_mac(net, f, RAFT_NET_HDR + n, NULL, 0, tag) != 0 ||
 	    CRYPTO_memcmp(tag, f + RAFT_NET_HDR + n, RAFT_NET_TAG) != 0) {
 		net_log_limited(net,
@@ -412,9 +385,9 @@ int raft_net_open(struct raft_net *net, const void *frame, size_t len,
 		return net_drop(net, drop, RAFT_NET_DROP_BADMAC);
 	}
 	/* Authentic from here on: the fields below are the sender's word. */
-	if (get64(f + 16) != net->id)
+	if (raft_get_le64(f + 16) != net->id)
 		return net_drop(net, drop, RAFT_NET_DROP_WRONG_RECEIVER);
-	uint64_t ctr = get64(f + 24);
+	uint64_t ctr = raft_get_le64(f + 24);
 	struct net_window *w = NULL, *free_slot = NULL;
 	for (int i = 0; i < RAFT_NET_MAX_PEERS; i++) {
 		if (net->win[i].id == sender) {
