@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -544,6 +545,14 @@ struct agent *agent_create(const struct agent_params *params, char *errmsg, size
 		return NULL;
 	}
 	snprintf(a->state_path, sizeof(a->state_path), "%s", params->state_path);
+	/* mkdir -p the state directory (/var/lib/sluice on a fresh node). */
+	char dir[sizeof(a->state_path)];
+	snprintf(dir, sizeof(dir), "%s", a->state_path);
+	for (char *p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		(void)mkdir(dir, 0755);
+		*p = '/';
+	}
 	a->rc = params->ringc;
 	a->log = params->log;
 	a->log_data = params->log_data;

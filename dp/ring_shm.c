@@ -118,6 +118,14 @@ struct ring_shm *ring_shm_create(const struct ring_shm_params *params,
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 
+	/* /run/sluice/ is a tmpfs directory: gone after a reboot. */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		(void)mkdir(dir, 0755);
+	}
 	(void)unlink(tmp); /* left by an earlier incarnation with our pid */
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -179,6 +179,24 @@ static void test_persist_roundtrip(void **s)
 	agent_free(a);
 }
 
+/* A fresh node has no state directory yet: the agent makes it. */
+static void test_state_dir_created(void **s)
+{
+	(void)s;
+	char deep[400];
+	snprintf(deep, sizeof(deep), "%s/var/lib/sluice/agent.json", dir);
+	char err[256];
+	struct agent_params p = {.state_path = deep, .log = quiet};
+	struct agent *a = agent_create(&p, err, sizeof(err));
+	assert_non_null(a);
+	struct agent_port port = {.kind = RING_PORT_TAP};
+	snprintf(port.name, sizeof(port.name), "t");
+	snprintf(port.ifname, sizeof(port.ifname), "tap0");
+	assert_int_equal(agent_port_add(a, &port, NULL, NULL, err, sizeof(err)), AGENT_OK);
+	assert_int_equal(access(deep, F_OK), 0);
+	agent_free(a);
+}
+
 static void test_reject_invalid(void **s)
 {
 	(void)s;
@@ -528,6 +546,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_persist_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_dir_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_on_new_dp, setup, teardown),
