@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -464,6 +465,31 @@ static void test_ctrl_restart_torn_and_stale_acks(void **state)
 	free(f);
 }
 
+/* A dp that holds its lock but stops polling is reported once as hung, not dead. */
+static void test_heartbeat_stall(void **state)
+{
+	struct fake_dp *f = calloc(1, sizeof(*f));
+	struct timespec ts = {0, 120 * 1000000L};
+	(void)state;
+	assert_int_equal(fake_dp_start(f, path, 0, 0), 0);
+	struct ringc_params p = {.path = path, .stall_ms = 50, .log = capture};
+	struct ringc *rc = ringc_create(&p, NULL, 0);
+	assert_int_equal(ringc_check(rc, NULL), 1);
+	n_logs = 0;
+	nanosleep(&ts, NULL); /* > stall_ms with no poll: the heartbeat is still */
+	assert_int_equal(ringc_check(rc, NULL), 1); /* alive: lock held */
+	assert_non_null(strstr(last_log, "heartbeat stalled"));
+	assert_int_equal(n_logs, 1);
+	assert_int_equal(ringc_check(rc, NULL), 1);
+	assert_int_equal(n_logs, 1); /* said once */
+	ctl_ring_poll(f->ctl);
+	assert_int_equal(ringc_check(rc, NULL), 1);
+	assert_non_null(strstr(last_log, "heartbeat resumed"));
+	ringc_free(rc);
+	fake_dp_stop(f);
+	free(f);
+}
+
 static void test_events(void **state)
 {
 	struct fake_dp *f = calloc(1, sizeof(*f));
@@ -505,6 +531,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl_restart_torn_and_stale_acks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_stall, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
