@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
@@ -170,6 +171,35 @@ void tbl_free(struct tbl *t)
 	rte_free(t);
 }
 
+/*
+ * An empty free stack does not mean a full table: deleted slots may be
+ * waiting out their grace period on the defer queue. Reclaim them now
+ * rather than at the next housekeeping tick, so churn faster than the
+ * housekeeping period is slowed, not refused. Workers report a quiescent
+ * state on every poll and are offline while they sleep, so a grace period
+ * normally ends within one poll loop; the wait is still bounded
+ * (TBL_REFILL_WAIT_US) because a stalled reader must not hang the control
+ * thread. Only the control thread waits. 0, or -ENOSPC.
+ */
+#define TBL_REFILL_WAIT_US 50000u
+#define TBL_REFILL_STEP_US 10u
+
+static int tbl_refill(struct tbl *t, const uint32_t *n_free)
+{
+	unsigned freed = 0, pending = 0, avail = 0;
+
+	for (unsigned waited = 0; *n_free == 0; waited += TBL_REFILL_STEP_US) {
+		rte_rcu_qsbr_dq_reclaim(t->dq, t->max_pods + t->max_routes, &freed, &pending,
+					&avail);
+		if (*n_free != 0)
+			break;
+		if (pending == 0 || waited >= TBL_REFILL_WAIT_US)
+			return -ENOSPC;
+		rte_delay_us_sleep(TBL_REFILL_STEP_US);
+	}
+	return 0;
+}
+
 static int32_t tbl_pod_slot(const struct tbl *t, uint32_t ip)
 {
 	void *data;
@@ -186,7 +216,7 @@ const struct tbl_pod *tbl_pod_find(const struct tbl *t, uint32_t ip)
 
 int tbl_pod_add(struct tbl *t, uint32_t ip, const uint8_t mac[6], uint16_t port_id, uint32_t gen)
 {
-	if (t->n_pod_free == 0)
+	if (tbl_refill(t, &t->n_pod_free) != 0)
 		return -ENOSPC;
 	int32_t old = tbl_pod_slot(t, ip);
 	uint32_t s = t->pod_free[--t->n_pod_free];
@@ -241,7 +271,7 @@ int tbl_route_add(struct tbl *t, uint32_t prefix, uint8_t depth, const uint8_t m
 		return -EINVAL;
 	if (hprefix & ~(uint32_t)(0xffffffffull << (32 - depth)))
 		return -EINVAL;
-	if (t->n_route_free == 0)
+	if (tbl_refill(t, &t->n_route_free) != 0)
 		return -ENOSPC;
 	int had = rte_lpm_is_rule_present(t->lpm, hprefix, depth, &old) == 1;
 	uint32_t s = t->route_free[--t->n_route_free];

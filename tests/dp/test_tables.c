@@ -18,6 +18,9 @@
 
 #include <rte_eal.h>
 #include <rte_malloc.h>
+#include <pthread.h>
+#include <arpa/inet.h>
+
 #include <rte_rcu_qsbr.h>
 
 #include "tables.h"
@@ -115,6 +118,53 @@ static void test_grace_period(void **state)
 
 	rte_rcu_qsbr_thread_offline(qv, 0);
 	rte_rcu_qsbr_thread_unregister(qv, 0);
+	tbl_free(t);
+}
+
+/* A live reader that reports a quiescent state after every lookup, like a
+ * worker's poll loop. */
+static volatile int churn_stop;
+
+static void *churn_reader(void *arg)
+{
+	struct tbl *t = arg;
+	uint32_t k = a("10.0.0.1");
+	const struct tbl_pod *out;
+
+	rte_rcu_qsbr_thread_online(qv, 1);
+	while (!__atomic_load_n(&churn_stop, __ATOMIC_ACQUIRE)) {
+		tbl_pod_lookup_bulk(t, &k, 1, &out);
+		rte_rcu_qsbr_quiescent(qv, 1);
+	}
+	rte_rcu_qsbr_thread_offline(qv, 1);
+	return NULL;
+}
+
+static void test_churn_without_housekeeping(void **state)
+{
+	(void)state;
+	/* 250x more adds than slots, and no tbl_reclaim() call at all: each add
+	 * that finds the free stack empty must reclaim the slots whose grace
+	 * period has ended instead of refusing with -ENOSPC. */
+	struct tbl *t = mk(4, 2);
+	pthread_t th;
+
+	assert_int_equal(rte_rcu_qsbr_thread_register(qv, 1), 0);
+	churn_stop = 0;
+	assert_int_equal(pthread_create(&th, NULL, churn_reader, t), 0);
+	for (uint32_t i = 0; i < 1000; i++) {
+		uint32_t ip = htonl(0x0a010000u + (i & 0xffu));
+		uint32_t prefix = htonl(0x0a800000u + ((i & 0xffu) << 8));
+		assert_int_equal(tbl_pod_add(t, ip, M1, 1, 1), 0);
+		assert_int_equal(tbl_route_add(t, prefix, 24, M2, 2, 1), 0);
+		assert_int_equal(tbl_pod_del(t, ip), 0);
+		assert_int_equal(tbl_route_del(t, prefix, 24), 0);
+	}
+	assert_int_equal(tbl_pod_count(t), 0);
+	assert_int_equal(tbl_route_count(t), 0);
+	__atomic_store_n(&churn_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	rte_rcu_qsbr_thread_unregister(qv, 1);
 	tbl_free(t);
 }
 
@@ -252,6 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pods),
 		cmocka_unit_test(test_grace_period),
+		cmocka_unit_test(test_churn_without_housekeeping),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_full_and_walk),
