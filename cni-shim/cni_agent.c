@@ -8,6 +8,7 @@
  * request behind our back: cni.add must reach the agent at most once per
  * plugin call, even though the agent treats a repeat as idempotent.
  */
+#include <sluice/attach_key.h>
 #include "cni_agent.h"
 #include "cni_link.h"
 
@@ -175,7 +176,7 @@ static json_t *cni_agent_req(const char *op, const struct cni_agent_attachment *
 					  json_string(att->pod_mac ? att->pod_mac : ""));
 		/* AGENT-PROTOCOL.md "Keys": the agent's port and pod name for this attachment. */
 		char key[16];
-		cni_link_host_name(att->container_id, att->ifname, key);
+		sluice_attach_key(att->container_id, att->ifname, key);
 		rc |= json_object_set_new(req, "key", json_string(key));
 	}
 	if (rc != 0) {

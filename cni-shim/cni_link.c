@@ -54,17 +54,6 @@ bool cni_link_netns_is_own(const char *path)
 	       a.st_ino == b.st_ino;
 }
 
-void cni_link_host_name(const char *container_id, const char *ifname, char out[16])
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (const char *p = container_id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h = (h ^ '/') * 0x100000001b3ull;
-	for (const char *p = ifname; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	snprintf(out, 16, "sl%012llx", (unsigned long long)(h & 0xffffffffffffull));
-}
-
 /* Open a NETLINK_ROUTE socket inside netns_path (NULL: current netns). */
 static struct mnl_socket *cni_link_open(const char *netns_path, struct cni_error *err)
 {

@@ -37,12 +37,9 @@ enum cni_err cni_link_netns_check(const char *path, struct cni_error *err);
  */
 bool cni_link_netns_is_own(const char *path);
 
-/*
- * Deterministic host-end name for (container_id, ifname): "sl" + 12 hex
- * digits of FNV-1a 64, so DEL without prevResult finds the same name.
- * out must hold 16 bytes.
- */
-void cni_link_host_name(const char *container_id, const char *ifname, char out[16]);
+/* The host end of a pod's veth is named sluice_attach_key(container_id,
+ * ifname) (include/sluice/attach_key.h): deterministic, so DEL without
+ * prevResult finds the same name, and the agent derives the same key. */
 
 /*
  * Create the veth pair: host_if in the current netns (up), pod_if in

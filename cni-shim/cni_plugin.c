@@ -19,6 +19,7 @@
  * missing"): every step tolerates "already gone", and an unreachable agent
  * turns into a pending record instead of an error.
  */
+#include <sluice/attach_key.h>
 #include "cni_plugin.h"
 
 #include <ctype.h>
@@ -206,7 +207,7 @@ static enum cni_err cni_plugin_add(struct cni_plugin_ctx *c)
 	snprintf(att->ifname, sizeof(att->ifname), "%s", env->ifname);
 	snprintf(att->netns, sizeof(att->netns), "%s", env->netns);
 	att->mode = cfg->mode;
-	cni_link_host_name(env->container_id, env->ifname, att->host_ifname);
+	sluice_attach_key(env->container_id, env->ifname, att->host_ifname);
 	if (cfg->mode != CNI_MODE_VETH) {
 		int n = snprintf(att->socket_path, sizeof(att->socket_path), "%s/%s.sock",
 				 cfg->socket_dir, att->host_ifname);
@@ -338,7 +339,7 @@ static enum cni_err cni_plugin_del(struct cni_plugin_ctx *c)
 		snprintf(att->ifname, sizeof(att->ifname), "%s", env->ifname);
 		att->mode = cfg->mode;
 		if (cfg->mode == CNI_MODE_VETH)
-			cni_link_host_name(env->container_id, env->ifname, att->host_ifname);
+			sluice_attach_key(env->container_id, env->ifname, att->host_ifname);
 		else
 			cni_devinfo_path(cfg, env->container_id, env->ifname, att->devinfo_path,
 					 sizeof(att->devinfo_path), NULL);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sluice/attach_key.h>
 #include "agent.h"
 #include "agent_cni.h"
 #include "agent_text.h"
@@ -50,19 +51,6 @@ static int cni_key_ok(const char *k)
 		if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
 			return 0;
 	return 1;
-}
-
-/* Same hash as the plugin's cni_link_host_name (FNV-1a 64, low 48 bits). */
-static void cni_key_of(const char *container_id, const char *ifname, char out[16])
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const char *p = container_id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h = (h ^ '/') * 0x100000001b3ull;
-	for (const char *p = ifname; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	snprintf(out, 16, "sl%012llx", (unsigned long long)(h & 0xffffffffffffull));
 }
 
 struct cni_net {
@@ -267,7 +255,7 @@ static json_t *cni_gc(struct agent *a, json_t *req)
 			free(keep);
 			return cni_err("invalid", "cni.gc: valid[] entries need container_id and ifname");
 		}
-		cni_key_of(cid, ifn, keep[nkeep++]);
+		sluice_attach_key(cid, ifn, keep[nkeep++]);
 	}
 	/* Collect first: releasing reorders the agent's pod array. */
 	size_t np = agent_n_pods(a), nrel = 0;
@@ -318,7 +306,7 @@ unsigned agent_cni_pending(struct agent *a, const char *state_dir)
 		if (rec != NULL && json_unpack(rec, "{s:I,s:s,s:s}", "v", &v, "container_id", &cid,
 					       "ifname", &ifn) == 0 && v == AGENT_CNI_V) {
 			char key[16];
-			cni_key_of(cid, ifn, key);
+			sluice_attach_key(cid, ifn, key);
 			cni_release(a, key);
 			done++;
 		}
