@@ -26,6 +26,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,8 +326,9 @@ int main(int argc, char **argv)
 		char prefix[64];
 		snprintf(prefix, sizeof(prefix), "--file-prefix=ringbench%d", (int)getpid());
 		char *eal[] = {argv[0], (char *)"-l", (char *)"0", (char *)"--no-huge", (char *)"-m",
-			       (char *)"512", (char *)"--no-pci", prefix, (char *)"--log-level=*:error", NULL};
-		if (rte_eal_init(9, eal) < 0) {
+			       (char *)"512", (char *)"--no-pci", (char *)"--no-shconf", (char *)"--no-telemetry", prefix,
+			       (char *)"--log-level=*:error", NULL};
+		if (rte_eal_init(11, eal) < 0) {
 			fprintf(stderr, "ring_bench: EAL init failed (root needed); skipping dp mode\n");
 			return rc ? 1 : 77;
 		}
@@ -354,7 +356,11 @@ int main(int argc, char **argv)
 		rc |= run("dp", &ctl_apply_ops, ca, count, 1);
 		ctl_apply_free(ca);
 		dp_free(dp);
+		/* EAL leaves its (empty, --no-shconf) runtime dir behind */
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 		rte_eal_cleanup();
+		rmdir(dir);
 	}
 	return rc ? 1 : 0;
 }

@@ -41,6 +41,8 @@ cleanup() {
 	ip netns del "$ns_node" 2>/dev/null
 	ip netns del "$ns_peer" 2>/dev/null
 	rm -rf "$tmp"
+	# testpmd's runtime dir (telemetry socket) outlives --in-memory
+	rm -rf "/var/run/dpdk/xsteer$$"
 }
 trap cleanup EXIT
 
