@@ -38,7 +38,8 @@
 	_(ARP_REPLY, "arp_reply")                                                \
 	_(ICMP_ECHO_REPLY, "icmp_echo_reply")                                    \
 	_(ICMP_ERROR, "icmp_error_sent")                                         \
-	_(ICMP_RATELIMITED, "icmp_error_ratelimited")
+	_(ICMP_RATELIMITED, "icmp_error_ratelimited")                           \
+	_(BUSY_CYCLES, "busy_cycles")
 
 #define DP_DROP_ENUM(e, n, d) DP_DROP_##e,
 enum dp_drop { DP_DROP_NONE = 0, DP_FOREACH_DROP(DP_DROP_ENUM) DP_DROP_MAX };
