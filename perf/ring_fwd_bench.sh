@@ -11,7 +11,7 @@
 # round runs the generator flat out for RF_DURATION seconds twice on the
 # same dp: once idle, once while ring_bench streams RF_RATE commands/s
 # (default 50000; RF_RATE=0 means as fast as the ring takes them, which
-# also shows the -ENOSPC wall of dp's 100 ms reclaim cadence). Prints rx
+# stresses dp's on-demand slot reclaim). Prints rx
 # Mpps and loss for both, the update rate achieved and refused, and the
 # machine load: on a 2-CPU box the streamer shares a CPU with the
 # generator, which is part of what is measured.
