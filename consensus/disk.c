@@ -17,6 +17,7 @@
  *   read byte by byte so the format does not depend on the host.
  */
 #include "disk.h"
+#include <sluice/errmsg.h>
 #include "byte.h"
 
 #include <dirent.h>
@@ -89,18 +90,6 @@ const char *raft_disk_strerror(int err)
 #undef RAFT_DISK_STR
 	}
 	return "unknown error";
-}
-
-__attribute__((format(printf, 4, 5)))
-static int disk_err(int code, char *errmsg, size_t len, const char *fmt, ...)
-{
-	if (errmsg != NULL && len > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errmsg, len, fmt, ap);
-		va_end(ap);
-	}
-	return code;
 }
 
 /* ---- CRC32C, table driven (reflected polynomial 0x82F63B78) ---- */
@@ -285,13 +274,13 @@ static int disk_replace_file(struct raft_disk *d, const char *name,
 	int fd = sys_open(d, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			  0600);
 	if (fd < 0)
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"open %s: %s", tmp, strerror(errno));
 	if (disk_write_all(d, fd, buf, len) != 0) {
 		int e = errno;
 		close(fd);
 		sys_unlink(d, tmp);
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"write %s: %s", tmp, strerror(e));
 	}
 	if (sys_fsync(d, fd) != 0) {
@@ -300,21 +289,21 @@ static int disk_replace_file(struct raft_disk *d, const char *name,
 		int e = errno;
 		close(fd);
 		sys_unlink(d, tmp);
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"fsync %s: %s", tmp, strerror(e));
 	}
 	close(fd);
 	if (sys_rename(d, tmp, dst) != 0) {
 		int e = errno;
 		sys_unlink(d, tmp);
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"rename %s: %s", tmp, strerror(e));
 	}
 	if (sys_fsync(d, d->dir_fd) != 0) {
 		/* The new file is visible but maybe not durable; we cannot
 		 * tell the caller it is either, so stop trusting the handle. */
 		d->broken = true;
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"fsync dir %s: %s", d->dir, strerror(errno));
 	}
 	return RAFT_DISK_OK;
@@ -327,14 +316,14 @@ struct raft_disk *raft_disk_create(const struct raft_disk_params *params,
 {
 	if (params == NULL || params->dir == NULL ||
 	    strlen(params->dir) >= sizeof(((struct raft_disk *)0)->dir)) {
-		disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+		sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 			 "raft_disk: missing or too long directory");
 		errno = EINVAL;
 		return NULL;
 	}
 	struct raft_disk *d = calloc(1, sizeof(*d));
 	if (d == NULL) {
-		disk_err(RAFT_DISK_NOMEM, errmsg, errmsg_len,
+		sluice_errf(RAFT_DISK_NOMEM, errmsg, errmsg_len,
 			 "raft_disk: out of memory");
 		errno = ENOMEM;
 		return NULL;
@@ -355,13 +344,13 @@ struct raft_disk *raft_disk_create(const struct raft_disk_params *params,
 	d->last_index = 0;
 
 	if (mkdir(d->dir, 0700) != 0 && errno != EEXIST) {
-		disk_err(RAFT_DISK_IO, errmsg, errmsg_len, "mkdir %s: %s",
+		sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len, "mkdir %s: %s",
 			 d->dir, strerror(errno));
 		goto fail;
 	}
 	d->dir_fd = sys_open(d, d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (d->dir_fd < 0) {
-		disk_err(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s",
+		sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s",
 			 d->dir, strerror(errno));
 		goto fail;
 	}
@@ -369,13 +358,13 @@ struct raft_disk *raft_disk_create(const struct raft_disk_params *params,
 	disk_path(d, lock, sizeof(lock), "LOCK");
 	d->lock_fd = sys_open(d, lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0) {
-		disk_err(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s", lock,
+		sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s", lock,
 			 strerror(errno));
 		goto fail;
 	}
 	/* Two servers appending to one log would interleave records. */
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		disk_err(RAFT_DISK_BUSY, errmsg, errmsg_len,
+		sluice_errf(RAFT_DISK_BUSY, errmsg, errmsg_len,
 			 "%s is locked by another process", d->dir);
 		errno = EBUSY;
 		goto fail;
@@ -462,7 +451,7 @@ static int disk_load_meta(struct raft_disk *d, struct raft_disk_state *st,
 	if (disk_read_file(d, path, &buf, &len) != 0) {
 		if (errno == ENOENT)
 			return RAFT_DISK_OK;	/* fresh server: term 0 */
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"read %s: %s", path, strerror(errno));
 	}
 	int rv = RAFT_DISK_OK;
@@ -472,7 +461,7 @@ static int disk_load_meta(struct raft_disk *d, struct raft_disk_state *st,
 	    raft_get_le32(buf + 4) != DISK_VERSION ||
 	    raft_get_le32(buf + 24) != raft_disk_crc32c(0, buf, 24) ||
 	    raft_get_le32(buf + 28) != 0) {
-		rv = disk_err(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
+		rv = sluice_errf(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
 			      "%s: corrupt metadata (size %zu)", path, len);
 	} else {
 		st->term = raft_get_le64(buf + 8);
@@ -492,14 +481,14 @@ static int disk_load_snapshot(struct raft_disk *d, struct raft_disk_state *st,
 	if (disk_read_file(d, path, &buf, &len) != 0) {
 		if (errno == ENOENT)
 			return RAFT_DISK_OK;
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"read %s: %s", path, strerror(errno));
 	}
 	int rv = RAFT_DISK_CORRUPT;
 	if (len < DISK_SNAP_HDR || memcmp(buf, disk_magic_snap, 4) != 0 ||
 	    raft_get_le32(buf + 4) != DISK_VERSION ||
 	    raft_get_le32(buf + 52) != raft_disk_crc32c(0, buf, 52)) {
-		disk_err(rv, errmsg, errmsg_len, "%s: corrupt snapshot header",
+		sluice_errf(rv, errmsg, errmsg_len, "%s: corrupt snapshot header",
 			 path);
 		goto out;
 	}
@@ -508,19 +497,19 @@ static int disk_load_snapshot(struct raft_disk *d, struct raft_disk_state *st,
 	 * what is present so the sum cannot overflow. */
 	size_t body = len - DISK_SNAP_HDR;
 	if (conf_len > body || data_len != body - conf_len) {
-		disk_err(rv, errmsg, errmsg_len,
+		sluice_errf(rv, errmsg, errmsg_len,
 			 "%s: snapshot lengths do not match file size", path);
 		goto out;
 	}
 	if (raft_get_le32(buf + 48) != raft_disk_crc32c(0, buf + DISK_SNAP_HDR, body)) {
-		disk_err(rv, errmsg, errmsg_len, "%s: snapshot checksum mismatch",
+		sluice_errf(rv, errmsg, errmsg_len, "%s: snapshot checksum mismatch",
 			 path);
 		goto out;
 	}
 	st->snap_conf = d->alloc(conf_len ? conf_len : 1);
 	st->snap_data = d->alloc(data_len ? data_len : 1);
 	if (st->snap_conf == NULL || st->snap_data == NULL) {
-		rv = disk_err(RAFT_DISK_NOMEM, errmsg, errmsg_len,
+		rv = sluice_errf(RAFT_DISK_NOMEM, errmsg, errmsg_len,
 			      "%s: out of memory", path);
 		goto out;
 	}
@@ -549,7 +538,7 @@ static int disk_list_segments(struct raft_disk *d, uint64_t **out, size_t *n,
 {
 	DIR *dir = opendir(d->dir);
 	if (dir == NULL)
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"opendir %s: %s", d->dir, strerror(errno));
 	uint64_t *v = NULL;
 	size_t cnt = 0, cap = 0;
@@ -574,7 +563,7 @@ static int disk_list_segments(struct raft_disk *d, uint64_t **out, size_t *n,
 			cap = cap ? cap * 2 : 16;
 			uint64_t *p = realloc(v, cap * sizeof(*p));
 			if (p == NULL) {
-				rv = disk_err(RAFT_DISK_NOMEM, errmsg,
+				rv = sluice_errf(RAFT_DISK_NOMEM, errmsg,
 					      errmsg_len, "out of memory");
 				break;
 			}
@@ -679,7 +668,7 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 	uint8_t *buf;
 	size_t size;
 	if (disk_read_file(d, path, &buf, &size) != 0)
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"read %s: %s", path, strerror(errno));
 	int rv = RAFT_DISK_OK;
 	bool hdr_ok = size >= DISK_SEG_HDR &&
@@ -696,20 +685,20 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 			disk_logf(d, "raft_disk: %s: incomplete segment header "
 				  "(%zu bytes), removed", path, size);
 			if (sys_unlink(d, path) != 0)
-				return disk_err(RAFT_DISK_IO, errmsg,
+				return sluice_errf(RAFT_DISK_IO, errmsg,
 						errmsg_len, "unlink %s: %s",
 						path, strerror(errno));
 			st->torn_bytes += size;
 			return RAFT_DISK_NOENT;	/* caller: no segment */
 		}
 		free(buf);
-		return disk_err(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
 				"%s: corrupt segment header at offset 0",
 				path);
 	}
 	if (*expect != 0 && first != *expect) {
 		free(buf);
-		return disk_err(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
 				"%s: starts at index %" PRIu64
 				", expected %" PRIu64 " (gap in the log)",
 				path, first, *expect);
@@ -727,7 +716,7 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 					    buf[off + 24],
 					    buf + off + DISK_REC_HDR,
 					    rec_len - DISK_REC_HDR) != 0) {
-				rv = disk_err(RAFT_DISK_NOMEM, errmsg,
+				rv = sluice_errf(RAFT_DISK_NOMEM, errmsg,
 					      errmsg_len, "out of memory");
 				goto out;
 			}
@@ -758,7 +747,7 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 			if (disk_crc_ok_at(buf, size, p))
 				torn = false;
 		if (!torn) {
-			rv = disk_err(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
+			rv = sluice_errf(RAFT_DISK_CORRUPT, errmsg, errmsg_len,
 				      "%s: %s in record for index %" PRIu64
 				      " at offset %zu; refusing to start",
 				      path,
@@ -771,7 +760,7 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 		int fd = sys_open(d, path, O_WRONLY | O_CLOEXEC, 0);
 		if (fd < 0 || sys_ftruncate(d, fd, (off_t)off) != 0 ||
 		    sys_fsync(d, fd) != 0) {
-			rv = disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+			rv = sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				      "truncate torn tail of %s: %s", path,
 				      strerror(errno));
 			if (fd >= 0)
@@ -787,7 +776,7 @@ static int disk_load_segment(struct raft_disk *d, struct raft_disk_state *st,
 	}
 	seg.size = off;
 	if (disk_segs_push(d, &seg) != 0) {
-		rv = disk_err(RAFT_DISK_NOMEM, errmsg, errmsg_len,
+		rv = sluice_errf(RAFT_DISK_NOMEM, errmsg, errmsg_len,
 			      "out of memory");
 		goto out;
 	}
@@ -806,7 +795,7 @@ static int disk_open_last(struct raft_disk *d, char *errmsg, size_t errmsg_len)
 	disk_path(d, path, sizeof(path), name);
 	d->seg_fd = sys_open(d, path, O_WRONLY | O_APPEND | O_CLOEXEC, 0);
 	if (d->seg_fd < 0)
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s",
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s",
 				path, strerror(errno));
 	return RAFT_DISK_OK;
 }
@@ -815,7 +804,7 @@ int raft_disk_load(struct raft_disk *d, struct raft_disk_state *st,
 		   char *errmsg, size_t errmsg_len)
 {
 	if (d == NULL || st == NULL || d->loaded)
-		return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 				"raft_disk_load: bad call");
 	memset(st, 0, sizeof(*st));
 	char path[PATH_MAX];
@@ -882,10 +871,10 @@ static int disk_check_usable(const struct raft_disk *d, char *errmsg,
 			     size_t errmsg_len)
 {
 	if (!d->loaded)
-		return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 				"raft_disk: not loaded");
 	if (d->broken)
-		return disk_err(RAFT_DISK_BROKEN, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_BROKEN, errmsg, errmsg_len,
 				"raft_disk: %s: unusable after an earlier "
 				"failed sync; restart to recover", d->dir);
 	return RAFT_DISK_OK;
@@ -919,14 +908,14 @@ static int disk_new_segment(struct raft_disk *d, uint64_t first, char *errmsg,
 	disk_path(d, path, sizeof(path), name);
 	if (disk_segs_push(d, &(struct disk_seg){ .first = first, .n = 0,
 						   .size = DISK_SEG_HDR }) != 0)
-		return disk_err(RAFT_DISK_NOMEM, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_NOMEM, errmsg, errmsg_len,
 				"out of memory");
 	d->n_segs--;	/* committed below once the file exists */
 	int fd = sys_open(d, path,
 			  O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
 			  0600);
 	if (fd < 0)
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s",
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len, "open %s: %s",
 				path, strerror(errno));
 	uint8_t hdr[DISK_SEG_HDR] = { 0 };
 	memcpy(hdr, disk_magic_seg, 4);
@@ -942,7 +931,7 @@ static int disk_new_segment(struct raft_disk *d, uint64_t first, char *errmsg,
 		/* Nothing refers to the file yet; if unlink fails too, load
 		 * will discard a short header or accept an empty segment. */
 		sys_unlink(d, path);
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"create %s: %s", path, strerror(e));
 	}
 	if (d->seg_fd >= 0)
@@ -962,24 +951,24 @@ int raft_disk_append(struct raft_disk *d, uint64_t first_index,
 	bool empty = disk_n_entries(d) == 0;
 	if (n == 0 || entries == NULL ||
 	    (!empty && first_index != d->last_index + 1) || first_index == 0)
-		return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 				"raft_disk_append: index %" PRIu64
 				" does not follow %" PRIu64,
 				first_index, d->last_index);
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (entries[i].len > DISK_MAX_ENTRY)
-			return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+			return sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 					"raft_disk_append: entry too large");
 		total += DISK_REC_HDR + entries[i].len;
 	}
 	if (disk_off_reserve(d, disk_n_entries(d) + n) != 0)
-		return disk_err(RAFT_DISK_NOMEM, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_NOMEM, errmsg, errmsg_len,
 				"out of memory");
 	if (total > d->wcap) {
 		uint8_t *p = realloc(d->wbuf, total);
 		if (p == NULL)
-			return disk_err(RAFT_DISK_NOMEM, errmsg, errmsg_len,
+			return sluice_errf(RAFT_DISK_NOMEM, errmsg, errmsg_len,
 					"out of memory");
 		d->wbuf = p;
 		d->wcap = total;
@@ -998,7 +987,7 @@ int raft_disk_append(struct raft_disk *d, uint64_t first_index,
 		if (d->seg_fd >= 0 && d->dirty) {
 			if (sys_fdatasync(d, d->seg_fd) != 0) {
 				d->broken = true;
-				return disk_err(RAFT_DISK_IO, errmsg,
+				return sluice_errf(RAFT_DISK_IO, errmsg,
 						errmsg_len, "fdatasync: %s",
 						strerror(errno));
 			}
@@ -1028,7 +1017,7 @@ int raft_disk_append(struct raft_disk *d, uint64_t first_index,
 		 * and a retry appends cleanly. */
 		if (sys_ftruncate(d, d->seg_fd, (off_t)seg->size) != 0)
 			d->broken = true;
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"write segment %" PRIu64 ": %s", seg->first,
 				strerror(e));
 	}
@@ -1054,7 +1043,7 @@ int raft_disk_sync(struct raft_disk *d, char *errmsg, size_t errmsg_len)
 		return rv;
 	if (sys_fdatasync(d, d->seg_fd) != 0) {
 		d->broken = true;	/* see the fsyncgate note on top */
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"fdatasync %s: %s", d->dir, strerror(errno));
 	}
 	d->dirty = false;
@@ -1070,7 +1059,7 @@ static int disk_drop_last_segment(struct raft_disk *d, char *errmsg,
 	disk_seg_name(seg->first, name, sizeof(name));
 	disk_path(d, path, sizeof(path), name);
 	if (sys_unlink(d, path) != 0)
-		return disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				"unlink %s: %s", path, strerror(errno));
 	if (d->seg_fd >= 0)
 		close(d->seg_fd);
@@ -1088,7 +1077,7 @@ int raft_disk_truncate(struct raft_disk *d, uint64_t index, char *errmsg,
 	if (rv != RAFT_DISK_OK)
 		return rv;
 	if (index == 0)
-		return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 				"raft_disk_truncate: index 0");
 	if (disk_n_entries(d) == 0 || index > d->last_index)
 		return RAFT_DISK_OK;
@@ -1110,13 +1099,13 @@ int raft_disk_truncate(struct raft_disk *d, uint64_t index, char *errmsg,
 		int fd = d->seg_fd >= 0 ? d->seg_fd
 				: sys_open(d, path, O_WRONLY | O_APPEND | O_CLOEXEC, 0);
 		if (fd < 0) {
-			rv = disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+			rv = sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				      "open %s: %s", path, strerror(errno));
 			goto out;
 		}
 		d->seg_fd = fd;
 		if (sys_ftruncate(d, fd, (off_t)cut) != 0) {
-			rv = disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+			rv = sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				      "ftruncate %s: %s", path, strerror(errno));
 			goto out;
 		}
@@ -1126,7 +1115,7 @@ int raft_disk_truncate(struct raft_disk *d, uint64_t index, char *errmsg,
 		d->dirty = true;
 		if (sys_fdatasync(d, fd) != 0) {
 			d->broken = true;
-			rv = disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+			rv = sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				      "fdatasync %s: %s", path, strerror(errno));
 			goto out;
 		}
@@ -1139,7 +1128,7 @@ int raft_disk_truncate(struct raft_disk *d, uint64_t index, char *errmsg,
 out:
 	if (unlinked && sys_fsync(d, d->dir_fd) != 0 && rv == RAFT_DISK_OK) {
 		d->broken = true;
-		rv = disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+		rv = sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 			      "fsync dir %s: %s", d->dir, strerror(errno));
 	}
 	if (rv == RAFT_DISK_OK && d->seg_fd < 0 && d->n_segs > 0)
@@ -1158,12 +1147,12 @@ int raft_disk_snapshot_put(struct raft_disk *d, uint64_t index, uint64_t term,
 		return rv;
 	if (index == 0 || conf_len > SIZE_MAX - DISK_SNAP_HDR - data_len ||
 	    (conf_len && conf == NULL) || (data_len && data == NULL))
-		return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 				"raft_disk_snapshot_put: bad arguments");
 	size_t body = conf_len + data_len;
 	uint8_t *buf = malloc(DISK_SNAP_HDR + body);
 	if (buf == NULL)
-		return disk_err(RAFT_DISK_NOMEM, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_NOMEM, errmsg, errmsg_len,
 				"out of memory");
 	memset(buf, 0, DISK_SNAP_HDR);
 	memcpy(buf, disk_magic_snap, 4);
@@ -1195,7 +1184,7 @@ int raft_disk_snapshot_put(struct raft_disk *d, uint64_t index, uint64_t term,
 		disk_seg_name(d->segs[drop].first, name, sizeof(name));
 		disk_path(d, path, sizeof(path), name);
 		if (sys_unlink(d, path) != 0) {
-			rv = disk_err(RAFT_DISK_IO, errmsg, errmsg_len,
+			rv = sluice_errf(RAFT_DISK_IO, errmsg, errmsg_len,
 				      "unlink %s: %s", path, strerror(errno));
 			break;
 		}
@@ -1219,7 +1208,7 @@ int raft_disk_snapshot_read(struct raft_disk *d, struct raft_disk_state *st,
 			    char *errmsg, size_t errmsg_len)
 {
 	if (d == NULL || st == NULL)
-		return disk_err(RAFT_DISK_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_DISK_INVAL, errmsg, errmsg_len,
 				"raft_disk_snapshot_read: bad call");
 	memset(st, 0, sizeof(*st));
 	int rv = disk_load_snapshot(d, st, errmsg, errmsg_len);

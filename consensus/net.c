@@ -9,6 +9,7 @@
  * touch per-sender state.
  */
 #include "net.h"
+#include <sluice/errmsg.h>
 #include "byte.h"
 
 #include <errno.h>
@@ -90,18 +91,6 @@ const char *raft_net_drop_name(int drop)
 	return "unknown";
 }
 
-__attribute__((format(printf, 4, 5)))
-static int net_err(int code, char *errmsg, size_t len, const char *fmt, ...)
-{
-	if (errmsg != NULL && len > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errmsg, len, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static uint64_t net_realtime_ns(void *data)
 {
 	(void)data;
@@ -164,7 +153,7 @@ struct raft_net *raft_net_create(const struct raft_net_params *params,
 {
 	if (params == NULL || params->id == 0 || params->key == NULL ||
 	    params->key_len < RAFT_NET_MIN_KEY) {
-		net_err(RAFT_NET_INVAL, errmsg, errmsg_len,
+		sluice_errf(RAFT_NET_INVAL, errmsg, errmsg_len,
 			"raft_net: need an id and a key of at least %d bytes",
 			RAFT_NET_MIN_KEY);
 		errno = EINVAL;
@@ -172,7 +161,7 @@ struct raft_net *raft_net_create(const struct raft_net_params *params,
 	}
 	struct raft_net *net = calloc(1, sizeof(*net));
 	if (net == NULL) {
-		net_err(RAFT_NET_NOMEM, errmsg, errmsg_len, "out of memory");
+		sluice_errf(RAFT_NET_NOMEM, errmsg, errmsg_len, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -212,7 +201,7 @@ struct raft_net *raft_net_create(const struct raft_net_params *params,
 	    out != sizeof(mac_key) ||
 	    !EVP_MAC_init(net->mac_ctx, mac_key, sizeof(mac_key), prm)) {
 		OPENSSL_cleanse(mac_key, sizeof(mac_key));
-		net_err(RAFT_NET_IO, errmsg, errmsg_len,
+		sluice_errf(RAFT_NET_IO, errmsg, errmsg_len,
 			"raft_net: OpenSSL HMAC-SHA256 unavailable");
 		errno = EIO;
 		goto fail;
@@ -227,7 +216,7 @@ struct raft_net *raft_net_create(const struct raft_net_params *params,
 				  sizeof(max)) < 0 ||
 		    nn_bind(net->pull, params->bind_url) < 0) {
 			int e = nn_errno();
-			net_err(RAFT_NET_IO, errmsg, errmsg_len,
+			sluice_errf(RAFT_NET_IO, errmsg, errmsg_len,
 				"raft_net: bind %s: %s", params->bind_url,
 				nn_strerror(e));
 			errno = e;
@@ -271,7 +260,7 @@ int raft_net_peer_add(struct raft_net *net, uint64_t id, const char *url,
 		      char *errmsg, size_t errmsg_len)
 {
 	if (net == NULL || id == 0 || id == net->id || url == NULL)
-		return net_err(RAFT_NET_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_NET_INVAL, errmsg, errmsg_len,
 			       "raft_net_peer_add: bad peer");
 	struct net_peer *p = net_peer_find(net, id);
 	if (p != NULL) {
@@ -282,7 +271,7 @@ int raft_net_peer_add(struct raft_net *net, uint64_t id, const char *url,
 			if (net->peers[i].sock < 0)
 				p = &net->peers[i];
 		if (p == NULL)
-			return net_err(RAFT_NET_NOMEM, errmsg, errmsg_len,
+			return sluice_errf(RAFT_NET_NOMEM, errmsg, errmsg_len,
 				       "raft_net: more than %d peers",
 				       RAFT_NET_MAX_PEERS);
 	}
@@ -296,7 +285,7 @@ int raft_net_peer_add(struct raft_net *net, uint64_t id, const char *url,
 		int e = nn_errno();
 		if (s >= 0)
 			nn_close(s);
-		return net_err(RAFT_NET_IO, errmsg, errmsg_len,
+		return sluice_errf(RAFT_NET_IO, errmsg, errmsg_len,
 			       "raft_net: connect %s: %s", url, nn_strerror(e));
 	}
 	p->id = id;
@@ -420,11 +409,11 @@ int raft_net_send(struct raft_net *net, uint64_t to, const void *payload,
 		  size_t len, char *errmsg, size_t errmsg_len)
 {
 	if (net == NULL || len > net->max_payload)
-		return net_err(RAFT_NET_INVAL, errmsg, errmsg_len,
+		return sluice_errf(RAFT_NET_INVAL, errmsg, errmsg_len,
 			       "raft_net_send: payload too large");
 	struct net_peer *p = net_peer_find(net, to);
 	if (p == NULL)
-		return net_err(RAFT_NET_NOPEER, errmsg, errmsg_len,
+		return sluice_errf(RAFT_NET_NOPEER, errmsg, errmsg_len,
 			       "raft_net_send: unknown peer %" PRIu64, to);
 	size_t flen = RAFT_NET_HDR + len + RAFT_NET_TAG;
 	/* nanomsg copies the buffer on send, so one scratch frame is
@@ -432,17 +421,17 @@ int raft_net_send(struct raft_net *net, uint64_t to, const void *payload,
 	if (flen > net->sbuf_cap) {
 		uint8_t *b = realloc(net->sbuf, flen);
 		if (b == NULL)
-			return net_err(RAFT_NET_NOMEM, errmsg, errmsg_len,
+			return sluice_errf(RAFT_NET_NOMEM, errmsg, errmsg_len,
 				       "out of memory");
 		net->sbuf = b;
 		net->sbuf_cap = flen;
 	}
 	int rv = raft_net_seal(net, to, payload, len, net->sbuf, flen);
 	if (rv != RAFT_NET_OK)
-		return net_err(rv, errmsg, errmsg_len, "raft_net: seal failed");
+		return sluice_errf(rv, errmsg, errmsg_len, "raft_net: seal failed");
 	if (nn_send(p->sock, net->sbuf, flen, NN_DONTWAIT) < 0) {
 		net->stats.drops[RAFT_NET_DROP_SEND_FAILED]++;
-		return net_err(RAFT_NET_DROPPED, errmsg, errmsg_len,
+		return sluice_errf(RAFT_NET_DROPPED, errmsg, errmsg_len,
 			       "raft_net: send to %" PRIu64 ": %s", to,
 			       nn_strerror(nn_errno()));
 	}

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include <sluice/errmsg.h>
 #include "agent_text.h"
 #include "ringc.h"
 
@@ -88,20 +89,6 @@ static void agent_logf(struct agent *a, const char *fmt, ...)
 		a->log(a->log_data, line);
 	else
 		fprintf(stderr, "%s\n", line);
-}
-
-static int agent_fail(int err, char *errmsg, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int agent_fail(int err, char *errmsg, size_t len, const char *fmt, ...)
-{
-	if (errmsg != NULL && len > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errmsg, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
 }
 
 /* Grow *arr (of elem bytes) to hold one more; 0 or -1. */
@@ -268,7 +255,7 @@ static int agent_save(struct agent *a, char *errmsg, size_t len)
 	char *text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text == NULL)
-		return agent_fail(AGENT_NOMEM, errmsg, len, "agent: cannot encode state");
+		return sluice_errf(AGENT_NOMEM, errmsg, len, "agent: cannot encode state");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->state_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int ok = fd >= 0 && agent_write_all(fd, text, strlen(text)) == 0 &&
@@ -281,7 +268,7 @@ static int agent_save(struct agent *a, char *errmsg, size_t len)
 		if (ok)
 			err = errno;
 		(void)unlink(tmp);
-		return agent_fail(AGENT_IO, errmsg, len, "agent: cannot write %s: %s", a->state_path,
+		return sluice_errf(AGENT_IO, errmsg, len, "agent: cannot write %s: %s", a->state_path,
 				  strerror(err));
 	}
 	snprintf(dirbuf, sizeof(dirbuf), "%s", a->state_path);
@@ -306,7 +293,7 @@ static int agent_load_port(struct agent *a, json_t *o, char *errmsg, size_t len)
 	    id <= 0 || id > UINT32_MAX || role < 0 || role > 1 ||
 	    strlen(name) >= sizeof(p.name) || strlen(ifname) >= sizeof(p.ifname) ||
 	    strlen(path) >= sizeof(p.path))
-		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: bad port entry in state file");
+		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: bad port entry in state file");
 	p.id = (uint32_t)id;
 	p.link_up = -1;
 	p.kind = (uint8_t)ring_port_kind_parse(kind);
@@ -317,7 +304,7 @@ static int agent_load_port(struct agent *a, json_t *o, char *errmsg, size_t len)
 	agent_port_cmd(&p, 1, &c);
 	if (ring_cmd_check(&c) != RING_BAD_OK || agent_find_port(a, p.name, 0) ||
 	    agent_find_port(a, NULL, p.id))
-		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: invalid port %s in state file", name);
+		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: invalid port %s in state file", name);
 	if (agent_grow((void **)&a->ports, &a->cap_ports, a->n_ports, sizeof(p)) != 0)
 		return AGENT_NOMEM;
 	a->ports[a->n_ports++] = p;
@@ -336,14 +323,14 @@ static int agent_load_pod(struct agent *a, json_t *o, char *errmsg, size_t len)
 	    id <= 0 || id > UINT32_MAX || port_id <= 0 || port_id > UINT32_MAX ||
 	    strlen(name) >= sizeof(p.name) || agent_parse_ip(ip, &p.family, p.addr) != 0 ||
 	    agent_parse_mac(mac, p.mac) != 0)
-		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: bad pod entry in state file");
+		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: bad pod entry in state file");
 	snprintf(p.name, sizeof(p.name), "%s", name);
 	p.id = (uint32_t)id;
 	p.port_id = (uint32_t)port_id;
 	agent_pod_cmd(&p, 1, &c);
 	if (ring_cmd_check(&c) != RING_BAD_OK || !agent_find_port(a, NULL, p.port_id) ||
 	    agent_find_pod(a, p.name, 0) || agent_find_pod(a, NULL, p.id))
-		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: invalid pod %s in state file", name);
+		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: invalid pod %s in state file", name);
 	if (agent_grow((void **)&a->pods, &a->cap_pods, a->n_pods, sizeof(p)) != 0)
 		return AGENT_NOMEM;
 	a->pods[a->n_pods++] = p;
@@ -366,7 +353,7 @@ static int agent_load_route(struct agent *a, json_t *o, char *errmsg, size_t len
 	    agent_parse_prefix(prefix, &r.family, r.prefix, &r.prefix_len) != 0 ||
 	    agent_parse_mac(mac, r.nh_mac) != 0 || (e = agent_encap_parse(encap)) < 0 ||
 	    (nh != NULL && agent_parse_ip(nh, &r.nh_family, r.nexthop) != 0))
-		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: bad route entry in state file");
+		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: bad route entry in state file");
 	r.encap = (uint8_t)e;
 	r.node_id = (uint32_t)node;
 	r.port_id = (uint32_t)port_id;
@@ -374,7 +361,7 @@ static int agent_load_route(struct agent *a, json_t *o, char *errmsg, size_t len
 	agent_route_cmd(&r, 1, &c);
 	if (ring_cmd_check(&c) != RING_BAD_OK || !agent_find_port(a, NULL, r.port_id) ||
 	    agent_find_route(a, r.family, r.prefix, r.prefix_len))
-		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: invalid route %s in state file", prefix);
+		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: invalid route %s in state file", prefix);
 	if (agent_grow((void **)&a->routes, &a->cap_routes, a->n_routes, sizeof(r)) != 0)
 		return AGENT_NOMEM;
 	a->routes[a->n_routes++] = r;
@@ -392,14 +379,14 @@ static int agent_load(struct agent *a, char *errmsg, size_t len)
 	if (root == NULL) {
 		if (access(a->state_path, F_OK) != 0)
 			return AGENT_OK; /* first start: empty state */
-		return agent_fail(AGENT_CORRUPT, errmsg, len, "agent: %s: %s (line %d)", a->state_path,
+		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: %s: %s (line %d)", a->state_path,
 				  jerr.text, jerr.line);
 	}
 	if (json_unpack(root, "{s:I,s:I,s:I}", "version", &version, "generation", &gen, "next_id",
 			&next_id) != 0 ||
 	    version != AGENT_STATE_VERSION || gen < 0 || next_id < 1 || next_id > UINT32_MAX) {
 		json_decref(root);
-		return agent_fail(AGENT_CORRUPT, errmsg, len,
+		return sluice_errf(AGENT_CORRUPT, errmsg, len,
 				  "agent: %s: missing version/generation/next_id or version is not %d",
 				  a->state_path, AGENT_STATE_VERSION);
 	}
@@ -517,7 +504,7 @@ static int agent_send(struct agent *a, struct ring_cmd *c, int *applied, char *e
 	int rc = ringc_wait(a->rc, c->seq, NULL, NULL, rerr, sizeof(rerr));
 	a->n_pending = 0;
 	if (rc == RINGC_DPERR)
-		return agent_fail(AGENT_DP, errmsg, len, "%s", rerr);
+		return sluice_errf(AGENT_DP, errmsg, len, "%s", rerr);
 	if (applied != NULL)
 		*applied = rc == RINGC_OK;
 	return AGENT_OK;
@@ -536,12 +523,12 @@ struct agent *agent_create(const struct agent_params *params, char *errmsg, size
 	struct agent *a;
 
 	if (params->state_path == NULL || strlen(params->state_path) >= sizeof(a->state_path)) {
-		agent_fail(AGENT_INVAL, errmsg, len, "agent: state path missing or too long");
+		sluice_errf(AGENT_INVAL, errmsg, len, "agent: state path missing or too long");
 		return NULL;
 	}
 	a = calloc(1, sizeof(*a));
 	if (a == NULL) {
-		agent_fail(AGENT_NOMEM, errmsg, len, "agent: out of memory");
+		sluice_errf(AGENT_NOMEM, errmsg, len, "agent: out of memory");
 		return NULL;
 	}
 	snprintf(a->state_path, sizeof(a->state_path), "%s", params->state_path);
@@ -589,13 +576,13 @@ int agent_port_add(struct agent *a, const struct agent_port *in, uint32_t *id_ou
 	int rc;
 
 	if (agent_find_port(a, p.name, 0) != NULL)
-		return agent_fail(AGENT_EXIST, errmsg, len, "port %s exists", p.name);
+		return sluice_errf(AGENT_EXIST, errmsg, len, "port %s exists", p.name);
 	p.id = a->next_id;
 	agent_port_cmd(&p, a->generation, &c);
 	if ((why = ring_cmd_check(&c)) != RING_BAD_OK)
-		return agent_fail(AGENT_INVAL, errmsg, len, "port %s: %s", p.name, ring_bad_str(why));
+		return sluice_errf(AGENT_INVAL, errmsg, len, "port %s: %s", p.name, ring_bad_str(why));
 	if (agent_grow((void **)&a->ports, &a->cap_ports, a->n_ports, sizeof(p)) != 0)
-		return agent_fail(AGENT_NOMEM, errmsg, len, "out of memory");
+		return sluice_errf(AGENT_NOMEM, errmsg, len, "out of memory");
 	p.link_up = -1;
 	memset(&p.stats, 0, sizeof(p.stats));
 	a->next_id++;
@@ -618,14 +605,14 @@ int agent_port_del(struct agent *a, const char *name, int *applied, char *errmsg
 	struct ring_cmd c;
 
 	if (p == NULL)
-		return agent_fail(AGENT_NOENT, errmsg, len, "no port %s", name);
+		return sluice_errf(AGENT_NOENT, errmsg, len, "no port %s", name);
 	for (size_t i = 0; i < a->n_pods; i++)
 		if (a->pods[i].port_id == p->id)
-			return agent_fail(AGENT_BUSY, errmsg, len, "port %s carries pod %s", name,
+			return sluice_errf(AGENT_BUSY, errmsg, len, "port %s carries pod %s", name,
 					  a->pods[i].name);
 	for (size_t i = 0; i < a->n_routes; i++)
 		if (a->routes[i].port_id == p->id)
-			return agent_fail(AGENT_BUSY, errmsg, len, "port %s carries a route", name);
+			return sluice_errf(AGENT_BUSY, errmsg, len, "port %s carries a route", name);
 	ring_cmd_init(&c, RING_CMD_PORT_DETACH, 1, 1);
 	c.u.port_del.port_id = p->id;
 	*p = a->ports[--a->n_ports];
@@ -645,20 +632,20 @@ int agent_pod_add(struct agent *a, const struct agent_pod *in, uint32_t *id_out,
 	int rc;
 
 	if (p.name[0] == '\0' || memchr(p.name, '\0', sizeof(p.name)) == NULL)
-		return agent_fail(AGENT_INVAL, errmsg, len, "pod name missing or too long");
+		return sluice_errf(AGENT_INVAL, errmsg, len, "pod name missing or too long");
 	if (agent_find_pod(a, p.name, 0) != NULL)
-		return agent_fail(AGENT_EXIST, errmsg, len, "pod %s exists", p.name);
+		return sluice_errf(AGENT_EXIST, errmsg, len, "pod %s exists", p.name);
 	if (agent_find_port(a, NULL, p.port_id) == NULL)
-		return agent_fail(AGENT_NOENT, errmsg, len, "pod %s: no port with id %u", p.name, p.port_id);
+		return sluice_errf(AGENT_NOENT, errmsg, len, "pod %s: no port with id %u", p.name, p.port_id);
 	for (size_t i = 0; i < a->n_pods; i++)
 		if (a->pods[i].family == p.family && memcmp(a->pods[i].addr, p.addr, 16) == 0)
-			return agent_fail(AGENT_EXIST, errmsg, len, "pod %s has that address", a->pods[i].name);
+			return sluice_errf(AGENT_EXIST, errmsg, len, "pod %s has that address", a->pods[i].name);
 	p.id = a->next_id;
 	agent_pod_cmd(&p, a->generation, &c);
 	if ((why = ring_cmd_check(&c)) != RING_BAD_OK)
-		return agent_fail(AGENT_INVAL, errmsg, len, "pod %s: %s", p.name, ring_bad_str(why));
+		return sluice_errf(AGENT_INVAL, errmsg, len, "pod %s: %s", p.name, ring_bad_str(why));
 	if (agent_grow((void **)&a->pods, &a->cap_pods, a->n_pods, sizeof(p)) != 0)
-		return agent_fail(AGENT_NOMEM, errmsg, len, "out of memory");
+		return sluice_errf(AGENT_NOMEM, errmsg, len, "out of memory");
 	a->next_id++;
 	a->pods[a->n_pods++] = p;
 	if ((rc = agent_commit(a, errmsg, len)) != AGENT_OK) {
@@ -679,7 +666,7 @@ int agent_pod_del(struct agent *a, const char *name, int *applied, char *errmsg,
 	struct ring_cmd c;
 
 	if (p == NULL)
-		return agent_fail(AGENT_NOENT, errmsg, len, "no pod %s", name);
+		return sluice_errf(AGENT_NOENT, errmsg, len, "no pod %s", name);
 	ring_cmd_init(&c, RING_CMD_POD_DEL, 1, 1);
 	c.u.pod_del.pod_id = p->id;
 	c.u.pod_del.family = p->family;
@@ -703,13 +690,13 @@ int agent_route_add(struct agent *a, const struct agent_route *r, int *applied,
 	agent_format_prefix(r->family, r->prefix, r->prefix_len, buf, sizeof(buf));
 	agent_route_cmd(r, a->generation, &c);
 	if ((why = ring_cmd_check(&c)) != RING_BAD_OK)
-		return agent_fail(AGENT_INVAL, errmsg, len, "route %s: %s", buf, ring_bad_str(why));
+		return sluice_errf(AGENT_INVAL, errmsg, len, "route %s: %s", buf, ring_bad_str(why));
 	if (agent_find_port(a, NULL, r->port_id) == NULL)
-		return agent_fail(AGENT_NOENT, errmsg, len, "route %s: no port with id %u", buf, r->port_id);
+		return sluice_errf(AGENT_NOENT, errmsg, len, "route %s: no port with id %u", buf, r->port_id);
 	if (agent_find_route(a, r->family, r->prefix, r->prefix_len) != NULL)
-		return agent_fail(AGENT_EXIST, errmsg, len, "route %s exists", buf);
+		return sluice_errf(AGENT_EXIST, errmsg, len, "route %s exists", buf);
 	if (agent_grow((void **)&a->routes, &a->cap_routes, a->n_routes, sizeof(*r)) != 0)
-		return agent_fail(AGENT_NOMEM, errmsg, len, "out of memory");
+		return sluice_errf(AGENT_NOMEM, errmsg, len, "out of memory");
 	a->routes[a->n_routes++] = *r;
 	if ((rc = agent_commit(a, errmsg, len)) != AGENT_OK) {
 		a->n_routes--;
@@ -728,7 +715,7 @@ int agent_route_del(struct agent *a, uint8_t family, const uint8_t prefix[16],
 	struct ring_cmd c;
 
 	if (r == NULL)
-		return agent_fail(AGENT_NOENT, errmsg, len, "no such route");
+		return sluice_errf(AGENT_NOENT, errmsg, len, "no such route");
 	ring_cmd_init(&c, RING_CMD_ROUTE_DEL, 1, 1);
 	c.u.route_del.family = family;
 	c.u.route_del.prefix_len = prefix_len;
@@ -761,7 +748,7 @@ int agent_batch_end(struct agent *a, unsigned *dp_errors, char *errmsg, size_t l
 		*dp_errors = a->dp_errors;
 	rc = agent_save(a, errmsg, len);
 	if (rc == AGENT_OK && a->dp_errors > 0)
-		rc = agent_fail(AGENT_DP, errmsg, len, "%s", a->first_dp_error);
+		rc = sluice_errf(AGENT_DP, errmsg, len, "%s", a->first_dp_error);
 	return rc;
 }
 
@@ -773,7 +760,7 @@ int agent_replay(struct agent *a, char *errmsg, size_t len)
 	int rc;
 
 	if (a->rc == NULL || !ringc_connected(a->rc))
-		return agent_fail(AGENT_DP, errmsg, len, "sluice-dp not connected");
+		return sluice_errf(AGENT_DP, errmsg, len, "sluice-dp not connected");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uint64_t dp_gen = ringc_dp_generation(a->rc);
 	uint64_t gen = (a->generation > dp_gen ? a->generation : dp_gen) + 1;
@@ -814,7 +801,7 @@ int agent_replay(struct agent *a, char *errmsg, size_t len)
 	if (rc != RINGC_OK) {
 		agent_logf(a, "agent: replay under generation %llu to sluice-dp pid %u failed after %.1f ms: %s",
 			   (unsigned long long)gen, ringc_dp_pid(a->rc), ms, rerr);
-		return agent_fail(AGENT_DP, errmsg, len, "replay failed: %s", rerr);
+		return sluice_errf(AGENT_DP, errmsg, len, "replay failed: %s", rerr);
 	}
 	agent_logf(a, "agent: replayed %zu ports, %zu pods, %zu routes to sluice-dp pid %u under generation %llu in %.1f ms (%u refused)",
 		   a->n_ports, a->n_pods, a->n_routes, ringc_dp_pid(a->rc),

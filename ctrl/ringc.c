@@ -28,6 +28,7 @@
 #include <sluice/ring_shm.h>
 
 #include "ringc.h"
+#include <sluice/errmsg.h>
 
 #define RINGC_ERR_SLOTS 256
 #define RINGC_DRAIN_BURST 64
@@ -92,20 +93,6 @@ static void ringc_logf(struct ringc *rc, const char *fmt, ...)
 		fprintf(stderr, "%s\n", line);
 }
 
-static int ringc_fail(int err, char *errmsg, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int ringc_fail(int err, char *errmsg, size_t len, const char *fmt, ...)
-{
-	if (errmsg != NULL && len > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errmsg, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 static uint64_t ringc_now_ms(void)
 {
 	struct timespec ts;
@@ -128,12 +115,12 @@ struct ringc *ringc_create(const struct ringc_params *params, char *errmsg,
 	struct ringc *rc;
 
 	if (strlen(path) >= sizeof(rc->path)) {
-		ringc_fail(RINGC_INVAL, errmsg, errmsg_len, "ringc: segment path too long");
+		sluice_errf(RINGC_INVAL, errmsg, errmsg_len, "ringc: segment path too long");
 		return NULL;
 	}
 	rc = calloc(1, sizeof(*rc));
 	if (rc == NULL) {
-		ringc_fail(RINGC_NOMEM, errmsg, errmsg_len, "ringc: out of memory");
+		sluice_errf(RINGC_NOMEM, errmsg, errmsg_len, "ringc: out of memory");
 		return NULL;
 	}
 	snprintf(rc->path, sizeof(rc->path), "%s", path);
@@ -305,7 +292,7 @@ unsigned ringc_drain(struct ringc *rc)
 int ringc_send(struct ringc *rc, struct ring_cmd *c, char *errmsg, size_t errmsg_len)
 {
 	if (rc->shm == NULL)
-		return ringc_fail(RINGC_NODP, errmsg, errmsg_len, "ringc: %s not attached",
+		return sluice_errf(RINGC_NODP, errmsg, errmsg_len, "ringc: %s not attached",
 				  ring_cmd_type_name(c->type));
 	c->seq = rc->next_seq;
 	struct rte_ring *r = ring_shm_cmd(rc->shm);
@@ -327,11 +314,11 @@ int ringc_send(struct ringc *rc, struct ring_cmd *c, char *errmsg, size_t errmsg
 		}
 		if ((++spins & 63) == 0 && !ring_shm_dp_alive(rc->shm)) {
 			ringc_watch(rc);
-			return ringc_fail(RINGC_DPGONE, errmsg, errmsg_len,
+			return sluice_errf(RINGC_DPGONE, errmsg, errmsg_len,
 					  "ringc: sluice-dp died with the command ring full");
 		}
 		if (ringc_now_ms() > deadline)
-			return ringc_fail(RINGC_TIMEOUT, errmsg, errmsg_len,
+			return sluice_errf(RINGC_TIMEOUT, errmsg, errmsg_len,
 					  "ringc: command ring full for %u ms (dp not consuming)",
 					  rc->timeout_ms);
 		ringc_sleep_us(backoff);
@@ -352,7 +339,7 @@ int ringc_wait(struct ringc *rc, uint64_t seq, int *dp_err, unsigned *reason,
 		*reason = 0;
 	while (rc->acked < seq) {
 		if (rc->shm == NULL)
-			return ringc_fail(RINGC_DPGONE, errmsg, errmsg_len,
+			return sluice_errf(RINGC_DPGONE, errmsg, errmsg_len,
 					  "ringc: sluice-dp gone before acknowledging seq %llu",
 					  (unsigned long long)seq);
 		if (ringc_drain(rc) > 0)
@@ -360,7 +347,7 @@ int ringc_wait(struct ringc *rc, uint64_t seq, int *dp_err, unsigned *reason,
 		if ((++spins & 63) == 0 && !ringc_watch(rc))
 			continue;
 		if (ringc_now_ms() > deadline)
-			return ringc_fail(RINGC_TIMEOUT, errmsg, errmsg_len,
+			return sluice_errf(RINGC_TIMEOUT, errmsg, errmsg_len,
 					  "ringc: no ACK for seq %llu within %u ms",
 					  (unsigned long long)seq, rc->timeout_ms);
 		ringc_sleep_us(backoff);
@@ -373,7 +360,7 @@ int ringc_wait(struct ringc *rc, uint64_t seq, int *dp_err, unsigned *reason,
 			*dp_err = slot->err;
 		if (reason != NULL)
 			*reason = slot->reason;
-		return ringc_fail(RINGC_DPERR, errmsg, errmsg_len, "sluice-dp refused seq %llu: %s%s%s",
+		return sluice_errf(RINGC_DPERR, errmsg, errmsg_len, "sluice-dp refused seq %llu: %s%s%s",
 				  (unsigned long long)seq, strerror(-slot->err),
 				  slot->reason ? ": " : "", slot->reason ? ring_bad_str(slot->reason) : "");
 	}
