@@ -30,7 +30,7 @@
 #define DP_PATH_MAX 108  /* sun_path */
 #define DP_MAX_PORTS 32
 #define DP_MAX_PODS 65536
-#define DP_MAX_ROUTES 4096
+#define DP_MAX_ROUTES 16384 /* one per remote node pod CIDR, plus VIPs */
 #define DP_MAX_WORKERS 16
 
 enum dp_port_type {

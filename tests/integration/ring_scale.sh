@@ -8,8 +8,8 @@
 # Asserts, at the far side and in dp's tables:
 #   the a -> b UDP stream (1000 pps) loses nothing and nothing of it shows
 #   up on pod c's interface (no misrouted packet) while RING_SCALE_PODS
-#   pods (default 10000) and RING_SCALE_ROUTES routes (default 3000; dp's
-#   route table holds 4096) are added in batches, checked present in dp's
+#   pods (default 10000) and RING_SCALE_ROUTES routes (default 10000; dp's
+#   route table holds 16384) are added in batches, checked present in dp's
 #   telemetry, then removed; dp ends with exactly pods a, b, c and no
 #   route; a datagram sent to one bulk pod reaches pod c's interface
 #   (routed where the table says). Prints the add/remove rates seen.
@@ -19,7 +19,7 @@ set -euo pipefail
 DP=${1:?usage: $0 sluice-dp sluice-ctrl}
 CTRL=${2:?usage: $0 sluice-dp sluice-ctrl}
 NPODS=${RING_SCALE_PODS:-10000}
-NROUTES=${RING_SCALE_ROUTES:-3000}
+NROUTES=${RING_SCALE_ROUTES:-10000}
 BATCH=1000
 source "$(dirname "$0")/ring_lib.sh"
 
