@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -21,6 +23,8 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -52,6 +56,28 @@ bool cni_link_netns_is_own(const char *path)
 	struct stat a, b;
 	return stat(path, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_dev == b.st_dev &&
 	       a.st_ino == b.st_ino;
+}
+
+#define CNI_LINK_NO_NETNS INT_MIN
+
+/* Run fn(arg) with the calling thread inside netns_path, then come back.
+ * Returns fn's result, or CNI_LINK_NO_NETNS if the netns could not be
+ * entered or left. */
+static int cni_link_in_netns(const char *netns_path, int (*fn)(void *arg), void *arg)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int target = open(netns_path, O_RDONLY | O_CLOEXEC);
+	int rc = CNI_LINK_NO_NETNS;
+	if (self >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0) {
+		rc = fn(arg);
+		if (setns(self, CLONE_NEWNET) != 0)
+			rc = CNI_LINK_NO_NETNS;
+	}
+	if (self >= 0)
+		close(self);
+	if (target >= 0)
+		close(target);
+	return rc;
 }
 
 /* Open a NETLINK_ROUTE socket inside netns_path (NULL: current netns). */
@@ -144,21 +170,25 @@ static void cni_link_mac(const char *ifname, char out[18])
 	close(fd);
 }
 
+struct cni_link_mac_arg {
+	const char *ifname;
+	char *out;
+};
+
+static int cni_link_mac_fn(void *arg)
+{
+	struct cni_link_mac_arg *m = arg;
+	cni_link_mac(m->ifname, m->out);
+	return 0;
+}
+
 /* Read pod_if's MAC from inside netns_path. */
 static void cni_link_mac_in(const char *netns_path, const char *ifname, char out[18])
 {
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int target = open(netns_path, O_RDONLY | O_CLOEXEC);
+	struct cni_link_mac_arg m = { .ifname = ifname, .out = out };
 	out[0] = '\0';
-	if (self >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0) {
-		cni_link_mac(ifname, out);
-		if (setns(self, CLONE_NEWNET) != 0)
-			out[0] = '\0';
-	}
-	if (self >= 0)
-		close(self);
-	if (target >= 0)
-		close(target);
+	if (cni_link_in_netns(netns_path, cni_link_mac_fn, &m) != 0)
+		out[0] = '\0';
 }
 
 enum cni_err cni_link_veth_add(const char *netns_path, const char *host_if, const char *pod_if,
@@ -214,21 +244,33 @@ enum cni_err cni_link_veth_add(const char *netns_path, const char *host_if, cons
 	return CNI_OK;
 }
 
+static int cni_link_ifindex_fn(void *arg)
+{
+	return (int)if_nametoindex(arg);
+}
+
 static int cni_link_ifindex_in(const char *netns_path, const char *ifname)
 {
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int target = open(netns_path, O_RDONLY | O_CLOEXEC);
-	int idx = 0;
-	if (self >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0) {
-		idx = (int)if_nametoindex(ifname);
-		if (setns(self, CLONE_NEWNET) != 0)
-			idx = -1;
-	}
-	if (self >= 0)
-		close(self);
-	if (target >= 0)
-		close(target);
-	return idx;
+	return cni_link_in_netns(netns_path, cni_link_ifindex_fn, (void *)(uintptr_t)ifname);
+}
+
+/* sluice-dp forwards frames as they are and does not complete partial L4
+ * checksums (CHECKSUM_PARTIAL from a veth peer reaches AF_XDP with the
+ * checksum unfilled), so the pod must compute them itself: tx checksum
+ * offload off, as `ethtool -K eth0 tx off` does. 0 or -errno. */
+static int cni_link_txcsum_fn(void *arg)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", (const char *)arg);
+	ifr.ifr_data = (void *)&ev;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = ioctl(fd, SIOCETHTOOL, &ifr) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
 }
 
 static int cni_link_addr(struct mnl_socket *nl, int ifindex, const struct cni_result_ip *ip)
@@ -292,6 +334,16 @@ enum cni_err cni_link_configure(const char *netns_path, const char *pod_if,
 	int rc = cni_link_set_up(nl, "lo");
 	if (rc == 0)
 		rc = cni_link_set_up(nl, pod_if);
+	if (rc == 0) {
+		int trc = cni_link_in_netns(netns_path, cni_link_txcsum_fn, (void *)(uintptr_t)pod_if);
+		if (trc != 0) {
+			mnl_socket_close(nl);
+			return cni_error_set(err, CNI_ERR_LINK, "turn off tx checksum offload on %s: %s",
+					     pod_if,
+					     trc == CNI_LINK_NO_NETNS ? "cannot enter the netns"
+								      : strerror(-trc));
+		}
+	}
 	for (unsigned i = 0; rc == 0 && i < r->n_ips; i++)
 		if ((rc = cni_link_addr(nl, idx, &r->ips[i])) != 0)
 			cni_error_set(err, CNI_ERR_LINK, "address %s: %s", r->ips[i].address,

@@ -449,14 +449,18 @@ static enum cni_err cni_plugin_status(struct cni_plugin_ctx *c)
 	enum cni_err e = cni_plugin_connect(c);
 	if (e == CNI_OK)
 		e = cni_agent_status(c->agent, c->cfg->name, &agent_ready, &dp_ready, &c->err);
-	/* SPEC.md 1.1.0 "STATUS": 50 = the plugin cannot service ADD now. */
+	/* SPEC.md 1.1.0 "STATUS": 50 = the plugin cannot service ADD now;
+	 * 51 = it can, but existing containers may have limited connectivity.
+	 * Without dp the agent still allocates and records every ADD (it
+	 * replays them when dp appears), so a dead dp is 51, not 50. */
 	if (e != CNI_OK)
 		return cni_error_set(&c->err, CNI_ERR_NOT_AVAILABLE, "sluice agent not reachable: %.180s",
 				     c->err.msg);
 	if (!agent_ready)
 		return cni_error_set(&c->err, CNI_ERR_NOT_AVAILABLE, "sluice agent not ready");
 	if (!dp_ready)
-		return cni_error_set(&c->err, CNI_ERR_NOT_AVAILABLE, "sluice-dp not ready");
+		return cni_error_set(&c->err, CNI_ERR_LIMITED_CONNECTIVITY,
+				     "sluice-dp not ready: pods on this node have no connectivity");
 	cni_store_pending_flush(c->cfg->state_dir, c->agent, CNI_PLUGIN_FLUSH_MAX);
 	return CNI_OK;
 }

@@ -67,6 +67,8 @@ check "eth0 exists in pod netns" ip -n "$pod" link show eth0
 check "eth0 is up with mtu 1400" bash -c "ip -n $pod link show eth0 | grep -q 'mtu 1400.*state UP'"
 check "eth0 has $addr" bash -c "ip -n $pod -o addr show dev eth0 | grep -q 'inet $addr'"
 check "default route via 10.22.0.1 dev eth0" bash -c "ip -n $pod route show default | grep -q 'default via 10.22.0.1 dev eth0'"
+# sluice-dp does not complete L4 checksums: the plugin turns tx offload off.
+check "eth0 tx checksumming off" bash -c "ip netns exec $pod ethtool -k eth0 | grep -q '^tx-checksumming: off'"
 check "lo is up in pod" bash -c "ip -n $pod link show lo | grep -q UP"
 check "host end $hostif exists in node netns" ip -n "$node" link show "$hostif"
 check "pod mac in result matches kernel" [ "$(echo "$res" | jget 'd["interfaces"][1]["mac"]')" = "$(ip -n "$pod" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')" ]

@@ -646,7 +646,7 @@ static void test_status(void **state)
 	assert_code(cni_h_run(&H, &s, conf("1.1.0", ""), out, sizeof(out)), out, 50);
 	cni_h_agent_stop(&H);
 	cni_h_agent_start(&H, "--dp-not-ready", NULL);
-	assert_code(cni_h_run(&H, &s, conf("1.1.0", ""), out, sizeof(out)), out, 50);
+	assert_code(cni_h_run(&H, &s, conf("1.1.0", ""), out, sizeof(out)), out, 51);
 	cni_h_agent_stop(&H);
 	cni_h_agent_start(&H, NULL);
 	assert_int_equal(cni_h_run(&H, &s, conf("1.1.0", ""), out, sizeof(out)), 0);
