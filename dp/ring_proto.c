@@ -225,6 +225,8 @@ static enum ring_bad ring_check_body(const struct ring_cmd *c)
 			return why;
 		if (s->proto != 6 && s->proto != 17)
 			return RING_BAD_PROTO;
+		if (s->flags & ~RING_SVC_F_MASK)
+			return RING_BAD_FLAG;
 		return s->port == 0 ? RING_BAD_L4_PORT : RING_BAD_OK;
 	}
 	case RING_CMD_SVC_DEL:
@@ -253,7 +255,8 @@ static enum ring_bad ring_check_body(const struct ring_cmd *c)
 			return RING_BAD_ID;
 		if (w->reserved0 != 0)
 			return RING_BAD_RESERVED;
-		return w->weight == 0 || w->weight > 65535 ? RING_BAD_WEIGHT : RING_BAD_OK;
+		/* 0 drains: existing flows stay, no new ones (docs/lb.md) */
+		return w->weight > 65535 ? RING_BAD_WEIGHT : RING_BAD_OK;
 	}
 	case RING_CMD_SYNC_BEGIN:
 	case RING_CMD_SYNC_END:

@@ -213,7 +213,13 @@ struct ring_svc {
 	uint8_t proto; /* 6 or 17 */
 	uint16_t port; /* nonzero, host order */
 	uint8_t vip[16];
+	uint32_t flags; /* RING_SVC_F_*; undefined bits must be zero */
 };
+
+/* SVC_ADD flags. ClientIP session affinity: Maglev hashes the client
+ * address only, so one client reaches one backend (docs/lb.md). */
+#define RING_SVC_F_AFFINITY_CLIENTIP 0x1u
+#define RING_SVC_F_MASK 0x1u
 
 struct ring_svc_del {
 	uint32_t svc_id;
