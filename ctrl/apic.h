@@ -40,6 +40,9 @@ enum apic_err {
 	APIC_ERR_STOPPED = 6,     /* a watch was stopped by *stop */
 };
 
+/* Static text for an APIC_* code; any thread. */
+const char *apic_strerror(int err);
+
 struct apic_params {
 	const char *servers[APIC_MAX_SERVERS]; /* https://host:port */
 	size_t n_servers;
