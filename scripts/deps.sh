@@ -12,7 +12,7 @@ PKGS=(
   libnuma-dev libpcap-dev libelf-dev zlib1g-dev
   iproute2 iputils-ping procps python3 python3-scapy socat iperf3 ethtool
   bpftool linux-libc-dev
-  podman runc conmon busybox-static
+  podman runc conmon busybox-static containerd
 )
 
 missing=()

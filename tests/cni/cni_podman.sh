@@ -33,6 +33,7 @@ dir=$(mktemp -d /tmp/sluice-cni-podman-XXXXXX)
 agent_pid=
 pass=0 fail=0
 export CONTAINERS_CONF=$dir/containers.conf CONTAINERS_STORAGE_CONF=$dir/storage.conf
+. "$(dirname "$0")/node_lib.sh" # podman_conf
 pm() { timeout 120 nsenter --net="/var/run/netns/$node" podman "$@"; }
 cleanup() {
   pm rm -f -t 0 "$ctr" >/dev/null 2>&1
@@ -47,21 +48,7 @@ bad() { fail=$((fail+1)); echo "FAIL $*"; }
 check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
 
 mkdir -p "$dir/bin" "$dir/net.d" "$dir/rootfs/bin"
-cat > "$dir/containers.conf" <<EOC
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["$dir/bin"]
-network_config_dir = "$dir/net.d"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$dir/events.log"
-tmp_dir = "$dir/tmp"
-EOC
-cat > "$dir/storage.conf" <<EOC
+podman_conf "$dir"
 [storage]
 driver = "vfs"
 runroot = "$dir/run"
