@@ -1,10 +1,11 @@
 /*
  * ctl_apply: ring records -> dp_* control calls (dp/ctl_apply.h).
  *
- * The dataplane is IPv4-only and has no tunnels yet, so IPv6 records and
- * encapsulated routes are answered -EAFNOSUPPORT / -EOPNOTSUPP rather than
- * half-applied; services and backends belong to the LB issue and are
- * -EOPNOTSUPP until it lands. A replayed PORT_ATTACH for a port this table
+ * The dataplane is IPv4-only, so IPv6 records are answered -EAFNOSUPPORT
+ * rather than half-applied; tunnels exist only via the uplink (VXLAN,
+ * docs/multinode.md), so encapsulated routes via a port and Geneve are
+ * -EOPNOTSUPP. Services and backends go to the load balancer (dp/lb_svc.h),
+ * which this module creates and publishes as dp->lb. A replayed PORT_ATTACH for a port this table
  * already holds under the same name is a refresh (new generation), not an
  * error, because a headless dp kept its ports while ctrl was away.
  */
@@ -19,6 +20,8 @@
 
 #include "ctl_apply.h"
 #include "dp.h"
+#include "dp_internal.h"
+#include "lb_svc.h"
 
 struct ctl_apply_port {
 	uint32_t id; /* 0 = free slot */
@@ -30,20 +33,67 @@ struct ctl_apply_port {
 
 struct ctl_apply {
 	struct dp *dp;
+	struct lb *lb; /* services and backends; published as dp->lb */
 	struct ctl_apply_port ports[DP_MAX_PORTS];
 };
+
+/* Conntrack flows per worker (power of two): SLUICE_LB_CT_CAPACITY, or
+ * LB_CT_CAPACITY_DEFAULT. ~72 bytes per flow per worker (docs/lb.md). */
+static uint32_t ctl_apply_ct_capacity(void)
+{
+	const char *s = getenv("SLUICE_LB_CT_CAPACITY");
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v < CT_CAPACITY_MIN || v > CT_CAPACITY_MAX || (v & (v - 1)) != 0) {
+		fprintf(stderr, "sluice-dp: SLUICE_LB_CT_CAPACITY=%s: not a power of two in %u..%u; "
+				"using %u\n", s, CT_CAPACITY_MIN, CT_CAPACITY_MAX, LB_CT_CAPACITY_DEFAULT);
+		return 0;
+	}
+	return (uint32_t)v;
+}
 
 struct ctl_apply *ctl_apply_create(struct dp *dp)
 {
 	struct ctl_apply *ca = calloc(1, sizeof(*ca));
 
-	if (ca != NULL)
-		ca->dp = dp;
+	if (ca == NULL)
+		return NULL;
+	ca->dp = dp;
+	/* The LB is programmed over the ring only, so it lives with the ring
+	 * consumer: the pod gateway IP is its SNAT address (every pod routes
+	 * through it, so replies come back to dp). */
+	struct lb_params lp = {
+		.qsbr = dp->qsbr, .n_workers = dp->n_workers, .snat_ip = dp->gateway_ip,
+		.tsc_hz = dp->hz, .ct_capacity = ctl_apply_ct_capacity(),
+	};
+	ca->lb = lb_create(&lp);
+	if (ca->lb == NULL) {
+		int e = errno;
+		free(ca);
+		errno = e;
+		return NULL;
+	}
+	if (lb_telemetry_register(ca->lb) != 0)
+		fprintf(stderr, "sluice-dp: ctl: /sluice/lb telemetry not registered\n");
+	__atomic_store_n(&dp->lb, ca->lb, __ATOMIC_RELEASE);
 	return ca;
 }
 
 void ctl_apply_free(struct ctl_apply *ca)
 {
+	if (ca == NULL)
+		return;
+	if (ca->lb != NULL) {
+		/* Workers drop the LB, then nothing can hold it. */
+		__atomic_store_n(&ca->dp->lb, NULL, __ATOMIC_RELEASE);
+		rte_rcu_qsbr_synchronize(ca->dp->qsbr, RTE_QSBR_THRID_INVALID);
+		lb_telemetry_unregister(ca->lb);
+		lb_free(ca->lb);
+	}
 	free(ca);
 }
 
@@ -161,18 +211,32 @@ static int ctl_apply_pod_del(void *data, const struct ring_pod_del *p)
 static int ctl_apply_route_add(void *data, const struct ring_route *r, uint64_t gen)
 {
 	struct ctl_apply *ca = data;
-	struct ctl_apply_port *slot = ctl_apply_port(ca, r->port_id);
 	uint32_t prefix, g;
 
 	if (r->family != RING_FAMILY_IPV4)
 		return -EAFNOSUPPORT;
+	if (ctl_apply_gen(gen, &g) != 0)
+		return -ERANGE;
+	memcpy(&prefix, r->prefix, 4);
+	/* "prefix is behind the node at underlay IP nexthop": via dp's uplink
+	 * (docs/multinode.md); dp_route_add_via answers -ENODEV without one. */
+	if (r->port_id == RING_PORT_UPLINK) {
+		uint32_t nh;
+		if (r->nh_family != RING_FAMILY_IPV4)
+			return -EAFNOSUPPORT;
+		if (r->encap != RING_ENCAP_NONE && r->encap != RING_ENCAP_VXLAN)
+			return -EOPNOTSUPP;
+		memcpy(&nh, r->nexthop, 4);
+		return dp_route_add_via(ca->dp, prefix, r->prefix_len, nh,
+					r->encap == RING_ENCAP_VXLAN ? DP_OVERLAY_VXLAN
+								     : DP_OVERLAY_DIRECT,
+					r->vni, g);
+	}
+	struct ctl_apply_port *slot = ctl_apply_port(ca, r->port_id);
 	if (r->encap != RING_ENCAP_NONE)
 		return -EOPNOTSUPP;
 	if (slot == NULL)
 		return -ENOENT;
-	if (ctl_apply_gen(gen, &g) != 0)
-		return -ERANGE;
-	memcpy(&prefix, r->prefix, 4);
 	return dp_route_add(ca->dp, prefix, r->prefix_len, slot->name, r->nh_mac, g);
 }
 
@@ -187,6 +251,77 @@ static int ctl_apply_route_del(void *data, const struct ring_route_del *r)
 	return dp_route_del(ca->dp, prefix, r->prefix_len);
 }
 
+/* ---- services and backends (issue #7; dp/lb_svc.h) ---- */
+
+static void ctl_apply_ip4_str(const uint8_t *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+}
+
+static int ctl_apply_svc_add(void *data, const struct ring_svc *s, uint64_t gen)
+{
+	struct ctl_apply *ca = data;
+	uint32_t vip, g;
+	char ip[16];
+
+	if (s->family != RING_FAMILY_IPV4)
+		return -EAFNOSUPPORT;
+	if (ctl_apply_gen(gen, &g) != 0)
+		return -ERANGE;
+	memcpy(&vip, s->vip, 4);
+	int rc = lb_svc_add(ca->lb, s->svc_id, vip, s->port, s->proto, s->flags, g);
+	if (rc != 0) {
+		ctl_apply_ip4_str(s->vip, ip, sizeof(ip));
+		fprintf(stderr, "sluice-dp: ctl: service %u %s:%u/%u: %s\n", s->svc_id, ip, s->port,
+			s->proto, rc == -EEXIST ? "VIP:port:proto or id already used by another service"
+						: strerror(-rc));
+	}
+	return rc;
+}
+
+static int ctl_apply_svc_del(void *data, const struct ring_svc_del *s)
+{
+	struct ctl_apply *ca = data;
+
+	return lb_svc_del(ca->lb, s->svc_id);
+}
+
+static int ctl_apply_backend_add(void *data, const struct ring_backend *b, uint64_t gen)
+{
+	struct ctl_apply *ca = data;
+	uint32_t ip, g;
+	char buf[16];
+
+	if (b->family != RING_FAMILY_IPV4)
+		return -EAFNOSUPPORT;
+	if (ctl_apply_gen(gen, &g) != 0)
+		return -ERANGE;
+	memcpy(&ip, b->addr, 4);
+	int rc = lb_backend_add(ca->lb, b->svc_id, b->backend_id, ip, b->port, b->weight, g);
+	if (rc != 0) {
+		ctl_apply_ip4_str(b->addr, buf, sizeof(buf));
+		fprintf(stderr, "sluice-dp: ctl: backend %u of service %u (%s:%u): %s\n", b->backend_id,
+			b->svc_id, buf, b->port,
+			rc == -ENOENT ? "no such service" :
+			rc == -EEXIST ? "address:port already used by another backend" : strerror(-rc));
+	}
+	return rc;
+}
+
+static int ctl_apply_backend_del(void *data, const struct ring_backend_del *b)
+{
+	struct ctl_apply *ca = data;
+
+	return lb_backend_del(ca->lb, b->svc_id, b->backend_id);
+}
+
+static int ctl_apply_backend_weight(void *data, const struct ring_backend_weight *w)
+{
+	struct ctl_apply *ca = data;
+
+	return lb_backend_weight(ca->lb, w->svc_id, w->backend_id, w->weight);
+}
+
 static int ctl_apply_sweep(void *data, uint64_t gen)
 {
 	struct ctl_apply *ca = data;
@@ -197,6 +332,7 @@ static int ctl_apply_sweep(void *data, uint64_t gen)
 	int n = dp_sweep(ca->dp, g);
 	if (n < 0)
 		return n;
+	n += lb_sweep(ca->lb, g); /* services and backends the replay did not refresh */
 	/* Pods and routes first: a port is refused while they refer to it. */
 	for (size_t i = 0; i < DP_MAX_PORTS; i++) {
 		struct ctl_apply_port *s = &ca->ports[i];
@@ -220,6 +356,11 @@ const struct ctl_ring_ops ctl_apply_ops = {
 	.pod_del = ctl_apply_pod_del,
 	.route_add = ctl_apply_route_add,
 	.route_del = ctl_apply_route_del,
+	.svc_add = ctl_apply_svc_add,
+	.svc_del = ctl_apply_svc_del,
+	.backend_add = ctl_apply_backend_add,
+	.backend_del = ctl_apply_backend_del,
+	.backend_weight = ctl_apply_backend_weight,
 	.sweep = ctl_apply_sweep,
 };
 

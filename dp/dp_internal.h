@@ -105,6 +105,7 @@ struct dp {
 	struct tbl *tbl;
 	struct rte_rcu_qsbr *qsbr;
 	struct dp_host *host;            /* published */
+	struct lb *lb;                   /* published by ctl_apply (dp/lb_svc.h); NULL = none */
 	uint64_t hz;
 
 	/* ---- control side ---- */

@@ -27,7 +27,13 @@
 	_(LOCAL, "local", "to the gateway IP but not an ICMP echo request")    \
 	_(MTU_EXCEEDED, "mtu_exceeded", "larger than the output port's MTU (dp does not fragment)") \
 	_(MULTISEG, "multiseg", "chained mbuf (never produced by our ports)")  \
-	_(TX_FULL, "tx_full", "tx queue full")
+	_(TX_FULL, "tx_full", "tx queue full")                                  \
+	/* load balancer (dp/lb_fwd.c, docs/lb.md) */                            \
+	_(LB_NO_SERVICE, "lb_no_service", "to a VIP on a port or protocol no service has") \
+	_(LB_NO_BACKEND, "lb_no_backend", "new flow to a service with no backend of non-zero weight") \
+	_(LB_CT_FULL, "lb_ct_full", "conntrack refused a new flow (live established flows only) or no SNAT port") \
+	_(LB_NO_FLOW, "lb_no_flow", "reply, later fragment or ICMP error matching no tracked LB flow") \
+	_(LB_MALFORMED, "lb_malformed", "LB packet shorter than its L4 header, or an ICMP that is not an error about TCP/UDP")
 
 /* _(ENUM_SUFFIX, "name") events that are not drops */
 #define DP_FOREACH_EVENT(_)                                                     \

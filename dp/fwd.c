@@ -19,6 +19,7 @@
 
 #include "dp_internal.h"
 #include "fwd.h"
+#include "lb_fwd.h"
 #include "pkt.h"
 
 #define FWD_DROP UINT16_MAX
@@ -130,6 +131,10 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 	const struct tbl_pod *pods[FWD_BURST];
 	struct rte_mbuf *dropped[FWD_BURST];
 	unsigned nk = 0, nd = 0;
+	/* lb hook (issue #7): packets for the service load balancer */
+	struct lb *lb = __atomic_load_n(&dp->lb, __ATOMIC_ACQUIRE);
+	uint8_t lbi[FWD_BURST];
+	unsigned nl = 0;
 	uint32_t touched = 0;
 	uint16_t sent_total = 0;
 
@@ -182,6 +187,12 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 			fwd_drop(lc, &next[i], DP_DROP_L2_MCAST_IP);
 			continue;
 		}
+		/* lb hook: VIPs, and replies to the LB's SNAT address (the
+		 * gateway IP), are rewritten by lb_fwd_burst() before stage 2. */
+		if (lb != NULL && lb_fwd_wants(lb, f, &pi[i])) {
+			lbi[nl++] = (uint8_t)i;
+			continue;
+		}
 		if (pi[i].dst_ip == dp->gateway_ip) {
 			if (pkt_icmp_echo_reply(f, m->data_len, &pi[i], dp->gw_mac) == 0) {
 				next[i] = rx_port;
@@ -200,6 +211,11 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 		keys[nk] = pi[i].dst_ip;
 		kidx[nk++] = (uint8_t)i;
 	}
+
+	/* lb hook: conntrack, Maglev and NAT for the burst's LB packets; the
+	 * rewritten ones join the lookups (drops are counted already). */
+	if (nl != 0)
+		nk += lb_fwd_burst(lb, lc->idx, pkts, pi, lbi, nl, keys + nk, kidx + nk, lc->drop);
 
 	/* Stage 2: pods in one bulk lookup, then routes. */
 	tbl_pod_lookup_bulk(dp->tbl, keys, nk, pods);

@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lb_fwd: the load balancer fast path (see lb_fwd.h). Burst functions and
+ * pure helpers only: no allocation, locks, syscalls or logging (STYLE 14).
+ *
+ * Removed backends. A flow whose backend slot is dead, or was reused
+ * (generation mismatch), is treated as new: its conntrack entries are
+ * deleted and Maglev picks a live backend. For TCP that backend has no such
+ * connection and answers the next segment with a RST (RFC 793 §3.4), so the
+ * client's connection ends cleanly instead of hanging; UDP flows simply
+ * move. Draining backends (weight 0) are not affected: they keep their
+ * slot and their flows, and only Maglev stops giving them new ones.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+
+#include <sluice/ring_proto.h>
+
+#include "ct_node.h"
+#include "lb_fwd.h"
+#include "maglev_node.h"
+
+#define LB_TCP 6u
+#define LB_UDP 17u
+#define LB_SNAT_TRIES 8u
+#define LB_SWEEP_EVERY 16u   /* bursts between conntrack sweep slices */
+#define LB_SWEEP_BUCKETS 64u /* buckets per slice */
+
+static inline void lb_cnt(uint64_t *c, uint64_t n)
+{
+	/* one writer (this worker); telemetry reads relaxed, never torn */
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* Unaligned header fields: memcpy keeps the wire byte order (n = network
+ * order value); lb_rd16/lb_wr16 convert to and from host order. */
+static inline uint16_t lb_rd16n(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t lb_rd32n(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint16_t lb_rd16(const uint8_t *p)
+{
+	return rte_be_to_cpu_16(lb_rd16n(p));
+}
+
+static inline void lb_wr16(uint8_t *p, uint16_t host)
+{
+	uint16_t v = rte_cpu_to_be_16(host);
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Patch checksum field *c for the 32-bit network-order value at old ->
+ * new (two 16-bit words of the sum). */
+static inline uint16_t lb_csum32(uint16_t hc, const uint8_t o[4], const uint8_t n[4])
+{
+	hc = pkt_csum_update16(hc, lb_rd16(o), lb_rd16(n));
+	return pkt_csum_update16(hc, lb_rd16(o + 2), lb_rd16(n + 2));
+}
+
+/* Rewrite the addresses and (if l4 != NULL) ports of one IPv4 header,
+ * patching its checksum, and the L4 checksum at l4csum (NULL = none or
+ * not present; zero_ok: UDP, where 0 means "no checksum"). */
+static void lb_rewrite(uint8_t *ip, uint8_t *l4, uint8_t *l4csum, int zero_ok, uint32_t src,
+		       uint16_t sport, uint32_t dst, uint16_t dport)
+{
+	uint8_t ns[4], nd[4], np[2];
+	uint16_t hc = lb_rd16(ip + 10), lc = 0;
+	int do_l4 = l4csum != NULL && !(zero_ok && lb_rd16(l4csum) == 0);
+
+	memcpy(ns, &src, 4);
+	memcpy(nd, &dst, 4);
+	if (do_l4)
+		lc = lb_rd16(l4csum);
+	hc = lb_csum32(lb_csum32(hc, ip + 12, ns), ip + 16, nd);
+	if (do_l4)
+		lc = lb_csum32(lb_csum32(lc, ip + 12, ns), ip + 16, nd);
+	memcpy(ip + 12, ns, 4);
+	memcpy(ip + 16, nd, 4);
+	lb_wr16(ip + 10, hc);
+	if (l4 != NULL) {
+		memcpy(np, &sport, 2);
+		if (do_l4)
+			lc = pkt_csum_update16(lc, lb_rd16(l4), lb_rd16(np));
+		memcpy(l4, np, 2);
+		memcpy(np, &dport, 2);
+		if (do_l4)
+			lc = pkt_csum_update16(lc, lb_rd16(l4 + 2), lb_rd16(np));
+		memcpy(l4 + 2, np, 2);
+	}
+	if (do_l4) {
+		/* RFC 768: a computed UDP checksum of 0 is sent as all ones */
+		if (zero_ok && lc == 0)
+			lc = 0xffff;
+		lb_wr16(l4csum, lc);
+	}
+}
+
+void lb_nat4(uint8_t *ip, int has_l4, uint32_t src, uint16_t sport, uint32_t dst,
+	     uint16_t dport)
+{
+	unsigned ihl = (ip[0] & 0x0fu) * 4u;
+	uint8_t *l4 = has_l4 ? ip + ihl : NULL;
+	uint8_t *csum = NULL;
+
+	if (l4 != NULL)
+		csum = ip[9] == LB_TCP ? l4 + 16 : ip[9] == LB_UDP ? l4 + 6 : NULL;
+	lb_rewrite(ip, l4, csum, ip[9] == LB_UDP, src, sport, dst, dport);
+}
+
+int lb_icmp_parse(const uint8_t *ip, size_t ip_len, struct lb_icmp_inner *out)
+{
+	size_t ihl, iihl;
+	const uint8_t *icmp, *in;
+
+	if (ip_len < PKT_IP4_MIN)
+		return -EINVAL;
+	ihl = (ip[0] & 0x0fu) * 4u;
+	/* outer header, ICMP header, quoted header of >= 20 bytes: lengths
+	 * checked before each read */
+	if (ihl < PKT_IP4_MIN || ip_len < ihl + PKT_ICMP_HDR + PKT_IP4_MIN || ip[9] != PKT_IPPROTO_ICMP)
+		return -EINVAL;
+	icmp = ip + ihl;
+	if (icmp[0] != 3 && icmp[0] != 11)
+		return -EINVAL;
+	in = icmp + PKT_ICMP_HDR;
+	iihl = (in[0] & 0x0fu) * 4u;
+	/* the quote must be IPv4 with its header and the 8 bytes holding
+	 * the ports (RFC 792), and a first fragment (it has the ports) */
+	if ((in[0] >> 4) != 4 || iihl < PKT_IP4_MIN ||
+	    ip_len < ihl + PKT_ICMP_HDR + iihl + PKT_ICMP_QUOTE || (lb_rd16(in + 6) & 0x1fffu) != 0 ||
+	    (in[9] != LB_TCP && in[9] != LB_UDP))
+		return -EINVAL;
+	out->type = icmp[0];
+	out->code = icmp[1];
+	out->proto = in[9];
+	out->src = lb_rd32n(in + 12);
+	out->dst = lb_rd32n(in + 16);
+	out->sport = lb_rd16n(in + iihl);
+	out->dport = lb_rd16n(in + iihl + 2);
+	return 0;
+}
+
+void lb_icmp_nat(uint8_t *ip, size_t ip_len, uint32_t osrc, uint32_t odst, uint32_t isrc,
+		 uint16_t isport, uint32_t idst, uint16_t idport)
+{
+	size_t ihl = (ip[0] & 0x0fu) * 4u;
+	uint8_t *icmp = ip + ihl, *in = icmp + PKT_ICMP_HDR;
+	size_t iihl = (in[0] & 0x0fu) * 4u;
+	size_t quoted = ip_len - ihl - PKT_ICMP_HDR - iihl; /* L4 bytes quoted */
+	uint8_t *l4 = in + iihl, *csum = NULL;
+
+	/* The quoted L4 checksum is patched only if the quote holds it
+	 * (Linux quotes as much as fits; RFC 792 only 8 bytes). */
+	if (in[9] == LB_UDP && quoted >= 8)
+		csum = l4 + 6;
+	else if (in[9] == LB_TCP && quoted >= 18)
+		csum = l4 + 16;
+	lb_rewrite(in, l4, csum, in[9] == LB_UDP, isrc, isport, idst, idport);
+	lb_rewrite(ip, NULL, NULL, 0, osrc, 0, odst, 0);
+	/* The ICMP checksum covers the quote, which changed in several
+	 * places: recompute it over the whole message. */
+	lb_wr16(icmp + 2, 0);
+	lb_wr16(icmp + 2, pkt_csum(icmp, ip_len - ihl));
+}
+
+static inline uint32_t lb_frag_slot(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto)
+{
+	uint64_t h = ((uint64_t)src << 32 | dst) * 0x9e3779b97f4a7c15ULL;
+	h ^= ((uint64_t)id << 8 | proto) * 0xc2b2ae3d27d4eb4fULL;
+	return (uint32_t)(h >> 48) & (LB_FRAG_SLOTS - 1);
+}
+
+void lb_frag_put(struct lb_frag *tbl, uint32_t src, uint32_t dst, uint16_t id, uint8_t proto,
+		 uint32_t new_src, uint32_t new_dst, uint64_t expire_tsc)
+{
+	/* Direct mapped: a collision replaces the older datagram's entry;
+	 * its remaining fragments are then dropped and counted (bounded
+	 * memory beats completeness under a fragment flood). */
+	struct lb_frag *f = &tbl[lb_frag_slot(src, dst, id, proto)];
+
+	f->src = src;
+	f->dst = dst;
+	f->id = id;
+	f->proto = proto;
+	f->new_src = new_src;
+	f->new_dst = new_dst;
+	f->expire_tsc = expire_tsc;
+	f->used = 1;
+}
+
+const struct lb_frag *lb_frag_get(const struct lb_frag *tbl, uint32_t src, uint32_t dst,
+				  uint16_t id, uint8_t proto, uint64_t now_tsc)
+{
+	const struct lb_frag *f = &tbl[lb_frag_slot(src, dst, id, proto)];
+
+	if (!f->used || f->src != src || f->dst != dst || f->id != id || f->proto != proto ||
+	    (int64_t)(now_tsc - f->expire_tsc) >= 0)
+		return NULL;
+	return f;
+}
+
+/* ---- the burst ---- */
+
+static inline void lb_key(struct ct_key *k, uint32_t src, uint32_t dst, uint16_t sport,
+			  uint16_t dport, uint8_t proto, uint16_t zone)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, &src, 4);
+	memcpy(k->dst, &dst, 4);
+	k->sport = sport;
+	k->dport = dport;
+	k->proto = proto;
+	k->family = 4;
+	k->zone = zone;
+}
+
+static inline uint32_t lb_key_src(const struct ct_key *k)
+{
+	return lb_rd32n(k->src);
+}
+
+static inline uint32_t lb_key_dst(const struct ct_key *k)
+{
+	return lb_rd32n(k->dst);
+}
+
+/* Is ri the live reply entry of forward entry fi? Both are indices into
+ * one table; either may have been evicted and reused independently. */
+static inline int lb_pair_ok(struct ct *ct, uint32_t fi, uint32_t ri)
+{
+	const struct ct_entry *e, *r;
+
+	if (fi >= ct->capacity || ri >= ct->capacity)
+		return 0;
+	if (ct->buckets[fi / CT_WAYS].sig[fi % CT_WAYS] == 0 ||
+	    ct->buckets[ri / CT_WAYS].sig[ri % CT_WAYS] == 0)
+		return 0;
+	e = &ct->entries[fi];
+	r = &ct->entries[ri];
+	return e->key.zone == LB_ZONE_ORIG && r->key.zone == LB_ZONE_REPLY && e->pad == ri &&
+	       r->service == fi && r->key.dport == e->nat_port && r->nat_port == e->key.sport &&
+	       r->pad == lb_key_src(&e->key) && r->backend == e->backend;
+}
+
+/* SNAT port candidate `try` for a flow: the client's own port first (as
+ * Linux masquerading does), then spread by the flow hash; always in this
+ * worker's class (port % workers == worker) and >= 1024. */
+static inline uint16_t lb_snat_port(unsigned nw, unsigned w, uint16_t cport_be, uint64_t h,
+				    unsigned try)
+{
+	uint32_t p = try == 0 ? (uint32_t)((cport_be >> 8) | (cport_be & 0xff) << 8)
+			      : 1024u + (uint32_t)((h >> 16) + try * 7919u) % 64512u;
+
+	if (p < 1024)
+		p += 1024;
+	p = p - p % nw + w;
+	if (p > 65535)
+		p -= nw;
+	return (uint16_t)((p >> 8) | (p & 0xff) << 8); /* to network order */
+}
+
+enum lb_kind { LB_K_ORIG, LB_K_REPLY };
+
+struct lb_work {
+	struct ct_key key;
+	uint8_t *ip;
+	const struct lb_svc_fp *svc;
+	uint8_t j;    /* index into idx[] */
+	uint8_t kind;
+	uint8_t tcp_flags;
+	uint8_t first_frag;
+};
+
+/* Set up a new flow for w (forward key missed). 0 and *fi, or a drop. */
+static int lb_new_flow(struct lb *lb, struct lb_lcore *lc, unsigned worker, struct lb_work *w,
+		       uint64_t hash, const struct ct_clock *clk, uint32_t *fi)
+{
+	const struct lb_svc_fp *s = w->svc;
+	uint64_t h = hash;
+	uint32_t slot, ri = CT_MISS;
+	unsigned state;
+	int rc;
+
+	if (s->mt == NULL)
+		return DP_DROP_LB_NO_BACKEND;
+	if (s->flags & RING_SVC_F_AFFINITY_CLIENTIP) {
+		struct ct_key ak;
+		lb_key(&ak, lb_key_src(&w->key), lb_key_dst(&w->key), 0, w->key.dport,
+		       w->key.proto, 0);
+		h = ct_hash(&ak);
+	}
+	slot = maglev_lookup(s->mt, h);
+	if (slot == MAGLEV_NO_BACKEND || slot >= LB_BE_SLOTS)
+		return DP_DROP_LB_NO_BACKEND;
+	uint64_t bw = __atomic_load_n(&lb->be[slot], __ATOMIC_ACQUIRE);
+	if (LB_BE_STATE(bw) != LB_BE_LIVE)
+		return DP_DROP_LB_NO_BACKEND;
+	if (w->key.proto == LB_TCP)
+		state = (w->tcp_flags & (CT_TCP_SYN | CT_TCP_ACK)) == CT_TCP_SYN ? CT_TCP_SYN_SENT
+										 : CT_TCP_MIDSTREAM;
+	else
+		state = CT_UDP_NEW;
+	rc = ct_insert(lc->ct, &w->key, hash, state, slot, clk, fi);
+	if (rc == -EEXIST)
+		return 0; /* the same new flow earlier in this burst made it */
+	if (rc != 0)
+		return DP_DROP_LB_CT_FULL;
+	uint16_t np = 0;
+	for (unsigned t = 0; t < LB_SNAT_TRIES; t++) {
+		struct ct_key rk;
+		np = lb_snat_port(lb->n_workers, worker, w->key.sport, hash, t);
+		lb_key(&rk, LB_BE_IP(bw), lb->snat_ip, LB_BE_PORT(bw), np, w->key.proto,
+		       LB_ZONE_REPLY);
+		rc = ct_insert(lc->ct, &rk, ct_hash(&rk), state, slot, clk, &ri);
+		if (rc != -EEXIST)
+			break;
+		lb_cnt(&lc->ev[LB_EV_SNAT_RETRY], 1);
+	}
+	if (rc != 0) {
+		(void)ct_delete(lc->ct, *fi);
+		return DP_DROP_LB_CT_FULL;
+	}
+	struct ct_entry *e = ct_entry(lc->ct, *fi), *r = ct_entry(lc->ct, ri);
+	e->service = s->id;
+	e->nat_port = np;
+	e->flags = LB_BE_GEN(bw);
+	e->pad = ri;
+	r->service = *fi;
+	r->nat_port = w->key.sport;
+	r->flags = LB_BE_GEN(bw);
+	r->pad = lb_key_src(&w->key);
+	lb_cnt(&lc->ev[LB_EV_NEW_FLOW], 1);
+	return 0;
+}
+
+/* Client -> VIP. 0 or a drop reason. */
+static int lb_orig(struct lb *lb, struct lb_lcore *lc, unsigned worker, struct lb_work *w,
+		   uint64_t hash, uint32_t fi, const struct ct_clock *clk)
+{
+	struct ct *ct = lc->ct;
+	uint64_t bw;
+	int rc;
+
+	if (fi != CT_MISS) {
+		const struct ct_entry *e = ct_entry(ct, fi);
+		bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
+		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags) {
+			/* backend removed: re-pick (see the file comment) */
+			if (lb_pair_ok(ct, fi, e->pad))
+				(void)ct_delete(ct, e->pad);
+			(void)ct_delete(ct, fi);
+			lb_cnt(&lc->ev[LB_EV_REPICK], 1);
+			fi = CT_MISS;
+		}
+	}
+	if (fi == CT_MISS && (rc = lb_new_flow(lb, lc, worker, w, hash, clk, &fi)) != 0)
+		return rc;
+	struct ct_entry *e = ct_entry(ct, fi);
+	bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
+	(void)ct_update(ct, fi, CT_DIR_ORIG, w->tcp_flags, clk);
+	if (lb_pair_ok(ct, fi, e->pad))
+		(void)ct_update(ct, e->pad, CT_DIR_ORIG, w->tcp_flags, clk);
+	lb_nat4(w->ip, 1, lb->snat_ip, e->nat_port, LB_BE_IP(bw), LB_BE_PORT(bw));
+	lb_cnt(&lc->ev[LB_EV_ORIG], 1);
+	return 0;
+}
+
+/* Backend -> SNAT address. 0 or a drop reason. */
+static int lb_reply(struct lb_lcore *lc, struct lb_work *w, uint32_t ri,
+		    const struct ct_clock *clk)
+{
+	struct ct *ct = lc->ct;
+
+	if (ri == CT_MISS)
+		return DP_DROP_LB_NO_FLOW;
+	const struct ct_entry *r = ct_entry(ct, ri);
+	uint32_t fi = r->service;
+	if (!lb_pair_ok(ct, fi, ri)) {
+		(void)ct_delete(ct, ri);
+		return DP_DROP_LB_NO_FLOW;
+	}
+	const struct ct_entry *e = ct_entry(ct, fi);
+	(void)ct_update(ct, fi, CT_DIR_REPLY, w->tcp_flags, clk);
+	(void)ct_update(ct, ri, CT_DIR_REPLY, w->tcp_flags, clk);
+	lb_nat4(w->ip, 1, lb_key_dst(&e->key), e->key.dport, r->pad, r->nat_port);
+	lb_cnt(&lc->ev[LB_EV_REPLY], 1);
+	return 0;
+}
+
+/* An ICMP error to a VIP (from a client, about a reply it got) or to the
+ * SNAT address (about a packet we sent a backend): map it through
+ * conntrack to the other side. 0 or a drop reason. */
+static int lb_icmp(struct lb *lb, struct lb_lcore *lc, uint8_t *ip, const struct pkt_info *pi,
+		   const struct ct_clock *clk)
+{
+	struct lb_icmp_inner in;
+	struct ct_key k;
+	uint64_t h;
+	uint32_t i;
+
+	if (lb_icmp_parse(ip, pi->ip_len, &in) != 0)
+		return DP_DROP_LB_MALFORMED;
+	if (pi->dst_ip == lb->snat_ip) {
+		/* quote: snat:np -> backend:bp */
+		lb_key(&k, in.dst, in.src, in.dport, in.sport, in.proto, LB_ZONE_REPLY);
+		ct_lookup_bulk(lc->ct, &k, 1, clk, &h, &i);
+		if (i == CT_MISS)
+			return DP_DROP_LB_NO_FLOW;
+		const struct ct_entry *r = ct_entry(lc->ct, i);
+		if (!lb_pair_ok(lc->ct, r->service, i))
+			return DP_DROP_LB_NO_FLOW;
+		const struct ct_entry *e = ct_entry(lc->ct, r->service);
+		/* to the client, from the VIP, quoting client -> VIP */
+		lb_icmp_nat(ip, pi->ip_len, lb_key_dst(&e->key), r->pad, r->pad, r->nat_port,
+			    lb_key_dst(&e->key), e->key.dport);
+	} else {
+		/* quote: vip:vp -> client:cp */
+		lb_key(&k, in.dst, in.src, in.dport, in.sport, in.proto, LB_ZONE_ORIG);
+		ct_lookup_bulk(lc->ct, &k, 1, clk, &h, &i);
+		if (i == CT_MISS)
+			return DP_DROP_LB_NO_FLOW;
+		const struct ct_entry *e = ct_entry(lc->ct, i);
+		uint64_t bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
+		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags)
+			return DP_DROP_LB_NO_FLOW;
+		/* to the backend, from the SNAT address, quoting backend -> snat */
+		lb_icmp_nat(ip, pi->ip_len, lb->snat_ip, LB_BE_IP(bw), LB_BE_IP(bw), LB_BE_PORT(bw),
+			    lb->snat_ip, e->nat_port);
+	}
+	lb_cnt(&lc->ev[LB_EV_ICMP], 1);
+	return 0;
+}
+
+unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
+		      struct pkt_info *pi, const uint8_t *idx, unsigned n, uint32_t *keys,
+		      uint8_t *kidx, uint64_t *drop)
+{
+	struct lb_lcore *lc = lb->lc[worker];
+	const struct lb_map *m = __atomic_load_n(&lb->map, __ATOMIC_ACQUIRE);
+	struct lb_work w[CT_BURST_MAX];
+	struct ct_key ck[CT_BURST_MAX];
+	uint64_t hashes[CT_BURST_MAX];
+	uint32_t cidx[CT_BURST_MAX];
+	uint8_t ok[CT_BURST_MAX];
+	uint64_t tsc = rte_rdtsc();
+	struct ct_clock clk = ct_clock_at(lc->ct, tsc);
+	unsigned nw = 0, out = 0;
+	int rc;
+
+	if (n > CT_BURST_MAX)
+		n = CT_BURST_MAX;
+	/* Gather: fragments and ICMP are handled here, one by one (rare);
+	 * TCP/UDP first fragments get a flow key for the bulk lookup. */
+	for (unsigned j = 0; j < n; j++) {
+		unsigned i = idx[j];
+		struct pkt_info *p = &pi[i];
+		uint8_t *ip = rte_pktmbuf_mtod(pkts[i], uint8_t *) + PKT_ETH_LEN;
+		unsigned l4min = p->proto == LB_TCP ? 20u : 8u;
+
+		ok[j] = 0;
+		if (p->proto == PKT_IPPROTO_ICMP) {
+			rc = lb_icmp(lb, lc, ip, p, &clk);
+			if (rc != 0) {
+				lb_cnt(&drop[rc], 1);
+				continue;
+			}
+			ok[j] = 1;
+			continue;
+		}
+		if (p->proto != LB_TCP && p->proto != LB_UDP) {
+			lb_cnt(&drop[DP_DROP_LB_NO_SERVICE], 1);
+			continue;
+		}
+		if ((p->frag & 0x1fffu) != 0) {
+			uint16_t id = lb_rd16(ip + 4);
+			const struct lb_frag *f =
+				lb_frag_get(lc->frag, p->src_ip, p->dst_ip, id, p->proto, tsc);
+			if (f == NULL) {
+				lb_cnt(&drop[DP_DROP_LB_NO_FLOW], 1);
+				continue;
+			}
+			lb_nat4(ip, 0, f->new_src, 0, f->new_dst, 0);
+			lb_cnt(&lc->ev[LB_EV_FRAG], 1);
+			ok[j] = 1;
+			continue;
+		}
+		if (p->ip_len < p->ihl_len + l4min) {
+			lb_cnt(&drop[DP_DROP_LB_MALFORMED], 1);
+			continue;
+		}
+		struct lb_work *x = &w[nw];
+		const uint8_t *l4 = ip + p->ihl_len;
+		x->ip = ip;
+		x->j = (uint8_t)j;
+		x->tcp_flags = p->proto == LB_TCP ? l4[13] : 0;
+		x->first_frag = (p->frag & 0x2000u) != 0;
+		if (p->dst_ip == m->snat_ip) {
+			x->kind = LB_K_REPLY;
+			x->svc = NULL;
+		} else {
+			x->kind = LB_K_ORIG;
+			x->svc = lb_map_find(m, p->dst_ip, lb_rd16n(l4 + 2), p->proto);
+			if (x->svc == NULL) {
+				lb_cnt(&drop[DP_DROP_LB_NO_SERVICE], 1);
+				continue;
+			}
+		}
+		lb_key(&x->key, p->src_ip, p->dst_ip, lb_rd16n(l4), lb_rd16n(l4 + 2), p->proto,
+		       x->kind == LB_K_REPLY ? LB_ZONE_REPLY : LB_ZONE_ORIG);
+		ck[nw] = x->key;
+		nw++;
+	}
+
+	/* One staged lookup for every flow key of the burst. */
+	if (nw != 0)
+		ct_lookup_bulk(lc->ct, ck, nw, &clk, hashes, cidx);
+	for (unsigned k = 0; k < nw; k++) {
+		struct lb_work *x = &w[k];
+		struct pkt_info *p = &pi[idx[x->j]];
+		uint32_t osrc = p->src_ip, odst = p->dst_ip;
+
+		rc = x->kind == LB_K_ORIG ? lb_orig(lb, lc, worker, x, hashes[k], cidx[k], &clk)
+					  : lb_reply(lc, x, cidx[k], &clk);
+		if (rc != 0) {
+			lb_cnt(&drop[rc], 1);
+			continue;
+		}
+		ok[x->j] = 1;
+		/* a first fragment: the rest of its datagram follows it */
+		if (x->first_frag)
+			lb_frag_put(lc->frag, osrc, odst, lb_rd16(x->ip + 4), p->proto,
+				    lb_rd32n(x->ip + 12), lb_rd32n(x->ip + 16),
+				    tsc + lb->frag_ttl_tsc);
+	}
+
+	/* Hand the survivors back for routing, in burst order. */
+	for (unsigned j = 0; j < n; j++) {
+		unsigned i = idx[j];
+		uint8_t *ip;
+
+		if (!ok[j])
+			continue;
+		ip = rte_pktmbuf_mtod(pkts[i], uint8_t *) + PKT_ETH_LEN;
+		pi[i].src_ip = lb_rd32n(ip + 12);
+		pi[i].dst_ip = lb_rd32n(ip + 16);
+		keys[out] = pi[i].dst_ip;
+		kidx[out++] = (uint8_t)i;
+	}
+
+	/* Between bursts, now and then: expire a slice of conntrack. */
+	if (++lc->bursts % LB_SWEEP_EVERY == 0) {
+		struct ct_sweep_req sr = { .now_tsc = tsc, .max_buckets = LB_SWEEP_BUCKETS };
+		(void)ct_sweep(lc->ct, &sr);
+	}
+	return out;
+}
