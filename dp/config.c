@@ -457,9 +457,61 @@ static int dpcfg_pods(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 	return 0;
 }
 
+/* "uplink": the node's underlay NIC and the cluster's overlay mode
+ * (docs/dp-config.md, docs/multinode.md). Parsed before routes, which
+ * may name underlay next hops ("via"). */
+static int dpcfg_uplink(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
+{
+	static const char *const keys[] = { "port", "ip", "mode", "vni", "vxlan_port", NULL };
+	json_t *u = json_object_get(root, "uplink");
+	struct dp_uplink_params *up = &cfg->uplink;
+	const char *s;
+	long long v;
+
+	if (u == NULL)
+		return 0;
+	if (!json_is_object(u))
+		return dpcfg_fail(c, "uplink", "must be an object");
+	if (dpcfg_check_keys(c, u, "uplink", keys) ||
+	    dpcfg_port_ref(c, u, "uplink", cfg, up->port) ||
+	    dpcfg_ip_field(c, u, "uplink", "ip", &up->ip))
+		return -EINVAL;
+	if (cfg->ports[dpcfg_find_port(cfg, up->port)].type != DP_PORT_UPLINK)
+		return dpcfg_fail(c, "uplink.port", "must name a port of type uplink");
+	const uint8_t *b = (const uint8_t *)&up->ip;
+	if (up->ip == 0 || up->ip == 0xffffffffu || (b[0] & 0xf0) == 0xe0 || b[0] == 127)
+		return dpcfg_fail(c, "uplink.ip", "must be a unicast address (the node's underlay IP)");
+	if (dpcfg_in_cidr(cfg, up->ip))
+		return dpcfg_fail(c, "uplink.ip", "must be outside node.pod_cidr");
+	if (dpcfg_get_str(c, u, "uplink", "mode", 0, &s))
+		return -EINVAL;
+	up->mode = DP_OVERLAY_VXLAN;
+	if (s != NULL) {
+		if (strcmp(s, "direct") == 0)
+			up->mode = DP_OVERLAY_DIRECT;
+		else if (strcmp(s, "vxlan") != 0)
+			return dpcfg_fail(c, "uplink.mode", "must be \"direct\" or \"vxlan\"");
+	}
+	if (dpcfg_get_int(c, u, "uplink", "vni", 1, 16777215, 1, &v))
+		return -EINVAL;
+	up->vni = (uint32_t)v;
+	if (dpcfg_get_int(c, u, "uplink", "vxlan_port", 1, 65535, 4789, &v))
+		return -EINVAL;
+	up->vxlan_port = (uint16_t)v;
+	if (up->mode == DP_OVERLAY_DIRECT) {
+		if (json_object_get(u, "vni") != NULL)
+			return dpcfg_fail(c, "uplink.vni", "only with mode vxlan");
+		if (json_object_get(u, "vxlan_port") != NULL)
+			return dpcfg_fail(c, "uplink.vxlan_port", "only with mode vxlan");
+		up->vni = 0;
+	}
+	cfg->has_uplink = 1;
+	return 0;
+}
+
 static int dpcfg_routes(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 {
-	static const char *const keys[] = { "prefix", "port", "next_hop_mac", NULL };
+	static const char *const keys[] = { "prefix", "port", "next_hop_mac", "via", NULL };
 	json_t *a = json_object_get(root, "routes");
 	char path[64], fp[80];
 	const char *s;
@@ -491,9 +543,25 @@ static int dpcfg_routes(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 		for (size_t j = 0; j < i; j++)
 			if (cfg->routes[j].prefix == r->prefix && cfg->routes[j].depth == r->depth)
 				return dpcfg_fail(c, fp, "duplicate of routes[%zu].prefix", j);
-		if (dpcfg_mac_field(c, o, path, "next_hop_mac", r->mac) ||
-		    dpcfg_port_ref(c, o, path, cfg, r->port))
+		if (json_object_get(o, "via") != NULL) {
+			/* behind another node: out the uplink, next hop by ARP */
+			snprintf(fp, sizeof(fp), "%s.via", path);
+			if (!cfg->has_uplink)
+				return dpcfg_fail(c, fp, "needs an \"uplink\" section");
+			if (json_object_get(o, "port") != NULL || json_object_get(o, "next_hop_mac") != NULL)
+				return dpcfg_fail(c, fp, "excludes port and next_hop_mac");
+			if (dpcfg_ip_field(c, o, path, "via", &r->via))
+				return -EINVAL;
+			const uint8_t *b = (const uint8_t *)&r->via;
+			if (r->via == 0 || r->via == 0xffffffffu || (b[0] & 0xf0) == 0xe0 ||
+			    r->via == cfg->uplink.ip)
+				return dpcfg_fail(c, fp, "must be another node's unicast underlay IP");
+			if (dpcfg_in_cidr(cfg, r->prefix))
+				return dpcfg_fail(c, fp, "prefix is inside node.pod_cidr (this node's own)");
+		} else if (dpcfg_mac_field(c, o, path, "next_hop_mac", r->mac) ||
+			   dpcfg_port_ref(c, o, path, cfg, r->port)) {
 			return -EINVAL;
+		}
 		cfg->n_routes = (unsigned)i + 1;
 	}
 	return 0;
@@ -524,7 +592,8 @@ static int dpcfg_host(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 
 static int dpcfg_build(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 {
-	static const char *const keys[] = { "node", "ports", "pods", "routes", "host", NULL };
+	static const char *const keys[] = { "node", "ports", "pods", "routes", "host", "uplink",
+					    NULL };
 	char path[64];
 
 	if (!json_is_object(root))
@@ -544,6 +613,8 @@ static int dpcfg_build(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 		cfg->n_ports = (unsigned)i + 1;
 	}
 	int rc = dpcfg_pods(c, root, cfg);
+	if (rc == 0)
+		rc = dpcfg_uplink(c, root, cfg);
 	if (rc == 0)
 		rc = dpcfg_routes(c, root, cfg);
 	if (rc == 0)

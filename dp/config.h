@@ -27,6 +27,7 @@ struct dpcfg_route {
 	uint8_t depth;
 	uint8_t mac[6];
 	char port[DP_NAME_MAX];
+	uint32_t via;          /* underlay next hop (network order), 0 = port + MAC */
 };
 
 struct dpcfg {
@@ -40,6 +41,8 @@ struct dpcfg {
 	int has_host;
 	char host_port[DP_NAME_MAX];
 	uint32_t host_ip;
+	int has_uplink;
+	struct dp_uplink_params uplink;
 };
 
 /*

@@ -22,13 +22,28 @@
 #include "config.h"
 #include "dp_internal.h"
 #include "fwd.h"
+#include "neigh.h"
 
 /* Enough mbufs for every port's rx ring and tx rings plus bursts in flight. */
 #define DP_NB_MBUF 16383
 #define DP_MBUF_CACHE 256
+/* Underlay neighbours: one per remote node on the segment; timers as
+ * Linux's defaults (base_reachable_time 30 s, retrans 1 s, 3 probes). */
+#define DP_MAX_NEIGH 4096
+#define DP_NEIGH_REACHABLE_MS 30000
+#define DP_NEIGH_RETRANS_MS 1000
+#define DP_NEIGH_PROBES 3
 /* Housekeeping period of the control loop, and its sleep per iteration. */
 #define DP_HOUSEKEEP_MS 100
 #define DP_CONTROL_SLEEP_MS 5
+
+/* tbl callback: a route via an underlay next hop stopped being published. */
+static void dp_route_gone(void *arg, const struct tbl_route *r)
+{
+	struct dp *dp = arg;
+	if (r->nh_kind != TBL_NH_MAC)
+		neigh_unref(dp->neigh, r->neigh);
+}
 
 struct dp *dp_create(const struct dp_params *p)
 {
@@ -64,9 +79,17 @@ struct dp *dp_create(const struct dp_params *p)
 	if (dp->mp == NULL)
 		goto fail;
 
+	struct neigh_params np = {
+		.max = DP_MAX_NEIGH, .reachable_ms = DP_NEIGH_REACHABLE_MS,
+		.retrans_ms = DP_NEIGH_RETRANS_MS, .max_probes = DP_NEIGH_PROBES,
+	};
+	dp->neigh = neigh_create(&np);
+	if (dp->neigh == NULL)
+		goto fail;
 	struct tbl_params tp = {
 		.name = "dp", .socket_id = socket, .max_pods = DP_MAX_PODS,
 		.max_routes = DP_MAX_ROUTES, .qsbr = dp->qsbr,
+		.route_gone = dp_route_gone, .route_gone_arg = dp,
 	};
 	dp->tbl = tbl_create(&tp);
 	if (dp->tbl == NULL)
@@ -112,11 +135,13 @@ void dp_free(struct dp *dp)
 	pthread_mutex_lock(&dp->lock);
 	/* Host path first so no published pointer names a port we remove. */
 	dp->host_buf[0].valid = dp->host_buf[1].valid = 0;
+	dp_uplink_free_locked(dp);
 	for (unsigned i = 0; i < DP_MAX_PORTS; i++)
 		if (dp->ports[i].used)
 			dp_port_detach_locked(dp, &dp->ports[i]);
 	pthread_mutex_unlock(&dp->lock);
 	tbl_free(dp->tbl);
+	neigh_free(dp->neigh);
 	for (unsigned i = 0; i < dp->n_workers; i++)
 		rte_free(dp->lcores[i]);
 	rte_mempool_free(dp->mp);
@@ -188,6 +213,44 @@ int dp_route_add(struct dp *dp, uint32_t prefix, uint8_t depth, const char *port
 		rc = -ENOENT;
 	else
 		rc = tbl_route_add(dp->tbl, prefix, depth, mac, pt->port_id, gen);
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int dp_route_add_via(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_ip, int encap,
+		     uint32_t vni, uint32_t gen)
+{
+	int rc;
+	uint32_t idx;
+	pthread_mutex_lock(&dp->lock);
+	int mode = encap < 0 ? dp->ul.mode : encap;
+	if (!__atomic_load_n(&dp->ul.valid, __ATOMIC_ACQUIRE)) {
+		rc = -ENODEV;
+		goto out;
+	}
+	if (mode >= DP_OVERLAY_MAX || nh_ip == dp->ul.ip) {
+		rc = -EINVAL;
+		goto out;
+	}
+	/* One VNI per cluster: a receiver accepts only its own (uplink.vni). */
+	if (mode == DP_OVERLAY_VXLAN && vni == 0)
+		vni = dp->ul.vni;
+	if ((mode == DP_OVERLAY_VXLAN && vni != dp->ul.vni) ||
+	    (mode == DP_OVERLAY_DIRECT && vni != 0)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = neigh_ref(dp->neigh, nh_ip, &idx);
+	if (rc != 0)
+		goto out;
+	struct tbl_nh nh = {
+		.kind = mode == DP_OVERLAY_VXLAN ? TBL_NH_VXLAN : TBL_NH_DIRECT,
+		.port_id = dp->ul.port_id, .nh_ip = nh_ip, .neigh = idx, .vni = vni,
+	};
+	rc = tbl_route_add_nh(dp->tbl, prefix, depth, &nh, gen);
+	if (rc != 0)
+		neigh_unref(dp->neigh, idx);
+out:
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }
@@ -280,9 +343,17 @@ int dp_apply_config(struct dp *dp, const struct dpcfg *cfg, char *err, size_t er
 			return rc;
 		}
 	}
+	if (cfg->has_uplink) {
+		rc = dp_uplink_set(dp, &cfg->uplink, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
 	for (unsigned i = 0; i < cfg->n_routes; i++) {
 		const struct dpcfg_route *r = &cfg->routes[i];
-		rc = dp_route_add(dp, r->prefix, r->depth, r->port, r->mac, 1);
+		if (r->via != 0)
+			rc = dp_route_add_via(dp, r->prefix, r->depth, r->via, -1, 0, 1);
+		else
+			rc = dp_route_add(dp, r->prefix, r->depth, r->port, r->mac, 1);
 		if (rc != 0) {
 			dp_ip_str(r->prefix, ip, sizeof(ip));
 			snprintf(err, errlen, "route %s/%u: %s", ip, r->depth, strerror(-rc));
@@ -346,6 +417,12 @@ static void dp_housekeeping(struct dp *dp)
 {
 	pthread_mutex_lock(&dp->lock);
 	tbl_reclaim(dp->tbl);
+	/* Neighbour slots of deleted routes: reusable once no worker can
+	 * still hold their index (see dp/neigh.h). */
+	if (neigh_dead(dp->neigh) != 0) {
+		rte_rcu_qsbr_synchronize(dp->qsbr, RTE_QSBR_THRID_INVALID);
+		neigh_reap(dp->neigh);
+	}
 	for (unsigned i = 0; i < DP_MAX_PORTS; i++) {
 		struct rte_eth_link link;
 		if (!dp->ports[i].used)
@@ -369,6 +446,9 @@ int dp_control_loop(struct dp *dp, volatile sig_atomic_t *stop)
 		 * each source non-blocking so shutdown and housekeeping stay
 		 * timely.
 		 */
+
+		/* ARP on the uplink: resolve and refresh underlay next hops. */
+		dp_uplink_poll(dp);
 
 		uint64_t now = rte_get_timer_cycles();
 		if (now - last >= period) {

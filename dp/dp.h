@@ -67,6 +67,23 @@ struct dp_params {
 	uint32_t idle_backoff_us;  /* max idle sleep of a worker, 0 = spin */
 };
 
+/* How packets reach other nodes' pod CIDRs (docs/multinode.md). */
+enum dp_overlay {
+	DP_OVERLAY_DIRECT = 0, /* routed on the underlay L2 segment, next hop by ARP */
+	DP_OVERLAY_VXLAN,      /* VXLAN (RFC 7348) to the remote node's underlay IP */
+	DP_OVERLAY_MAX
+};
+
+/* The uplink: the node's underlay NIC, shared with the host through the
+ * XDP program dp/xdp/uplink.bpf.c. */
+struct dp_uplink_params {
+	char port[DP_NAME_MAX];    /* an attached port of type uplink */
+	uint32_t ip;               /* the node's underlay IPv4 (the kernel's), network order */
+	uint8_t mode;              /* enum dp_overlay: the cluster's mode */
+	uint32_t vni;              /* VXLAN network identifier, 1..2^24-1 */
+	uint16_t vxlan_port;       /* UDP destination port, host order */
+};
+
 struct dp;
 struct dpcfg;
 
@@ -112,6 +129,27 @@ int dp_pod_del(struct dp *dp, uint32_t ip);
  *  (host bits set, depth > 32), -ENOENT (port), -ENOSPC. */
 int dp_route_add(struct dp *dp, uint32_t prefix, uint8_t depth, const char *port,
 		 const uint8_t mac[6], uint32_t gen);
+
+/**
+ * Make @p->port dp's uplink: adopt the XDP program the af_xdp PMD attached
+ * (xdp_prog=), steer this node's pod CIDR (and, in VXLAN mode, VXLAN to
+ * @p->ip) to dp, open the ARP socket that resolves underlay next hops.
+ * Once per dp: -EEXIST the second time. -ENOENT (no such port), -EINVAL
+ * (not of type uplink, bad mode/VNI), -errno from BPF or the socket.
+ * On failure @err holds one line. Control side.
+ */
+int dp_uplink_set(struct dp *dp, const struct dp_uplink_params *p, char *err, size_t errlen);
+
+/**
+ * Add or replace the route @prefix/@depth "behind the node at underlay
+ * address @nh_ip": out the uplink, directly (@encap 0) or in VXLAN (@encap
+ * 1, VNI @vni, 0 = the uplink's). @encap -1 takes the cluster mode from
+ * the uplink. Resolution of @nh_ip by ARP starts now. -ENODEV (no uplink),
+ * -EINVAL (depth, host bits, bad next hop, VNI other than the cluster's),
+ * -ENOSPC (routes or neighbours full).
+ */
+int dp_route_add_via(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_ip, int encap,
+		     uint32_t vni, uint32_t gen);
 
 /** Remove route @prefix/@depth. -ENOENT. */
 int dp_route_del(struct dp *dp, uint32_t prefix, uint8_t depth);

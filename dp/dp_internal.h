@@ -94,8 +94,27 @@ struct dp_port {
 /* Sum of one per-port counter array over the workers. */
 static inline uint64_t dp_port_sum(const struct dp *dp, size_t off, uint16_t port_id);
 
+/* The uplink as workers see it: written once by dp_uplink_set() before
+ * valid is set with a release store, then immutable. */
+struct dp_ul {
+	uint32_t valid;
+	uint16_t port_id;
+	uint8_t mode;            /* enum dp_overlay */
+	uint8_t mac[6];          /* the uplink netdev's (kernel's) MAC */
+	uint32_t ip;             /* node underlay IP, network order */
+	uint32_t vni;
+	uint16_t vxlan_port;     /* host order */
+	uint16_t encap_mtu;      /* largest inner IP packet: uplink MTU - 50 */
+};
+
+struct dp_uplink;   /* control side, dp/uplink.c */
+struct neigh;
+
 struct dp {
 	/* ---- read by workers ---- */
+	struct dp_ul ul;
+	struct neigh *neigh;               /* underlay neighbours (dp/neigh.h) */
+	uint8_t port_mac[DP_MAX_PORTS][6]; /* MAC dp sends from and accepts on */
 	uint32_t pod_net, pod_mask, gateway_ip;
 	uint8_t gw_mac[6];
 	uint8_t port_is_tap[DP_MAX_PORTS];
@@ -109,6 +128,7 @@ struct dp {
 	uint64_t hz;
 
 	/* ---- control side ---- */
+	struct dp_uplink *uplink;
 	pthread_mutex_t lock;
 	struct dp_params params;
 	struct rte_mempool *mp;
@@ -145,5 +165,13 @@ struct dp_port *dp_port_by_name(struct dp *dp, const char *name);
 void dp_port_detach_locked(struct dp *dp, struct dp_port *pt);
 /* dp.c, lock held: publish the rx list of worker @w */
 void dp_publish_rx(struct dp *dp, unsigned w);
+/* uplink.c: the af_xdp xdp_prog= object written from the embedded copy
+ * (caller unlinks it once the port started); lock held. */
+int dp_uplink_prog_file(char *path, size_t len);
+/* uplink.c, lock NOT held: ARP in and out, neighbour ageing; bounded,
+ * non-blocking. Called by the control loop every iteration. */
+void dp_uplink_poll(struct dp *dp);
+/* uplink.c, lock held: release everything (dp_free). */
+void dp_uplink_free_locked(struct dp *dp);
 
 #endif

@@ -39,14 +39,21 @@ struct dp_port *dp_port_by_name(struct dp *dp, const char *name)
  * name, so "net_af_xdp_p1" binds the af_xdp driver. */
 static int dp_port_devargs(const struct dp *dp, const struct dp_port_params *p,
 			   enum dp_port_type type, char *dev, size_t devlen, char *args,
-			   size_t arglen)
+			   size_t arglen, const char *prog)
 {
 	int n;
 	unsigned nq = dp->n_workers ? dp->n_workers : 1;
 
 	switch (type) {
-	case DP_PORT_AF_XDP:
 	case DP_PORT_UPLINK:
+		/* The shared uplink: the PMD loads our steering program instead
+		 * of libxdp's redirect-everything default, so the host keeps
+		 * every frame that is not sluice traffic (docs/multinode.md). */
+		snprintf(dev, devlen, "net_af_xdp_%s", p->name);
+		n = snprintf(args, arglen, "%s,iface=%s,start_queue=0,queue_count=1,busy_budget=0,"
+			     "xdp_prog=%s", dev, p->iface, prog);
+		break;
+	case DP_PORT_AF_XDP:
 		snprintf(dev, devlen, "net_af_xdp_%s", p->name);
 		/* busy_budget=0: preferred busy polling needs NAPI tuning a
 		 * veth does not have; plain polling works everywhere. */
@@ -96,6 +103,20 @@ static int dp_port_kernel_mac(const char *iface, uint8_t mac[6])
 	return 0;
 }
 
+/* The kernel netdev's MTU; *mtu unchanged if unreadable or implausible. */
+static void dp_port_kernel_mtu(const char *iface, uint16_t *mtu)
+{
+	char path[64];
+	unsigned v = 0;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", iface);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%u", &v) == 1 && v >= 576 && v <= 65535)
+		*mtu = (uint16_t)v;
+	fclose(f);
+}
+
 static void dp_port_remove(const char *dev, uint16_t port_id, int started)
 {
 	if (started)
@@ -108,7 +129,8 @@ static void dp_port_remove(const char *dev, uint16_t port_id, int started)
 static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum dp_port_type type,
 			   struct dp_port *pt, char *err, size_t errlen)
 {
-	char args[256];
+	char args[512];
+	char prog[128] = "";
 	uint16_t pid;
 	int rc;
 	int started = 0;
@@ -116,9 +138,17 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	unsigned nq = dp->n_workers ? dp->n_workers : 1;
 	const char *what = p->iface[0] ? p->iface : p->socket;
 
-	rc = dp_port_devargs(dp, p, type, pt->devname, sizeof(pt->devname), args, sizeof(args));
+	if (type == DP_PORT_UPLINK && (rc = dp_uplink_prog_file(prog, sizeof(prog))) != 0) {
+		snprintf(err, errlen, "port %s: cannot write the XDP object %s: %s", p->name, prog,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = dp_port_devargs(dp, p, type, pt->devname, sizeof(pt->devname), args, sizeof(args),
+			     prog);
 	if (rc != 0) {
 		snprintf(err, errlen, "port %s: devargs too long", p->name);
+		if (prog[0] != '\0')
+			unlink(prog);
 		return rc;
 	}
 	rc = rte_dev_probe(args);
@@ -127,12 +157,16 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 		snprintf(err, errlen, "port %s (%s %s): the %s PMD refused the device (see its log "
 			 "line above)", p->name, dp_port_type_names[type], what, pt->devname);
 		rte_eal_hotplug_remove("vdev", pt->devname);
+		if (prog[0] != '\0')
+			unlink(prog);
 		return rc;
 	}
 	rc = rte_eth_dev_get_port_by_name(pt->devname, &pid);
 	if (rc != 0) {
 		snprintf(err, errlen, "port %s: no ethdev after probe", p->name);
 		rte_eal_hotplug_remove("vdev", pt->devname);
+		if (prog[0] != '\0')
+			unlink(prog);
 		return -ENODEV;
 	}
 	if (pid >= DP_MAX_PORTS) {
@@ -186,10 +220,28 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	uint16_t mtu = 0;
 	if (rte_eth_dev_get_mtu(pid, &mtu) != 0 || mtu < 576)
 		mtu = RTE_ETHER_MTU;
+	/* The uplink's MTU is the kernel netdev's (the PMD reports 1500). */
+	if (type == DP_PORT_UPLINK)
+		dp_port_kernel_mtu(p->iface, &mtu);
 	dp->port_mtu[pid] = mtu;
+	/* dp sends from and accepts the gateway MAC on pod and host ports,
+	 * the kernel's MAC on the uplink (shared with the node). */
+	memcpy(dp->port_mac[pid], dp->gw_mac, 6);
 	pt->port_id = pid;
 	pt->nb_rxq = nrxq;
 	pt->type = type;
+	if (type == DP_PORT_UPLINK) {
+		if (prog[0] != '\0')
+			unlink(prog);
+		prog[0] = '\0';
+		rc = dp_port_kernel_mac(p->iface, pt->mac);
+		if (rc != 0) {
+			snprintf(err, errlen, "port %s: cannot read MAC of uplink %s: %s", p->name,
+				 p->iface, strerror(-rc));
+			goto fail;
+		}
+		memcpy(dp->port_mac[pid], pt->mac, 6);
+	}
 	if (type == DP_PORT_TAP) {
 		rc = dp_port_kernel_mac(p->iface, pt->mac);
 		if (rc != 0) {
@@ -201,6 +253,8 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	return 0;
 fail:
 	dp_port_remove(pt->devname, pid, started);
+	if (prog[0] != '\0')
+		unlink(prog);
 	return rc < 0 ? rc : -rc;
 }
 

@@ -28,6 +28,11 @@
 	_(MTU_EXCEEDED, "mtu_exceeded", "larger than the output port's MTU (dp does not fragment)") \
 	_(MULTISEG, "multiseg", "chained mbuf (never produced by our ports)")  \
 	_(TX_FULL, "tx_full", "tx queue full")                                  \
+	_(NEIGH_UNRESOLVED, "neigh_unresolved", "underlay next hop not resolved by ARP yet (or failed)") \
+	_(ENCAP_HEADROOM, "encap_headroom", "no mbuf headroom for the VXLAN outer headers") \
+	_(VXLAN_MALFORMED, "vxlan_malformed", "UDP to the node's underlay IP that is not valid VXLAN, or a bad inner frame") \
+	_(VXLAN_VNI, "vxlan_vni", "VXLAN with a VNI other than the cluster's") \
+	_(UPLINK_ARP, "uplink_arp", "ARP on the uplink (the node's kernel owns ARP there)") \
 	/* load balancer (dp/lb_fwd.c, docs/lb.md) */                            \
 	_(LB_NO_SERVICE, "lb_no_service", "to a VIP on a port or protocol no service has") \
 	_(LB_NO_BACKEND, "lb_no_backend", "new flow to a service with no backend of non-zero weight") \
@@ -45,7 +50,11 @@
 	_(ICMP_ECHO_REPLY, "icmp_echo_reply")                                    \
 	_(ICMP_ERROR, "icmp_error_sent")                                         \
 	_(ICMP_RATELIMITED, "icmp_error_ratelimited")                           \
-	_(BUSY_CYCLES, "busy_cycles")
+	_(BUSY_CYCLES, "busy_cycles")                                            \
+	_(VXLAN_ENCAP, "vxlan_encap")                                            \
+	_(VXLAN_DECAP, "vxlan_decap")                                            \
+	_(TO_UPLINK, "to_uplink")                                                \
+	_(ICMP_OVERLAY_SUPPRESSED, "icmp_error_overlay_suppressed")
 
 #define DP_DROP_ENUM(e, n, d) DP_DROP_##e,
 enum dp_drop { DP_DROP_NONE = 0, DP_FOREACH_DROP(DP_DROP_ENUM) DP_DROP_MAX };

@@ -8,6 +8,13 @@
  *      counted (tx_full), dropped packets are freed in one bulk call.
  * ARP replies, echo replies and ICMP errors reuse the received mbuf and
  * leave by the port they came in on, i.e. back to the previous hop.
+ *
+ * Multi-node (docs/multinode.md): frames from the uplink that are VXLAN
+ * to this node are decapsulated in stage 1 and then classified like any
+ * packet; routes via another node's underlay IP leave by the uplink,
+ * either re-addressed to that node's MAC (direct) or encapsulated in
+ * VXLAN towards it. Underlay MACs come from dp/neigh (ARP, control side);
+ * an unresolved next hop is a counted drop.
  */
 #include <string.h>
 #include <time.h>
@@ -20,7 +27,9 @@
 #include "dp_internal.h"
 #include "fwd.h"
 #include "lb_fwd.h"
+#include "neigh.h"
 #include "pkt.h"
+#include "vxlan.h"
 
 #define FWD_DROP UINT16_MAX
 
@@ -68,7 +77,7 @@ static int fwd_arp_ours(struct fwd_lcore *lc, uint16_t rx_port, const struct pkt
  * always counted as dropped for @why. */
 static void fwd_icmp_error(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
 			   uint16_t rx_port, uint16_t *next, uint8_t type, uint8_t code,
-			   enum dp_drop why, uint16_t mtu)
+			   enum dp_drop why, uint16_t mtu, int ovl)
 {
 	struct dp *dp = lc->dp;
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -76,12 +85,18 @@ static void fwd_icmp_error(struct fwd_lcore *lc, struct rte_mbuf *m, const struc
 	fwd_drop(lc, next, why);
 	if (!pkt_icmp_error_allowed(f, m->data_len, pi))
 		return;
+	/* Back out rx_port would send it unencapsulated to an inner MAC the
+	 * underlay does not know: not sent (docs/multinode.md). */
+	if (ovl) {
+		dp_cnt_add(&lc->ev[DP_EV_ICMP_OVERLAY_SUPPRESSED], 1);
+		return;
+	}
 	if (!tb_take(&lc->icmp_tb, rte_rdtsc())) {
 		dp_cnt_add(&lc->ev[DP_EV_ICMP_RATELIMITED], 1);
 		return;
 	}
 	size_t cap = (size_t)m->buf_len - m->data_off;
-	int len = pkt_icmp_error(f, cap, pi, type, code, dp->gateway_ip, dp->gw_mac);
+	int len = pkt_icmp_error(f, cap, pi, type, code, dp->gateway_ip, dp->port_mac[rx_port]);
 	if (len < 0)
 		return;
 	if (mtu != 0)
@@ -93,31 +108,126 @@ static void fwd_icmp_error(struct fwd_lcore *lc, struct rte_mbuf *m, const struc
 	dp_cnt_add(&lc->ev[DP_EV_ICMP_ERROR], 1);
 }
 
+/* The checks every routed packet passes before it leaves: TTL (RFC 1812
+ * 5.3.1) and the egress MTU @mtu (dp does not fragment: RFC 1191
+ * fragmentation needed when DF is set, a counted drop otherwise).
+ * Returns 0 if the packet may go on, else it was turned into an error or
+ * dropped. */
+static int fwd_checks(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+		      uint16_t rx_port, uint16_t *next, uint16_t mtu, int ovl)
+{
+	if (pi->ttl <= 1) {
+		fwd_icmp_error(lc, m, pi, rx_port, next, 11, 0, DP_DROP_TTL_EXCEEDED, 0, ovl);
+		return -1;
+	}
+	if (unlikely(pi->ip_len > mtu)) {
+		if (pi->frag & 0x4000u)
+			fwd_icmp_error(lc, m, pi, rx_port, next, 3, 4, DP_DROP_MTU_EXCEEDED, mtu, ovl);
+		else
+			fwd_drop(lc, next, DP_DROP_MTU_EXCEEDED);
+		return -1;
+	}
+	return 0;
+}
+
 /* Route @m out @port to @mac: TTL check and decrement, L2 rewrite. */
 static void fwd_out(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
-		    uint16_t rx_port, uint16_t *next, uint16_t port, const uint8_t mac[6])
+		    uint16_t rx_port, uint16_t *next, uint16_t port, const uint8_t mac[6], int ovl)
 {
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 
-	/* RFC 1812 5.3.1: a TTL that would reach 0 is not forwarded. */
-	if (pi->ttl <= 1) {
-		fwd_icmp_error(lc, m, pi, rx_port, next, 11, 0, DP_DROP_TTL_EXCEEDED, 0);
+	if (fwd_checks(lc, m, pi, rx_port, next, lc->dp->port_mtu[port], ovl) != 0)
 		return;
-	}
-	/* dp does not fragment: RFC 1191 fragmentation needed when DF is
-	 * set (path MTU discovery), a counted drop otherwise. */
-	uint16_t mtu = lc->dp->port_mtu[port];
-	if (unlikely(pi->ip_len > mtu)) {
-		if (pi->frag & 0x4000u)
-			fwd_icmp_error(lc, m, pi, rx_port, next, 3, 4, DP_DROP_MTU_EXCEEDED, mtu);
-		else
-			fwd_drop(lc, next, DP_DROP_MTU_EXCEEDED);
-		return;
-	}
 	pkt_ip4_dec_ttl(f + PKT_ETH_LEN);
-	pkt_eth_set(f, mac, lc->dp->gw_mac);
+	pkt_eth_set(f, mac, lc->dp->port_mac[port]);
 	*next = port;
 	dp_cnt_add(&lc->ev[DP_EV_FORWARDED], 1);
+}
+
+/* Route @m to another node at @r->nh_ip over VXLAN: checks against the
+ * uplink MTU minus the 50 bytes of outer headers, TTL decrement, inner
+ * Ethernet from/to our gateway MAC (the receiver routes on the inner IP),
+ * outer headers prepended in the mbuf's headroom. */
+static void fwd_vxlan(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+		      uint16_t rx_port, uint16_t *next, const struct tbl_route *r,
+		      const uint8_t nh_mac[6], int ovl)
+{
+	const struct dp *dp = lc->dp;
+
+	if (fwd_checks(lc, m, pi, rx_port, next, dp->ul.encap_mtu, ovl) != 0)
+		return;
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	/* Ethernet padding of short frames must not travel inside the tunnel. */
+	uint16_t inner = (uint16_t)(PKT_ETH_LEN + pi->ip_len);
+	if (m->data_len > inner)
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - inner));
+	pkt_ip4_dec_ttl(f + PKT_ETH_LEN);
+	pkt_eth_set(f, dp->gw_mac, dp->gw_mac);
+	uint32_t hash = vxlan_flow_hash(f + PKT_ETH_LEN, pi->ip_len, pi);
+	uint8_t tos = f[PKT_ETH_LEN + 1];
+	uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(m, VXLAN_OVERHEAD);
+	if (unlikely(h == NULL)) {
+		fwd_drop(lc, next, DP_DROP_ENCAP_HEADROOM);
+		return;
+	}
+	struct vxlan_tx t = {
+		.src_ip = dp->ul.ip, .dst_ip = r->nh_ip, .vni = r->vni,
+		.dport = dp->ul.vxlan_port,
+	};
+	memcpy(t.dst_mac, nh_mac, 6);
+	memcpy(t.src_mac, dp->ul.mac, 6);
+	/* encap_mtu bounds the size, so this cannot fail */
+	(void)vxlan_encap(h, inner, &t, vxlan_src_port(hash), tos);
+	*next = dp->ul.port_id;
+	dp_cnt_add(&lc->ev[DP_EV_FORWARDED], 1);
+	dp_cnt_add(&lc->ev[DP_EV_VXLAN_ENCAP], 1);
+	dp_cnt_add(&lc->ev[DP_EV_TO_UPLINK], 1);
+}
+
+/* A route via another node's underlay IP: direct or VXLAN. */
+static void fwd_remote(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+		       uint16_t rx_port, uint16_t *next, const struct tbl_route *r, int ovl)
+{
+	uint8_t mac[6];
+
+	if (unlikely(!neigh_lookup(lc->dp->neigh, r->neigh, mac))) {
+		fwd_drop(lc, next, DP_DROP_NEIGH_UNRESOLVED);
+		return;
+	}
+	if (r->nh_kind == TBL_NH_VXLAN) {
+		fwd_vxlan(lc, m, pi, rx_port, next, r, mac, ovl);
+		return;
+	}
+	fwd_out(lc, m, pi, rx_port, next, r->port_id, mac, ovl);
+	if (*next == r->port_id)
+		dp_cnt_add(&lc->ev[DP_EV_TO_UPLINK], 1);
+}
+
+/* A frame from the uplink that is UDP to this node: decapsulate it in
+ * place and parse the inner packet into @pi. 0, or -1 (dropped). */
+static int fwd_decap(struct fwd_lcore *lc, struct rte_mbuf *m, struct pkt_info *pi,
+		     uint16_t *next)
+{
+	const struct dp *dp = lc->dp;
+	size_t off, ilen;
+	enum dp_drop why;
+
+	if (vxlan_decap(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, pi, dp->ul.vxlan_port,
+			dp->ul.vni, &off, &ilen, &why) != 0) {
+		fwd_drop(lc, next, why);
+		return -1;
+	}
+	rte_pktmbuf_adj(m, (uint16_t)off);
+	if (m->data_len > ilen)
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - ilen));
+	/* Only routed IPv4 travels in sluice's tunnel. */
+	if (pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, pi) != 0 ||
+	    pi->kind != PKT_KIND_IPV4 || !pi->l2_unicast) {
+		fwd_drop(lc, next, DP_DROP_VXLAN_MALFORMED);
+		return -1;
+	}
+	dp_cnt_add(&lc->ev[DP_EV_VXLAN_DECAP], 1);
+	return 0;
 }
 
 uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkts, uint16_t n)
@@ -130,6 +240,9 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 	uint8_t kidx[FWD_BURST];
 	const struct tbl_pod *pods[FWD_BURST];
 	struct rte_mbuf *dropped[FWD_BURST];
+	uint8_t ovl[FWD_BURST];          /* arrived VXLAN-encapsulated */
+	/* The uplink is set once; the acquire pairs with dp_uplink_set(). */
+	int from_ul = __atomic_load_n(&dp->ul.valid, __ATOMIC_ACQUIRE) && rx_port == dp->ul.port_id;
 	unsigned nk = 0, nd = 0;
 	/* lb hook (issue #7): packets for the service load balancer */
 	struct lb *lb = __atomic_load_n(&dp->lb, __ATOMIC_ACQUIRE);
@@ -153,6 +266,7 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		next[i] = FWD_DROP;
+		ovl[i] = 0;
 		if (unlikely(m->nb_segs != 1)) {
 			fwd_drop(lc, &next[i], DP_DROP_MULTISEG);
 			continue;
@@ -161,10 +275,24 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 			fwd_drop(lc, &next[i], (enum dp_drop)pi[i].drop);
 			continue;
 		}
-		/* A router accepts unicast frames for its own MAC only. */
-		if (pi[i].l2_unicast && memcmp(f, dp->gw_mac, 6) != 0) {
+		/* A router accepts unicast frames for its own MAC only (the
+		 * gateway MAC; the node's MAC on the uplink). */
+		if (pi[i].l2_unicast && memcmp(f, dp->port_mac[rx_port], 6) != 0) {
 			fwd_drop(lc, &next[i], DP_DROP_L2_OTHER_HOST);
 			continue;
+		}
+		if (from_ul) {
+			/* The node's kernel owns ARP on the underlay. */
+			if (pi[i].kind == PKT_KIND_ARP) {
+				fwd_drop(lc, &next[i], DP_DROP_UPLINK_ARP);
+				continue;
+			}
+			if (dp->ul.mode == DP_OVERLAY_VXLAN && vxlan_is_candidate(&pi[i], dp->ul.ip)) {
+				if (fwd_decap(lc, m, &pi[i], &next[i]) != 0)
+					continue;
+				f = rte_pktmbuf_mtod(m, uint8_t *);
+				ovl[i] = 1;
+			}
 		}
 		switch (pi[i].kind) {
 		case PKT_KIND_ARP:
@@ -194,7 +322,8 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 			continue;
 		}
 		if (pi[i].dst_ip == dp->gateway_ip) {
-			if (pkt_icmp_echo_reply(f, m->data_len, &pi[i], dp->gw_mac) == 0) {
+			if (!ovl[i] &&
+			    pkt_icmp_echo_reply(f, m->data_len, &pi[i], dp->port_mac[rx_port]) == 0) {
 				next[i] = rx_port;
 				dp_cnt_add(&lc->ev[DP_EV_ICMP_ECHO_REPLY], 1);
 			} else {
@@ -203,7 +332,7 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 			continue;
 		}
 		if (host->valid && pi[i].dst_ip == host->ip) {
-			fwd_out(lc, m, &pi[i], rx_port, &next[i], host->port_id, host->mac);
+			fwd_out(lc, m, &pi[i], rx_port, &next[i], host->port_id, host->mac, ovl[i]);
 			if (next[i] == host->port_id)
 				dp_cnt_add(&lc->ev[DP_EV_TO_HOST], 1);
 			continue;
@@ -222,16 +351,19 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 	for (unsigned k = 0; k < nk; k++) {
 		unsigned i = kidx[k];
 		if (pods[k] != NULL) {
-			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], pods[k]->port_id, pods[k]->mac);
+			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], pods[k]->port_id, pods[k]->mac,
+				ovl[i]);
 			continue;
 		}
 		const struct tbl_route *r = tbl_route_lookup(dp->tbl, keys[k]);
-		if (r != NULL)
-			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], r->port_id, r->mac);
+		if (r != NULL && r->nh_kind != TBL_NH_MAC)
+			fwd_remote(lc, pkts[i], &pi[i], rx_port, &next[i], r, ovl[i]);
+		else if (r != NULL)
+			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], r->port_id, r->mac, ovl[i]);
 		else if (fwd_in_pod_cidr(dp, keys[k]))
 			/* RFC 1812 5.2.7.1: host unreachable for our own subnet */
 			fwd_icmp_error(lc, pkts[i], &pi[i], rx_port, &next[i], 3, 1, DP_DROP_NO_POD,
-				       0);
+				       0, ovl[i]);
 		else
 			fwd_drop(lc, &next[i], DP_DROP_NO_ROUTE);
 	}

@@ -194,7 +194,9 @@ static enum ring_bad ring_check_body(const struct ring_cmd *c)
 		const struct ring_route *r = &c->u.route;
 		if (!ring_all_zero(r->reserved0, sizeof(r->reserved0)))
 			return RING_BAD_RESERVED;
-		if (r->node_id == 0 || r->port_id == 0)
+		/* port_id 0 is RING_PORT_UPLINK: valid only with an underlay
+		 * next hop (checked below, after the address). */
+		if (r->node_id == 0 || (r->port_id == RING_PORT_UPLINK && r->nh_family == 0))
 			return RING_BAD_ID;
 		if ((why = ring_check_prefix(r->family, r->prefix_len, r->prefix)))
 			return why;
@@ -209,6 +211,9 @@ static enum ring_bad ring_check_body(const struct ring_cmd *c)
 			return RING_BAD_ENCAP; /* a tunnel needs an underlay address */
 		if (r->vni >= (1u << 24) || (r->encap == RING_ENCAP_NONE && r->vni != 0))
 			return RING_BAD_VNI;
+		/* Via the uplink dp resolves the MAC by ARP: none may be given. */
+		if (r->port_id == RING_PORT_UPLINK)
+			return ring_all_zero(r->nh_mac, 6) ? RING_BAD_OK : RING_BAD_MAC;
 		return ring_check_mac(r->nh_mac);
 	}
 	case RING_CMD_ROUTE_DEL: {

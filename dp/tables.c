@@ -78,6 +78,8 @@ struct tbl *tbl_create(const struct tbl_params *p)
 	}
 	snprintf(t->name, sizeof(t->name), "%s", p->name);
 	t->qsbr = p->qsbr;
+	t->route_gone = p->route_gone;
+	t->route_gone_arg = p->route_gone_arg;
 	t->max_pods = p->max_pods;
 	t->max_routes = p->max_routes;
 	t->pods = rte_zmalloc_socket("tbl_pods", sizeof(*t->pods) * p->max_pods,
@@ -261,6 +263,29 @@ int tbl_pod_del(struct tbl *t, uint32_t ip)
 int tbl_route_add(struct tbl *t, uint32_t prefix, uint8_t depth, const uint8_t mac[6],
 		  uint16_t port_id, uint32_t gen)
 {
+	struct tbl_nh nh = { .kind = TBL_NH_MAC, .port_id = port_id };
+	memcpy(nh.mac, mac, 6);
+	return tbl_route_add_nh(t, prefix, depth, &nh, gen);
+}
+
+static void tbl_route_gone(struct tbl *t, uint32_t s)
+{
+	if (t->route_gone != NULL)
+		t->route_gone(t->route_gone_arg, &t->routes[s]);
+}
+
+const struct tbl_route *tbl_route_find(const struct tbl *t, uint32_t prefix, uint8_t depth)
+{
+	uint32_t s = 0;
+	if (depth == 0 || depth > 32 ||
+	    rte_lpm_is_rule_present(t->lpm, rte_be_to_cpu_32(prefix), depth, &s) != 1)
+		return NULL;
+	return &t->routes[s];
+}
+
+int tbl_route_add_nh(struct tbl *t, uint32_t prefix, uint8_t depth, const struct tbl_nh *nh,
+		     uint32_t gen)
+{
 	uint32_t old = 0;
 	uint32_t hprefix = rte_be_to_cpu_32(prefix);
 
@@ -279,8 +304,12 @@ int tbl_route_add(struct tbl *t, uint32_t prefix, uint8_t depth, const uint8_t m
 	r->prefix = prefix;
 	r->depth = depth;
 	r->gen = gen;
-	r->port_id = port_id;
-	memcpy(r->mac, mac, 6);
+	r->port_id = nh->port_id;
+	memcpy(r->mac, nh->mac, 6);
+	r->nh_kind = nh->kind;
+	r->nh_ip = nh->nh_ip;
+	r->neigh = nh->neigh;
+	r->vni = nh->vni;
 	r->in_use = 1;
 	int rc = rte_lpm_add(t->lpm, hprefix, depth, s);
 	if (rc < 0) {
@@ -290,6 +319,7 @@ int tbl_route_add(struct tbl *t, uint32_t prefix, uint8_t depth, const uint8_t m
 	}
 	if (had) {
 		t->routes[old].in_use = 0;
+		tbl_route_gone(t, old);
 		tbl_defer(t, TBL_DQ_ROUTE, old, -1);
 	} else {
 		t->n_routes++;
@@ -309,6 +339,7 @@ int tbl_route_del(struct tbl *t, uint32_t prefix, uint8_t depth)
 		return rc;
 	t->routes[s].in_use = 0;
 	t->n_routes--;
+	tbl_route_gone(t, s);
 	tbl_defer(t, TBL_DQ_ROUTE, s, -1);
 	return 0;
 }

@@ -29,6 +29,24 @@ struct tbl_pod {
 	uint8_t in_use;   /* control side only: published and not deleted */
 };
 
+/* How a route's next hop is reached (docs/multinode.md). */
+enum tbl_nh_kind {
+	TBL_NH_MAC = 0,   /* static next-hop MAC on port_id (config/ring routes) */
+	TBL_NH_DIRECT,    /* underlay next hop nh_ip on the uplink, MAC by ARP */
+	TBL_NH_VXLAN,     /* VXLAN to nh_ip (outer next hop nh_ip, MAC by ARP) */
+};
+
+/* Next-hop part of a route. For DIRECT/VXLAN, neigh is the slot of nh_ip
+ * in dp's neighbour table (dp/neigh.h) and mac is unused. */
+struct tbl_nh {
+	uint8_t kind;     /* enum tbl_nh_kind */
+	uint16_t port_id;
+	uint8_t mac[6];
+	uint32_t nh_ip;   /* network order */
+	uint32_t neigh;
+	uint32_t vni;
+};
+
 /* A published route. Immutable while published. */
 struct tbl_route {
 	uint32_t prefix;  /* network order */
@@ -37,6 +55,10 @@ struct tbl_route {
 	uint8_t mac[6];
 	uint8_t depth;
 	uint8_t in_use;
+	uint8_t nh_kind;  /* enum tbl_nh_kind */
+	uint32_t nh_ip;
+	uint32_t neigh;
+	uint32_t vni;
 };
 
 struct tbl_params {
@@ -45,6 +67,11 @@ struct tbl_params {
 	uint32_t max_pods;         /* >= 1 */
 	uint32_t max_routes;       /* >= 1, < 2^24 */
 	struct rte_rcu_qsbr *qsbr; /* readers' QSBR variable, not owned */
+	/* Optional: called (writer side) for each route that stops being
+	 * published, replaced or deleted, so its owner can drop what the
+	 * route referenced (dp: the neighbour entry). */
+	void (*route_gone)(void *arg, const struct tbl_route *r);
+	void *route_gone_arg;
 };
 
 struct tbl;
@@ -63,6 +90,12 @@ int tbl_pod_del(struct tbl *t, uint32_t ip);
 /** Add or replace route @prefix/@depth. 0, -EINVAL, -ENOSPC. Writer only. */
 int tbl_route_add(struct tbl *t, uint32_t prefix, uint8_t depth, const uint8_t mac[6],
 		  uint16_t port_id, uint32_t gen);
+/** Add or replace route @prefix/@depth with next hop @nh (copied).
+ *  0, -EINVAL, -ENOSPC. Writer only. */
+int tbl_route_add_nh(struct tbl *t, uint32_t prefix, uint8_t depth, const struct tbl_nh *nh,
+		     uint32_t gen);
+/** Writer-side lookup of the route @prefix/@depth (exact). NULL if absent. */
+const struct tbl_route *tbl_route_find(const struct tbl *t, uint32_t prefix, uint8_t depth);
 /** Remove route @prefix/@depth. 0, -ENOENT. Writer only. */
 int tbl_route_del(struct tbl *t, uint32_t prefix, uint8_t depth);
 /** Remove every pod and route with generation < @gen. Returns the count. */

@@ -24,6 +24,8 @@ struct tbl {
 	uint32_t *pod_free, n_pod_free;     /* stack of reusable slots */
 	uint32_t *route_free, n_route_free;
 	uint32_t n_pods, n_routes;          /* live */
+	void (*route_gone)(void *arg, const struct tbl_route *r);
+	void *route_gone_arg;
 	char name[16];
 };
 

@@ -180,10 +180,18 @@ struct ring_port_del {
 };
 
 /*
- * ROUTE_ADD: another node's pod prefix. Egress is port port_id towards the
- * L2 next hop nh_mac; nexthop (nh_family 0 = none) is the node's underlay
- * address, needed when encap is not NONE.
+ * ROUTE_ADD: another node's pod prefix, in one of two forms
+ * (docs/ring-protocol.md, docs/multinode.md):
+ *  - via a port: egress is port port_id (nonzero) towards the L2 next hop
+ *    nh_mac (unicast, nonzero); nexthop (nh_family 0 = none) is the node's
+ *    underlay address, needed when encap is not NONE;
+ *  - via the uplink ("prefix P is behind the node at underlay IP U"):
+ *    port_id == RING_PORT_UPLINK, nh_family 4 with nexthop U, nh_mac all
+ *    zero (dp resolves U by ARP itself). encap NONE routes directly on the
+ *    underlay, VXLAN encapsulates towards U with vni (0 = dp's configured
+ *    cluster VNI).
  */
+#define RING_PORT_UPLINK 0u /* port_id of a route via dp's configured uplink */
 struct ring_route {
 	uint8_t family;	    /* of prefix */
 	uint8_t prefix_len; /* <= 32 or 128; host bits must be zero */
@@ -191,10 +199,10 @@ struct ring_route {
 	uint8_t nh_family;  /* of nexthop: 0 (none), 4 or 6 */
 	uint32_t node_id;   /* nonzero */
 	uint32_t vni;	    /* < 2^24; zero when encap is NONE */
-	uint32_t port_id;   /* nonzero, an attached port */
+	uint32_t port_id;   /* an attached port, or RING_PORT_UPLINK */
 	uint8_t prefix[16];
 	uint8_t nexthop[16];
-	uint8_t nh_mac[6];  /* unicast, nonzero */
+	uint8_t nh_mac[6];  /* unicast, nonzero; all zero via the uplink */
 	uint8_t reserved0[2];
 };
 
