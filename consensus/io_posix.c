@@ -122,6 +122,8 @@ struct raft_io_posix {
 	/* Raft thread only. */
 	struct posix_queue done_q;	/* send and snapshot_get completions */
 	struct posix_peer peers[POSIX_MAX_PEERS];
+	/* Last authenticated frame per sender (raft_io_posix_last_heard). */
+	struct { raft_id id; raft_time at; } heard[POSIX_MAX_PEERS];
 	uint8_t *sbuf;
 	size_t sbuf_cap;
 	uint64_t rng;
@@ -941,6 +943,31 @@ struct raft_io *raft_io_posix_io(struct raft_io_posix *p)
 	return &p->io;
 }
 
+static void posix_heard(struct raft_io_posix *p, raft_id from)
+{
+	int slot = -1;
+	for (int i = 0; i < POSIX_MAX_PEERS; i++) {
+		if (p->heard[i].id == from) {
+			slot = i;
+			break;
+		}
+		if (slot < 0 && p->heard[i].id == 0)
+			slot = i;
+	}
+	if (slot < 0)
+		slot = (int)(from % POSIX_MAX_PEERS); /* table full: recycle */
+	p->heard[slot].id = from;
+	p->heard[slot].at = posix_time(NULL);
+}
+
+raft_time raft_io_posix_last_heard(const struct raft_io_posix *p, raft_id id)
+{
+	for (int i = 0; i < POSIX_MAX_PEERS; i++)
+		if (p->heard[i].id == id)
+			return p->heard[i].at;
+	return 0;
+}
+
 int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
 		      int max_wait_ms)
 {
@@ -985,6 +1012,7 @@ int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
 		}
 		msg.server_id = from;
 		msg.server_address = posix_peer_address(p, from);
+		posix_heard(p, from);
 		raft_step(r, &msg);
 		raft_codec_release(&msg);
 	}
@@ -995,6 +1023,29 @@ int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
 	/* Everything this iteration produced shares the next batch. */
 	posix_kick(p);
 	return RAFT_OK;
+}
+
+void raft_io_posix_fds(const struct raft_io_posix *p, int fds[2])
+{
+	fds[0] = raft_net_fd(p->net);
+	fds[1] = p->efd;
+}
+
+raft_time raft_io_posix_next_deadline(struct raft_io_posix *p,
+				      const struct raft *r)
+{
+	raft_time now = posix_time(NULL);
+	pthread_mutex_lock(&p->mu);
+	bool disk_done = p->disk_done.head != NULL;
+	pthread_mutex_unlock(&p->mu);
+	if (disk_done || p->done_q.head != NULL)
+		return now;
+	return raft_next_timeout(r);
+}
+
+raft_time raft_io_posix_now(void)
+{
+	return posix_time(NULL);
 }
 
 void raft_io_posix_flush(struct raft_io_posix *p)

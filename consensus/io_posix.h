@@ -74,6 +74,34 @@ int raft_io_posix_run(struct raft_io_posix *p, struct raft *r,
 		      int max_wait_ms);
 
 /*
+ * External event loops (e.g. libevent in sluice-ctrl --role=master): instead
+ * of blocking in raft_io_posix_run(), watch these two descriptors for
+ * readability (level-triggered: the nanomsg receive fd and the disk
+ * thread's eventfd) and call raft_io_posix_run(p, r, 0) when one is
+ * readable, when raft_io_posix_next_deadline() is reached, and after
+ * submitting requests (raft_apply...) so they reach the disk thread. Raft
+ * thread.
+ */
+void raft_io_posix_fds(const struct raft_io_posix *p, int fds[2]);
+
+/*
+ * Absolute time (io->time scale, ms) by which raft_io_posix_run(p, r, 0)
+ * must be called again: raft's next timer, or "now" when completions are
+ * already waiting (a run bounded by its per-call receive limit, deferred
+ * send completions, finished disk batches). Raft thread.
+ */
+raft_time raft_io_posix_next_deadline(struct raft_io_posix *p,
+				      const struct raft *r);
+
+/* The io's monotonic clock in ms (what raft sees as io->time). */
+raft_time raft_io_posix_now(void);
+
+/* When the last authenticated, decodable frame from server id arrived
+ * (raft_io_posix_now() scale), 0 if never: a liveness hint for status
+ * pages. Raft thread. */
+raft_time raft_io_posix_last_heard(const struct raft_io_posix *p, raft_id id);
+
+/*
  * Hand every queued disk request to the disk thread, wait until it has
  * executed them (one fdatasync for the batch), then run every pending
  * completion. For tests of the io without a raft instance, and for

@@ -123,7 +123,8 @@ typedef void (*http_handler)(struct http_req *req, void *arg);
  * Register handler for requests whose method is in method_mask (enum
  * http_method bits) and whose path starts with prefix (at a '/' boundary,
  * or equals it with HTTP_ROUTE_EXACT). prefix is copied; arg is borrowed.
- * Registering the same prefix twice fails (EEXIST). 0 or -1 with errno.
+ * The same prefix may be registered again for other methods; overlapping
+ * methods fail (EEXIST). 0 or -1 with errno.
  * Loop thread, before or while serving.
  */
 int http_route(struct http_server *srv, unsigned method_mask,

@@ -252,11 +252,16 @@ struct master_change {
 /*
  * Add a member (leader only): record it in the store (so every master
  * learns its API URL), add it to Raft as a learner, then promote it to
- * voter once it caught up. cb runs when it is a voter, or with the error.
- * Loop thread.
+ * voter once it caught up (the new master must be running, started with
+ * join=true). mem->id 0 lets the leader pick max id + 1; a retry with the
+ * same name reuses its id. mem is copied. cb runs when it is a voter, or
+ * with the error and a one-line message. Loop thread.
  */
 int master_add_member(struct master *m, struct master_change *req,
 		      const struct master_member *mem, master_change_cb cb,
 		      char *errmsg, size_t errlen);
+
+/* The id master_add_member() assigned (valid once it returned OK). */
+raft_id master_change_id(const struct master_change *req);
 
 #endif /* SLUICE_CTRL_MASTER_H */
