@@ -12,6 +12,11 @@
  *
  * `--call JSON` is the thin client the tests and scripts use: it sends one
  * request to a running agent and prints the reply.
+ *
+ * `--api-config FILE` adds the cluster side (ctrl/agent_node.h): threads
+ * that talk to the masters and run pods, whose changes to the agent reach
+ * this loop as calls on an eventfd it polls next to the IPC socket. Without
+ * it the agent is exactly the standalone node agent.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,9 +36,11 @@
 
 #include "agent.h"
 #include "agent_cni.h"
+#include "agent_node.h"
 #include "ipc.h"
 #include "ringc.h"
 #include "roles.h"
+#include "runtime_netns.h"
 
 #define CTRL_DEFAULT_STATE "/var/lib/sluice/agent.json"
 #define CTRL_TICK_MS 10
@@ -81,8 +88,29 @@ static void ctrl_usage(FILE *f)
 		"                       (--call - reads the request from stdin)\n"
 		"  -h, --help           this text\n"
 		"\n"
+		"Cluster mode (docs/node.md): register with the masters and run the pods bound here\n"
+		"  --api-config FILE    API client config (servers, ca, cert, key); enables cluster mode\n"
+		"  --node-name NAME     this node's name (default: the host name)\n"
+		"  --node-ip IP         this node's underlay IPv4 address (required in cluster mode)\n"
+		"  --runtime KIND       pod runtime: netns (default)\n"
+		"  --labels K=V,...     extra node labels (kubernetes.io/hostname is always set)\n"
+		"  --register-taint T   taints at registration: key[=value]:Effect,...\n"
+		"  --lease-seconds N    node lease duration, renewed every N/4 s (default %d)\n"
+		"  --max-pods N         capacity.pods (default %d)\n"
+		"  --pod-dir DIR        pod logs and runtime records (default %s)\n"
+		"  --pod-netns-prefix P pod netns names start with P (default %s)\n"
+		"  --restart-backoff-ms N  first restart back-off, doubling to 60 s (default 1000)\n"
+		"  --uplink-port NAME   agent port that carries traffic to other nodes; enables routes\n"
+		"                       to every other node's pod CIDR via its underlay address\n"
+		"  --encap none|vxlan   how routed traffic crosses the underlay (default none)\n"
+		"  --vni N              VXLAN network identifier with --encap vxlan\n"
+		"  (--gateway, when given, overrides the pod gateway, which is otherwise the first\n"
+		"   address of the node's spec.podCIDR)\n"
+		"\n"
 		"Requests are documented in docs/agent-ipc.md, the rings in docs/ring-protocol.md.\n",
-		CTRL_DEFAULT_STATE, RING_SHM_DEFAULT_PATH, IPC_DEFAULT_URL, CTRL_DEFAULT_CNI_STATE);
+		CTRL_DEFAULT_STATE, RING_SHM_DEFAULT_PATH, IPC_DEFAULT_URL, CTRL_DEFAULT_CNI_STATE,
+		AGENT_NODE_DEFAULT_LEASE_S, AGENT_NODE_DEFAULT_MAX_PODS, RUNTIME_NETNS_DEFAULT_DIR,
+		RUNTIME_NETNS_DEFAULT_PREFIX);
 }
 
 static int ctrl_call(const char *url, const char *json)
@@ -127,9 +155,25 @@ int worker_main(int argc, char **argv)
 		{"gateway", required_argument, NULL, 'w'},
 		{"dns", required_argument, NULL, 'd'},
 		{"cni-state", required_argument, NULL, 'n'},
+		{"api-config", required_argument, NULL, 'A'},
+		{"node-name", required_argument, NULL, 'N'},
+		{"node-ip", required_argument, NULL, 'I'},
+		{"runtime", required_argument, NULL, 'R'},
+		{"labels", required_argument, NULL, 'L'},
+		{"register-taint", required_argument, NULL, 'T'},
+		{"lease-seconds", required_argument, NULL, 'S'},
+		{"max-pods", required_argument, NULL, 'M'},
+		{"pod-dir", required_argument, NULL, 'D'},
+		{"pod-netns-prefix", required_argument, NULL, 'P'},
+		{"restart-backoff-ms", required_argument, NULL, 'B'},
+		{"uplink-port", required_argument, NULL, 'U'},
+		{"encap", required_argument, NULL, 'E'},
+		{"vni", required_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct agent_node_params np = {.log = ctrl_log};
+	const char *api_config = NULL;
 	const char *role = NULL, *state = CTRL_DEFAULT_STATE, *segment = NULL, *url = NULL,
 		   *call = NULL;
 	unsigned timeout_ms = 0;
@@ -150,6 +194,39 @@ int worker_main(int argc, char **argv)
 		case 'w': snprintf(cni.gateway, sizeof(cni.gateway), "%s", optarg); break;
 		case 'd': snprintf(cni.dns, sizeof(cni.dns), "%s", optarg); break;
 		case 'n': cni_state = optarg; break;
+		case 'A': api_config = optarg; break;
+		case 'N': np.node_name = optarg; break;
+		case 'I': np.node_ip = optarg; break;
+		case 'R': np.runtime = optarg; break;
+		case 'L': np.labels = optarg; break;
+		case 'T': np.taints = optarg; break;
+		case 'D': np.pod_dir = optarg; break;
+		case 'P': np.netns_prefix = optarg; break;
+		case 'U': np.uplink_port = optarg; break;
+		case 'E': np.encap = optarg; break;
+		case 'S':
+		case 'M':
+		case 'B':
+		case 'V': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || v > 0xffffffffUL || optarg[0] == '-') {
+				fprintf(stderr, "sluice-ctrl: --%s: \"%s\" is not a non-negative integer\n",
+					c == 'S' ? "lease-seconds" : c == 'M' ? "max-pods" :
+					c == 'B' ? "restart-backoff-ms" : "vni", optarg);
+				return 2;
+			}
+			if (c == 'S')
+				np.lease_seconds = (unsigned)v;
+			else if (c == 'M')
+				np.max_pods = (unsigned)v;
+			else if (c == 'B')
+				np.backoff_base_ms = v;
+			else
+				np.vni = (uint32_t)v;
+			break;
+		}
 		case 'h': ctrl_usage(stdout); return 0;
 		default: ctrl_usage(stderr); return 2;
 		}
@@ -200,6 +277,25 @@ int worker_main(int argc, char **argv)
 		ringc_free(rc);
 		return 1;
 	}
+	struct agent_node *node = NULL;
+	if (api_config != NULL) {
+		np.api_config = api_config;
+		np.gateway = cni.gateway;
+		node = agent_node_start(&np, err, sizeof(err));
+		if (node == NULL) {
+			fprintf(stderr, "sluice-ctrl: %s\n", err);
+			ipc_free(ipc);
+			agent_free(a);
+			ringc_free(rc);
+			return 2;
+		}
+	} else if (np.node_name || np.node_ip || np.uplink_port) {
+		fprintf(stderr, "sluice-ctrl: --node-name, --node-ip and --uplink-port need --api-config\n");
+		ipc_free(ipc);
+		agent_free(a);
+		ringc_free(rc);
+		return 2;
+	}
 	ctrl_log(NULL, "node agent up; waiting for sluice-dp and requests");
 
 	unsigned ticks = 0;
@@ -210,12 +306,18 @@ int worker_main(int argc, char **argv)
 				fprintf(stderr, "sluice-ctrl: applied %u pending CNI releases from %s/pending\n",
 					n, cni_state);
 		}
-		struct pollfd pfd = {.fd = ipc_fd(ipc), .events = POLLIN};
-		int n = poll(&pfd, 1, CTRL_TICK_MS);
-		if (n > 0)
+		struct pollfd pfd[2] = {{.fd = ipc_fd(ipc), .events = POLLIN},
+					{.fd = node ? agent_node_fd(node) : -1, .events = POLLIN}};
+		int n = poll(pfd, 2, CTRL_TICK_MS);
+		if (n > 0 && (pfd[0].revents & POLLIN))
 			ipc_serve(ipc);
+		if (n > 0 && (pfd[1].revents & POLLIN))
+			agent_node_serve(node, a, &cni);
 		agent_tick(a);
 	}
+	/* The cluster threads may wait on a call this loop no longer serves:
+	 * stopping fails those calls, then joins the threads. */
+	agent_node_stop(node);
 	ctrl_log(NULL, "exiting; sluice-dp keeps forwarding headless");
 	ipc_free(ipc);
 	agent_free(a);
