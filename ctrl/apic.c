@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -412,19 +413,29 @@ static bool apic_local_tls_problem(CURLcode rc)
 	       rc == CURLE_SSL_CIPHER;
 }
 
-/* A rejected client certificate shows up as a TLS alert: in TLS 1.3 only on
- * the first read after the handshake, which curl reports as a receive
- * error, so the error text decides. */
-static bool apic_is_tls_failure(CURLcode rc, const char *msg)
+/*
+ * In TLS 1.3 the client finishes its handshake before the server has checked
+ * the client certificate, so a rejected (or missing) certificate shows up
+ * only afterwards: as the server's alert on the first read, or, when the
+ * server has already closed the socket, as a failed send. So: a transfer
+ * that completed a handshake on a new connection and then got nothing is
+ * a TLS failure.
+ */
+static bool apic_is_tls_failure(CURL *h, CURLcode rc, const char *msg)
 {
 	if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
 	    rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
 	    rc == CURLE_SSL_INVALIDCERTSTATUS || apic_local_tls_problem(rc))
 		return true;
-	if (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING)
-		return strstr(msg, "SSL") != NULL || strstr(msg, "alert") != NULL ||
-		       strstr(msg, "certificate") != NULL;
-	return false;
+	if (rc != CURLE_RECV_ERROR && rc != CURLE_SEND_ERROR && rc != CURLE_GOT_NOTHING)
+		return false;
+	if (strstr(msg, "alert") != NULL || strstr(msg, "certificate") != NULL)
+		return true;
+	curl_off_t tls_done = 0;
+	long connects = 0;
+	curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &tls_done);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+	return tls_done > 0 && connects > 0;
 }
 
 /* Describe a failed attempt on one endpoint into @dst. */
@@ -432,6 +443,9 @@ static void apic_describe(struct apic *c, const char *server, CURLcode rc, bool 
 			  size_t size)
 {
 	const char *why = c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc);
+	if (tls && (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING) &&
+	    strstr(why, "alert") == NULL)
+		why = "connection closed right after the handshake (client certificate refused?)";
 	if (tls && c->cert[0] == '\0')
 		snprintf(dst, size, "%s: TLS: %s (no client certificate configured: --cert/--key)",
 			 server, why);
@@ -599,7 +613,7 @@ int apic_request(struct apic *c, const char *method, const char *path, const jso
 			goto done;
 		}
 		if (cr != CURLE_OK) {
-			bool tls = apic_is_tls_failure(cr, c->curl_err);
+			bool tls = apic_is_tls_failure(c->curl, cr, c->curl_err);
 			apic_describe(c, server, cr, tls, what, sizeof(what));
 			apic_fail_add(&fail, what);
 			fail.tls = fail.tls || tls;
@@ -741,13 +755,20 @@ static int apic_watch_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
+static long apic_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Run the prepared handle until done, polling *stop and the wait for the
  * response header. Returns the transfer's result. */
 static CURLcode apic_watch_run(struct apic *c, struct apic_watch_ctx *w, bool *header_timeout)
 {
 	CURLM *m = curl_multi_init();
 	CURLcode result = CURLE_OK;
-	long waited = 0;
+	long start = apic_now_ms();
 
 	*header_timeout = false;
 	if (m == NULL)
@@ -777,15 +798,13 @@ static CURLcode apic_watch_run(struct apic *c, struct apic_watch_ctx *w, bool *h
 		}
 		long status = 0;
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 0 && waited >= c->timeout_ms) {
+		if (status == 0 && apic_now_ms() - start >= c->timeout_ms) {
 			/* Connected (or not) but no answer: as good as down. */
 			*header_timeout = true;
 			result = CURLE_OPERATION_TIMEDOUT;
 			break;
 		}
 		curl_multi_poll(m, NULL, 0, APIC_POLL_MS, NULL);
-		if (status == 0)
-			waited += APIC_POLL_MS;
 	}
 	curl_multi_remove_handle(m, c->curl);
 	curl_multi_cleanup(m);
@@ -848,7 +867,7 @@ int apic_watch(struct apic *c, const char *path, apic_watch_cb cb, void *arg,
 			rc = sluice_errf(APIC_ERR_PROTOCOL, errmsg, errlen, "%s", w.errmsg);
 		} else if (status == 0) {
 			/* No answer at all from this endpoint: next one. */
-			bool tls = !header_timeout && apic_is_tls_failure(cr, c->curl_err);
+			bool tls = !header_timeout && apic_is_tls_failure(c->curl, cr, c->curl_err);
 			if (header_timeout)
 				snprintf(what, sizeof(what), "%s: no response within %ld ms", server,
 					 c->timeout_ms);
