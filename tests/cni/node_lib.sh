@@ -37,11 +37,13 @@ node_up() {
   "ports": [ { "name": "tap0", "type": "tap", "iface": "${PREFIX:0:12}t" } ]
 }
 JSON
-  n "$NODE" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
+  # Not through n(): a backgrounded function is a subshell, and $! must be
+  # the daemon itself so that node_down's kill reaches it.
+  ip netns exec "$NODE" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
     "$DP" -l 0,1 --file-prefix "$PREFIX" --no-pci $eal_mem \
     -- --config "$DIR/dp.json" --idle-backoff-us 200 --ctl "$DIR/dp-ctl.shm" > "$DIR/dp.log" 2>&1 &
   DP_PID=$!
-  n "$NODE" "$CTRL" --role=worker --state "$DIR/agent.json" --segment "$DIR/dp-ctl.shm" \
+  ip netns exec "$NODE" "$CTRL" --role=worker --state "$DIR/agent.json" --segment "$DIR/dp-ctl.shm" \
     --ipc "ipc://$DIR/agent.ipc" --pod-cidr "$POD_CIDR" --gateway "$GW_IP" \
     --cni-state "$DIR/cni" > "$DIR/ctrl.log" 2>&1 &
   CTRL_PID=$!
