@@ -1,6 +1,6 @@
 /*
  * api_objects: JSON decoding and validation of Node, Pod, Service,
- * Endpoints and Deployment.
+ * Endpoints, Deployment and Lease.
  *
  * Validation walks the document with a field path that grows and shrinks
  * as it descends (metadata.labels, spec.containers[0].ports[1].containerPort)
@@ -70,13 +70,34 @@ static const struct {
 	[API_OBJ_SERVICE] = {"Service", "v1", "services", true},
 	[API_OBJ_ENDPOINTS] = {"Endpoints", "v1", "endpoints", true},
 	[API_OBJ_DEPLOYMENT] = {"Deployment", "apps/v1", "deployments", true},
+	[API_OBJ_LEASE] = {"Lease", "coordination.k8s.io/v1", "leases", true},
 };
 
 const char *api_obj_kind_name(enum api_obj_kind kind)
 {
-	if (kind < API_OBJ_NODE || kind > API_OBJ_DEPLOYMENT)
+	if (kind < API_OBJ_NODE || kind > API_OBJ_KIND_MAX)
 		return NULL;
 	return api_obj_kinds[kind].kind;
+}
+
+const char *api_obj_kind_api_version(enum api_obj_kind kind)
+{
+	if (kind < API_OBJ_NODE || kind > API_OBJ_KIND_MAX)
+		return NULL;
+	return api_obj_kinds[kind].api_version;
+}
+
+const char *api_obj_kind_resource(enum api_obj_kind kind)
+{
+	if (kind < API_OBJ_NODE || kind > API_OBJ_KIND_MAX)
+		return NULL;
+	return api_obj_kinds[kind].resource;
+}
+
+int api_obj_kind_namespaced(enum api_obj_kind kind)
+{
+	return kind >= API_OBJ_NODE && kind <= API_OBJ_KIND_MAX &&
+	       api_obj_kinds[kind].namespaced;
 }
 
 /* ------------------------------------------------------- walk context */
@@ -882,6 +903,42 @@ static void api_obj_conditions(struct api_obj_ctx *c, const json_t *status)
 	}
 }
 
+/* A Node taint: qualified key, label-syntax value, one of the three
+ * effects; (key, effect) unique, as the API server requires. */
+static void api_obj_taint(struct api_obj_ctx *c, const json_t *t, void *arg)
+{
+	struct api_obj_names *seen = arg;
+	static const char *const effects[] = {"NoSchedule", "PreferNoSchedule",
+					      "NoExecute", NULL};
+	api_obj_check_str(c, t, "key", true, api_obj_label_key,
+			  "a qualified name must be 63 characters or less of "
+			  "[-A-Za-z0-9_.], alphanumeric at both ends, with an "
+			  "optional DNS subdomain prefix and '/'");
+	api_obj_check_str(c, t, "value", false, api_obj_label_value,
+			  "a valid label value must be 63 characters or less "
+			  "of [-A-Za-z0-9_.], alphanumeric at both ends");
+	api_obj_get_str(c, t, "effect", true);
+	api_obj_check_enum(c, t, "effect", effects);
+	api_obj_check_str(c, t, "timeAdded", false, api_obj_rfc3339,
+			  "must be an RFC 3339 time");
+	const char *key = api_obj_get_str(c, t, "key", true);
+	const char *eff = api_obj_get_str(c, t, "effect", true);
+	if (c->failed || key == NULL || eff == NULL)
+		return;
+	/* Compare "key:effect" pairs; the strings live in the document. */
+	for (size_t i = 0; i + 1 < seen->n; i += 2)
+		if (!strcmp(seen->seen[i], key) &&
+		    !strcmp(seen->seen[i + 1], eff)) {
+			API_OBJ_INVALID(c, "Duplicate value: \"%.64s:%s\"",
+					key, eff);
+			return;
+		}
+	if (seen->n + 2 <= sizeof(seen->seen) / sizeof(seen->seen[0])) {
+		seen->seen[seen->n++] = key;
+		seen->seen[seen->n++] = eff;
+	}
+}
+
 static void api_obj_node(struct api_obj_ctx *c, const json_t *root)
 {
 	json_t *spec = api_obj_get(c, root, "spec", JSON_OBJECT, false);
@@ -893,6 +950,14 @@ static void api_obj_node(struct api_obj_ctx *c, const json_t *root)
 					"must be a CIDR (e.g. 10.244.1.0/24)");
 		api_obj_get(c, spec, "unschedulable", JSON_TRUE, false);
 		api_obj_get_str(c, spec, "providerID", false);
+		json_t *taints = api_obj_get(c, spec, "taints", JSON_ARRAY,
+					     false);
+		if (taints) {
+			size_t m2 = api_obj_push(c, "taints");
+			struct api_obj_names seen = {0};
+			api_obj_each(c, taints, api_obj_taint, &seen);
+			api_obj_pop(c, m2);
+		}
 		api_obj_pop(c, m);
 	}
 	json_t *status = api_obj_get(c, root, "status", JSON_OBJECT, false);
@@ -1154,6 +1219,25 @@ static void api_obj_deployment(struct api_obj_ctx *c, const json_t *root)
 	}
 }
 
+/* coordination.k8s.io/v1 Lease: what node heartbeats write. renewTime and
+ * acquireTime are MicroTime (RFC 3339 with microseconds). */
+static void api_obj_lease(struct api_obj_ctx *c, const json_t *root)
+{
+	json_t *spec = api_obj_get(c, root, "spec", JSON_OBJECT, false);
+	if (spec == NULL)
+		return;
+	size_t m = api_obj_push(c, "spec");
+	api_obj_get_str(c, spec, "holderIdentity", false);
+	api_obj_check_int(c, spec, "leaseDurationSeconds", false, 1,
+			  INT32_MAX);
+	api_obj_check_int(c, spec, "leaseTransitions", false, 0, INT32_MAX);
+	api_obj_check_str(c, spec, "acquireTime", false, api_obj_rfc3339,
+			  "must be an RFC 3339 time");
+	api_obj_check_str(c, spec, "renewTime", false, api_obj_rfc3339,
+			  "must be an RFC 3339 time");
+	api_obj_pop(c, m);
+}
+
 /* ------------------------------------------------------------- decode */
 
 struct api_obj *api_obj_decode(const char *json, size_t len,
@@ -1165,7 +1249,7 @@ struct api_obj *api_obj_decode(const char *json, size_t len,
 
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if (expect < API_OBJ_ANY || expect > API_OBJ_DEPLOYMENT ||
+	if (expect < API_OBJ_ANY || expect > API_OBJ_KIND_MAX ||
 	    (json == NULL && len > 0)) {
 		API_OBJ_BAD(&c, "invalid decode arguments");
 		return NULL;
@@ -1205,7 +1289,7 @@ struct api_obj *api_obj_decode(const char *json, size_t len,
 	if (!c.failed && (kind == NULL || apiv == NULL))
 		API_OBJ_BAD(&c, "Object 'Kind' and 'apiVersion' are required");
 	enum api_obj_kind k = API_OBJ_ANY;
-	for (int i = API_OBJ_NODE; !c.failed && i <= API_OBJ_DEPLOYMENT; i++)
+	for (int i = API_OBJ_NODE; !c.failed && i <= API_OBJ_KIND_MAX; i++)
 		if (strcmp(kind, api_obj_kinds[i].kind) == 0)
 			k = (enum api_obj_kind)i;
 	if (!c.failed && k == API_OBJ_ANY)
@@ -1229,6 +1313,7 @@ struct api_obj *api_obj_decode(const char *json, size_t len,
 		case API_OBJ_SERVICE: api_obj_service(&c, root); break;
 		case API_OBJ_ENDPOINTS: api_obj_endpoints(&c, root); break;
 		case API_OBJ_DEPLOYMENT: api_obj_deployment(&c, root); break;
+		case API_OBJ_LEASE: api_obj_lease(&c, root); break;
 		case API_OBJ_ANY: break;
 		}
 	}

@@ -1,6 +1,7 @@
 /*
  * api_objects: decoding and validation of the Kubernetes-shaped API objects
- * kept in the store (Node, Pod, Service, Endpoints, Deployment) from JSON.
+ * kept in the store (Node, Pod, Service, Endpoints, Deployment, Lease) from
+ * JSON.
  *
  * The input is untrusted (it comes from an HTTP client), so it is parsed
  * with jansson under a size bound, type-checked field by field and then
@@ -62,10 +63,19 @@ enum api_obj_kind {
 	API_OBJ_SERVICE = 3,
 	API_OBJ_ENDPOINTS = 4,
 	API_OBJ_DEPLOYMENT = 5,
+	API_OBJ_LEASE = 6, /* coordination.k8s.io/v1: node heartbeats */
 };
+#define API_OBJ_KIND_MAX API_OBJ_LEASE
 
 /* "Node", "Pod", ...; NULL for an unknown value. */
 const char *api_obj_kind_name(enum api_obj_kind kind);
+/* "v1", "apps/v1", "coordination.k8s.io/v1"; NULL for an unknown value. */
+const char *api_obj_kind_api_version(enum api_obj_kind kind);
+/* Plural resource name ("pods"), as in paths and store keys; NULL for an
+ * unknown value. */
+const char *api_obj_kind_resource(enum api_obj_kind kind);
+/* Whether objects of the kind live in a namespace (all but Node). */
+int api_obj_kind_namespaced(enum api_obj_kind kind);
 
 struct api_obj_error {
 	int code;   /* enum api_obj_err */
