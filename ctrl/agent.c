@@ -27,6 +27,7 @@
 #include "agent.h"
 #include <sluice/errmsg.h>
 #include "agent_text.h"
+#include "agent_lb.h"
 #include "ringc.h"
 
 #define AGENT_STATE_VERSION 1
@@ -59,6 +60,8 @@ struct agent {
 	size_t n_pending, cap_pending;
 	unsigned dp_errors;
 	char first_dp_error[256];
+
+	struct agent_lb *lb; /* services and backends (ctrl/agent_lb.h) */
 };
 
 static const char *const agent_err_text[] = {
@@ -92,7 +95,7 @@ static void agent_logf(struct agent *a, const char *fmt, ...)
 }
 
 /* Grow *arr (of elem bytes) to hold one more; 0 or -1. */
-static int agent_grow(void **arr, size_t *cap, size_t n, size_t elem)
+int agent_grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
 	if (n < *cap)
 		return 0;
@@ -225,6 +228,7 @@ static json_t *agent_to_json(const struct agent *a)
 	json_object_set_new(root, "ports", ports);
 	json_object_set_new(root, "pods", pods);
 	json_object_set_new(root, "routes", routes);
+	agent_lb_to_json(a->lb, root);
 	return root;
 }
 
@@ -401,6 +405,8 @@ static int agent_load(struct agent *a, char *errmsg, size_t len)
 	json_array_foreach(json_object_get(root, "routes"), i, v)
 		if (rc == AGENT_OK)
 			rc = agent_load_route(a, v, errmsg, len);
+	if (rc == AGENT_OK)
+		rc = agent_lb_load(a->lb, root, errmsg, len);
 	json_decref(root);
 	return rc;
 }
@@ -430,7 +436,10 @@ static void agent_rollback(struct agent *a, const struct ring_cmd *c)
 		break;
 	}
 	default:
-		break; /* a delete dp could not do: it does not hold the entry */
+		/* services and backends; a delete dp could not do: it does
+		 * not hold the entry */
+		agent_lb_rollback(a->lb, c);
+		break;
 	}
 }
 
@@ -544,6 +553,12 @@ struct agent *agent_create(const struct agent_params *params, char *errmsg, size
 	a->log = params->log;
 	a->log_data = params->log_data;
 	a->next_id = 1;
+	a->lb = agent_lb_create(a);
+	if (a->lb == NULL) {
+		sluice_errf(AGENT_NOMEM, errmsg, len, "agent: out of memory");
+		free(a);
+		return NULL;
+	}
 	if (a->rc != NULL)
 		ringc_set_event_cb(a->rc, agent_on_event, a);
 	if (agent_load(a, errmsg, len) != AGENT_OK) {
@@ -564,6 +579,7 @@ void agent_free(struct agent *a)
 	free(a->pods);
 	free(a->routes);
 	free(a->pending);
+	agent_lb_free(a->lb);
 	free(a);
 }
 
@@ -789,6 +805,8 @@ int agent_replay(struct agent *a, char *errmsg, size_t len)
 		agent_route_cmd(&a->routes[i], gen, &c);
 		rc = ringc_send(a->rc, &c, rerr, sizeof(rerr));
 	}
+	if (rc == RINGC_OK)
+		rc = agent_lb_replay(a->lb, a->rc, gen, rerr, sizeof(rerr));
 	if (rc == RINGC_OK) {
 		ring_cmd_init(&c, RING_CMD_SYNC_END, 1, gen);
 		rc = ringc_send(a->rc, &c, rerr, sizeof(rerr));
@@ -819,7 +837,28 @@ int agent_tick(struct agent *a)
 		return 0;
 	if (fresh)
 		(void)agent_replay(a, NULL, 0);
+	agent_lb_tick(a->lb); /* backend health checks */
 	return ringc_connected(a->rc);
+}
+
+int agent_persist(struct agent *a, char *errmsg, size_t len)
+{
+	return agent_commit(a, errmsg, len);
+}
+
+int agent_send_cmd(struct agent *a, struct ring_cmd *c, int *applied, char *errmsg, size_t len)
+{
+	return agent_send(a, c, applied, errmsg, len);
+}
+
+void agent_log(struct agent *a, const char *line)
+{
+	agent_logf(a, "%s", line);
+}
+
+struct agent_lb *agent_lb_of(struct agent *a)
+{
+	return a->lb;
 }
 
 int agent_dp_connected(const struct agent *a)

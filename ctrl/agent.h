@@ -138,6 +138,19 @@ int agent_tick(struct agent *a);
 /* Replay everything under a new generation now (agent_tick does this). */
 int agent_replay(struct agent *a, char *errmsg, size_t len);
 
+/*
+ * For the agent's own modules (ctrl/agent_lb.c): persist the state now
+ * (unless in a batch); send one command as the mutations above do (waits
+ * for the ACK outside a batch; AGENT_DP if refused); one log line; the
+ * service state.
+ */
+int agent_persist(struct agent *a, char *errmsg, size_t len);
+int agent_send_cmd(struct agent *a, struct ring_cmd *c, int *applied, char *errmsg, size_t len);
+void agent_log(struct agent *a, const char *line);
+struct agent_lb *agent_lb_of(struct agent *a);
+/* Grow *arr (n elements of elem bytes, capacity *cap) to hold one more. 0 or -1. */
+int agent_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
 /* 1 if the ring client is attached to a live dp. */
 int agent_dp_connected(const struct agent *a);
 

@@ -20,6 +20,7 @@
 
 #include "agent.h"
 #include "agent_cni.h"
+#include "agent_lb.h"
 #include "agent_text.h"
 #include "ipc.h"
 
@@ -57,6 +58,10 @@ static json_t *ipc_op(struct agent *a, json_t *req)
 
 	if (!json_is_object(req) || json_unpack(req, "{s:s}", "op", &op) != 0)
 		return ipc_error(AGENT_INVAL, "request must be an object with a string \"op\"");
+	/* services: svc.add, svc.del, backend.set, services (ctrl/agent_lb.c) */
+	json_t *lb_reply = agent_lb_ipc(agent_lb_of(a), op, req);
+	if (lb_reply != NULL)
+		return lb_reply;
 
 	if (strcmp(op, "port_add") == 0) {
 		struct agent_port p = {0};
