@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -40,6 +39,8 @@
  * between HTTP_BODY_MAX and this get our Status object. */
 #define HTTP_EVHTTP_BODY_MAX (4u * HTTP_BODY_MAX)
 #define HTTP_MAX_ROUTES 64
+#define HTTP_MAX_QUERY 32
+#define HTTP_QUERY_PART_MAX 4096
 #define HTTP_FWD_TIMEOUT_MS 30000L
 #define HTTP_FWD_CONNECT_MS 2000L
 #define HTTP_HDR_FORWARDED "X-Sluice-Forwarded"
@@ -83,8 +84,11 @@ struct http_req {
 	unsigned method;
 	char *path;
 	const char *qs;
-	struct evkeyvalq query;
-	bool query_ok;
+	/* decoded query pairs: keys and values point into qbuf */
+	char *qbuf;
+	const char *qkeys[HTTP_MAX_QUERY];
+	const char *qvals[HTTP_MAX_QUERY];
+	size_t n_query;
 	uint8_t *body;
 	size_t body_len;
 	char cn[128];
@@ -233,8 +237,7 @@ static void http_req_free(struct http_req *req)
 {
 	if (req == NULL)
 		return;
-	if (req->query_ok)
-		evhttp_clear_headers(&req->query);
+	free(req->qbuf);
 	free(req->path);
 	free(req->body);
 	free(req);
@@ -265,9 +268,62 @@ const char *http_req_path(const struct http_req *req)
 
 const char *http_req_query(const struct http_req *req, const char *name)
 {
-	if (!req->query_ok)
-		return NULL;
-	return evhttp_find_header(&req->query, name);
+	for (size_t i = 0; i < req->n_query; i++)
+		if (strcmp(req->qkeys[i], name) == 0)
+			return req->qvals[i];
+	return NULL;
+}
+
+/* Split and percent-decode the query ("a=1&b&c=x%20y", '+' = space).
+ * evhttp_parse_query_str (libevent 2.1) refuses a key without '=', which
+ * Kubernetes clients send ("?watch"). -1 names nothing: the caller says
+ * "query: malformed". */
+static int http_parse_query(struct http_req *req)
+{
+	if (req->qs == NULL || req->qs[0] == '\0')
+		return 0;
+	size_t n = strlen(req->qs);
+	/* decoded text is never longer; plus two NULs per pair */
+	req->qbuf = malloc(3 * n + 2);
+	if (req->qbuf == NULL)
+		return -1;
+	char *out = req->qbuf;
+	const char *p = req->qs;
+	while (*p != '\0') {
+		const char *amp = strchr(p, '&');
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > 0) {
+			if (req->n_query == HTTP_MAX_QUERY)
+				return -1;
+			const char *eq = memchr(p, '=', len);
+			size_t klen = eq != NULL ? (size_t)(eq - p) : len;
+			const char *parts[2] = { p, eq != NULL ? eq + 1 : p + len };
+			size_t lens[2] = { klen, eq != NULL ? len - klen - 1 : 0 };
+			for (int k = 0; k < 2; k++) {
+				char tmp[HTTP_QUERY_PART_MAX];
+				if (lens[k] >= sizeof(tmp))
+					return -1;
+				memcpy(tmp, parts[k], lens[k]);
+				tmp[lens[k]] = '\0';
+				size_t dlen = 0;
+				char *dec = evhttp_uridecode(tmp, 1, &dlen);
+				if (dec == NULL || strlen(dec) != dlen) { /* NUL inside */
+					free(dec);
+					return -1;
+				}
+				memcpy(out, dec, dlen + 1);
+				free(dec);
+				if (k == 0)
+					req->qkeys[req->n_query] = out;
+				else
+					req->qvals[req->n_query] = out;
+				out += dlen + 1;
+			}
+			req->n_query++;
+		}
+		p += len + (amp != NULL ? 1 : 0);
+	}
+	return 0;
 }
 
 const char *http_req_query_string(const struct http_req *req)
@@ -467,19 +523,23 @@ void http_stream_end(struct http_stream *st)
 
 /* -------------------------------------------------------- forwarding */
 
+/* Unlink f from srv's list and from the multi handle. */
+static void http_fwd_unlink(struct http_server *srv, struct http_fwd *f)
+{
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else if (srv->fwds == f)
+		srv->fwds = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
+	f->prev = f->next = NULL;
+	if (f->easy != NULL)
+		curl_multi_remove_handle(srv->multi, f->easy);
+}
+
+/* Free an unlinked forward. */
 static void http_fwd_free(struct http_fwd *f)
 {
-	struct http_server *srv = f->req != NULL ? f->req->srv : NULL;
-	if (srv != NULL) {
-		if (f->prev != NULL)
-			f->prev->next = f->next;
-		else
-			srv->fwds = f->next;
-		if (f->next != NULL)
-			f->next->prev = f->prev;
-		if (f->easy != NULL)
-			curl_multi_remove_handle(srv->multi, f->easy);
-	}
 	if (f->easy != NULL)
 		curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->hdrs);
@@ -521,6 +581,12 @@ static size_t http_fwd_header(char *ptr, size_t size, size_t nmemb, void *arg)
 static void http_fwd_done(struct http_fwd *f, CURLcode res)
 {
 	struct http_req *req = f->req;
+	long code = 0;
+	if (res == CURLE_OK)
+		curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
+	/* Detach from the server before answering: the answer frees req. */
+	http_fwd_unlink(req->srv, f);
+	f->req = NULL;
 	if (res != CURLE_OK) {
 		http_log(req->srv, "http: forward %s %s to %s: %s",
 			 http_req_method_name(req), req->path, f->url,
@@ -529,8 +595,6 @@ static void http_fwd_done(struct http_fwd *f, CURLcode res)
 				  "leader %s unreachable: %s", f->url,
 				  curl_easy_strerror(res));
 	} else {
-		long code = 0;
-		curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
 		size_t len = evbuffer_get_length(f->body);
 		const void *p = evbuffer_pullup(f->body, -1);
 		http_reply_raw(req, (int)code,
@@ -538,18 +602,6 @@ static void http_fwd_done(struct http_fwd *f, CURLcode res)
 							  : "application/json",
 			       p != NULL ? p : "", len);
 	}
-	f->req = NULL;
-	struct http_server *srv = req->srv;
-	/* unlink with the server still known */
-	if (f->prev != NULL)
-		f->prev->next = f->next;
-	else
-		srv->fwds = f->next;
-	if (f->next != NULL)
-		f->next->prev = f->prev;
-	curl_multi_remove_handle(srv->multi, f->easy);
-	curl_easy_cleanup(f->easy);
-	f->easy = NULL;
 	http_fwd_free(f);
 }
 
@@ -693,11 +745,7 @@ static void http_forward_to(struct http_req *req, const char *base_url)
 	srv->fwds = f;
 	if (curl_multi_add_handle(srv->multi, e) != CURLM_OK) {
 		f->req = NULL;
-		if (f->next != NULL)
-			f->next->prev = NULL;
-		srv->fwds = f->next;
-		curl_easy_cleanup(e);
-		f->easy = NULL;
+		http_fwd_unlink(srv, f);
 		http_fwd_free(f);
 		http_reply_status(req, 500, "InternalError", "forward: curl refused");
 	}
@@ -785,21 +833,13 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
 	req->qs = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	req->path = evhttp_uridecode(raw_path != NULL && raw_path[0] != '\0'
 					     ? raw_path : "/", 0, NULL);
-	TAILQ_INIT(&req->query);
-	if (req->qs != NULL) {
-		if (evhttp_parse_query_str(req->qs, &req->query) == 0)
-			req->query_ok = true;
-		else
-			evhttp_clear_headers(&req->query);
-	} else {
-		req->query_ok = true;
-	}
+	bool query_ok = http_parse_query(req) == 0;
 	http_peer_cn(ev, req->cn, sizeof(req->cn));
 	if (req->path == NULL) {
 		http_reply_status(req, 400, "BadRequest", "path: bad encoding");
 		return;
 	}
-	if (!req->query_ok) {
+	if (!query_ok) {
 		http_reply_status(req, 400, "BadRequest", "query: malformed");
 		return;
 	}
@@ -1001,7 +1041,8 @@ void http_server_free(struct http_server *srv)
 	while (srv->fwds != NULL) {
 		struct http_fwd *f = srv->fwds;
 		struct http_req *req = f->req;
-		http_fwd_free(f); /* unlinks */
+		http_fwd_unlink(srv, f);
+		http_fwd_free(f);
 		if (req != NULL)
 			http_reply_status(req, 503, "ServiceUnavailable",
 					  "master shutting down");
