@@ -352,7 +352,7 @@ static int agent_load_route(struct agent *a, json_t *o, char *errmsg, size_t len
 	if (json_unpack(o, "{s:s,s:I,s:I,s:s,s?s,s?I,s?s}", "prefix", &prefix, "node", &node,
 			"port_id", &port_id, "nh_mac", &mac, "encap", &encap, "vni", &vni,
 			"nexthop", &nh) != 0 ||
-	    node <= 0 || node > UINT32_MAX || port_id <= 0 || port_id > UINT32_MAX || vni < 0 ||
+	    node <= 0 || node > UINT32_MAX || port_id < 0 || port_id > UINT32_MAX || vni < 0 ||
 	    vni > UINT32_MAX ||
 	    agent_parse_prefix(prefix, &r.family, r.prefix, &r.prefix_len) != 0 ||
 	    agent_parse_mac(mac, r.nh_mac) != 0 || (e = agent_encap_parse(encap)) < 0 ||
@@ -363,7 +363,9 @@ static int agent_load_route(struct agent *a, json_t *o, char *errmsg, size_t len
 	r.port_id = (uint32_t)port_id;
 	r.vni = (uint32_t)vni;
 	agent_route_cmd(&r, 1, &c);
-	if (ring_cmd_check(&c) != RING_BAD_OK || !agent_find_port(a, NULL, r.port_id) ||
+	/* port_id RING_PORT_UPLINK: via dp's configured uplink, no agent port. */
+	if (ring_cmd_check(&c) != RING_BAD_OK ||
+	    (r.port_id != RING_PORT_UPLINK && !agent_find_port(a, NULL, r.port_id)) ||
 	    agent_find_route(a, r.family, r.prefix, r.prefix_len))
 		return sluice_errf(AGENT_CORRUPT, errmsg, len, "agent: invalid route %s in state file", prefix);
 	if (agent_grow((void **)&a->routes, &a->cap_routes, a->n_routes, sizeof(r)) != 0)
@@ -707,7 +709,7 @@ int agent_route_add(struct agent *a, const struct agent_route *r, int *applied,
 	agent_route_cmd(r, a->generation, &c);
 	if ((why = ring_cmd_check(&c)) != RING_BAD_OK)
 		return sluice_errf(AGENT_INVAL, errmsg, len, "route %s: %s", buf, ring_bad_str(why));
-	if (agent_find_port(a, NULL, r->port_id) == NULL)
+	if (r->port_id != RING_PORT_UPLINK && agent_find_port(a, NULL, r->port_id) == NULL)
 		return sluice_errf(AGENT_NOENT, errmsg, len, "route %s: no port with id %u", buf, r->port_id);
 	if (agent_find_route(a, r->family, r->prefix, r->prefix_len) != NULL)
 		return sluice_errf(AGENT_EXIST, errmsg, len, "route %s exists", buf);

@@ -68,8 +68,9 @@ struct an_watcher {
 
 struct agent_node {
 	char node[254], node_ip[64], runtime[16], pod_dir[512], netns_prefix[64], gateway[64],
-		uplink[32], encap[16], sysroot[256];
+		encap[16], sysroot[256];
 	unsigned lease_s, max_pods;
+	int no_routes;
 	uint32_t vni;
 	uint64_t backoff_base_ms;
 	json_t *labels, *taints;
@@ -487,23 +488,21 @@ static int an_set_cidr_fn(struct agent *a, struct agent_cni_config *cfg, void *a
 	return 0;
 }
 
-/* The agent's routes that leave by port_name: prefix -> nexthop. */
+/* The agent's routes via dp's uplink (ours to manage): prefix -> nexthop. */
 struct an_routes {
-	const char *port_name;
 	json_t *out;
 };
 
 static int an_routes_fn(struct agent *a, struct agent_cni_config *cfg, void *arg)
 {
 	struct an_routes *x = arg;
-	uint32_t port_id = agent_port_id(a, x->port_name);
 	char pfx[64], nh[64];
 	(void)cfg;
 
 	x->out = json_object();
-	for (size_t i = 0; x->out && port_id && i < agent_n_routes(a); i++) {
+	for (size_t i = 0; x->out && i < agent_n_routes(a); i++) {
 		const struct agent_route *r = agent_route_at(a, i);
-		if (r->port_id != port_id || r->family != RING_FAMILY_IPV4)
+		if (r->port_id != RING_PORT_UPLINK || r->family != RING_FAMILY_IPV4)
 			continue;
 		if (inet_ntop(AF_INET, r->prefix, pfx, sizeof(pfx)) == NULL)
 			continue;
@@ -1105,14 +1104,15 @@ static void an_drain_events(struct agent_node *n)
 /* ---- routes to the other nodes' pod CIDRs ---------------------------- */
 
 /*
- * The route to node's pod CIDR as an agent IPC op: out of the uplink
- * port towards the node's underlay address (docs/multinode.md).
+ * The route to a node's pod CIDR as an agent IPC op: "prefix P is behind
+ * the node at underlay address U" (docs/multinode.md). Without a port the
+ * route leaves by dp's configured uplink (RING_PORT_UPLINK), which
+ * resolves U by ARP itself (no MAC here, so no agent port either).
  */
 static json_t *an_route_op(struct agent_node *n, const char *node, const char *cidr, const char *nh)
 {
-	json_t *op = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "op", "route_add", "prefix", cidr, "node",
-			       (json_int_t)agent_node_id(node), "port", n->uplink, "nexthop", nh, "encap",
-			       n->encap);
+	json_t *op = json_pack("{s:s,s:s,s:I,s:s,s:s}", "op", "route_add", "prefix", cidr, "node",
+			       (json_int_t)agent_node_id(node), "nexthop", nh, "encap", n->encap);
 	if (op != NULL && strcmp(n->encap, "vxlan") == 0)
 		json_object_set_new(op, "vni", json_integer(n->vni));
 	return op;
@@ -1123,10 +1123,10 @@ static void an_routes_sync(struct agent_node *n)
 	const char *name, *pfx;
 	json_t *node, *v;
 
-	if (n->uplink[0] == '\0')
-		return; /* routes not configured: single-node or routed by someone else */
+	if (n->no_routes)
+		return; /* --no-routes: single node, or routed by someone else */
 	if (!n->routes_known) {
-		struct an_routes x = {.port_name = n->uplink};
+		struct an_routes x;
 		if (an_call(n, an_routes_fn, &x) != 0)
 			return;
 		json_decref(n->routes);
@@ -1320,7 +1320,6 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 	    an_copy(n->pod_dir, sizeof(n->pod_dir), p->pod_dir, "--pod-dir", errmsg, len) ||
 	    an_copy(n->netns_prefix, sizeof(n->netns_prefix), p->netns_prefix, "--pod-netns-prefix", errmsg, len) ||
 	    an_copy(n->gateway, sizeof(n->gateway), p->gateway, "--gateway", errmsg, len) ||
-	    an_copy(n->uplink, sizeof(n->uplink), p->uplink_port, "--uplink-port", errmsg, len) ||
 	    an_copy(n->encap, sizeof(n->encap), p->encap && p->encap[0] ? p->encap : "none", "--encap", errmsg, len) ||
 	    an_copy(n->sysroot, sizeof(n->sysroot), p->sysroot, "sysroot", errmsg, len))
 		goto fail;
@@ -1355,6 +1354,7 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 	}
 	n->max_pods = p->max_pods ? p->max_pods : AGENT_NODE_DEFAULT_MAX_PODS;
 	n->vni = p->vni;
+	n->no_routes = p->no_routes;
 	n->backoff_base_ms = p->backoff_base_ms;
 	n->log = p->log;
 	n->log_data = p->log_data;

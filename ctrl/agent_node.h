@@ -51,9 +51,9 @@ struct agent_node_params {
 	const char *pod_dir;	  /* runtime logs and records; NULL = default */
 	const char *netns_prefix; /* pod netns names; NULL = default */
 	const char *gateway;	  /* pod gateway; NULL/"" = first address of podCIDR */
-	const char *uplink_port;  /* agent port routes leave by; NULL/"" = no routes */
-	const char *encap;	  /* "none" (direct routing) or "vxlan" */
-	uint32_t vni;		  /* with vxlan */
+	int no_routes;		  /* 1: no routes to the other nodes (single node) */
+	const char *encap;	  /* routes: "none" (direct on the underlay) or "vxlan" */
+	uint32_t vni;		  /* with vxlan; 0 = dp's configured cluster VNI */
 	unsigned max_pods;	  /* capacity.pods; 0 = 110 */
 	uint64_t backoff_base_ms; /* restart back-off; 0 = 1000 */
 	const char *sysroot;	  /* prefix for /proc and /sys (tests); NULL = "" */

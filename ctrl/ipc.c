@@ -99,22 +99,25 @@ static json_t *ipc_op(struct agent *a, json_t *req)
 		rc = agent_pod_del(a, name, &applied, err, sizeof(err));
 	} else if (strcmp(op, "route_add") == 0) {
 		struct agent_route r = {0};
-		const char *prefix, *port, *mac, *encap = "none", *nh = NULL;
+		/* No port: via dp's configured uplink (RING_PORT_UPLINK), which
+		 * resolves the next hop's MAC itself, so nh_mac stays zero. */
+		const char *prefix, *port = NULL, *mac = NULL, *encap = "none", *nh = NULL;
 		json_int_t node, vni = 0;
 		int e;
-		if (json_unpack(req, "{s:s,s:s,s:I,s:s,s:s,s?s,s?s,s?I}", "op", &op, "prefix", &prefix,
+		if (json_unpack(req, "{s:s,s:s,s:I,s?s,s?s,s?s,s?s,s?I}", "op", &op, "prefix", &prefix,
 				"node", &node, "port", &port, "nh_mac", &mac, "encap", &encap, "nexthop",
 				&nh, "vni", &vni) != 0 ||
 		    agent_parse_prefix(prefix, &r.family, r.prefix, &r.prefix_len) != 0 ||
-		    agent_parse_mac(mac, r.nh_mac) != 0 || (e = agent_encap_parse(encap)) < 0 ||
+		    (port != NULL) != (mac != NULL) ||
+		    (mac != NULL && agent_parse_mac(mac, r.nh_mac) != 0) || (e = agent_encap_parse(encap)) < 0 ||
 		    node < 0 || node > UINT32_MAX || vni < 0 || vni > UINT32_MAX ||
 		    (nh != NULL && agent_parse_ip(nh, &r.nh_family, r.nexthop) != 0))
-			return ipc_error(AGENT_INVAL, "route_add: prefix (a.b.c.d/n, no host bits), node, port, nh_mac, [encap], [nexthop], [vni]");
+			return ipc_error(AGENT_INVAL, "route_add: prefix (a.b.c.d/n, no host bits), node, port and nh_mac (or neither: via the uplink), [encap], [nexthop], [vni]");
 		r.encap = (uint8_t)e;
 		r.node_id = (uint32_t)node;
 		r.vni = (uint32_t)vni;
-		r.port_id = agent_port_id(a, port);
-		if (r.port_id == 0)
+		r.port_id = port ? agent_port_id(a, port) : RING_PORT_UPLINK;
+		if (port != NULL && r.port_id == 0)
 			return ipc_error(AGENT_NOENT, "route_add: no such port");
 		rc = agent_route_add(a, &r, &applied, err, sizeof(err));
 	} else if (strcmp(op, "route_del") == 0) {

@@ -100,10 +100,10 @@ static void ctrl_usage(FILE *f)
 		"  --pod-dir DIR        pod logs and runtime records (default %s)\n"
 		"  --pod-netns-prefix P pod netns names start with P (default %s)\n"
 		"  --restart-backoff-ms N  first restart back-off, doubling to 60 s (default 1000)\n"
-		"  --uplink-port NAME   agent port that carries traffic to other nodes; enables routes\n"
-		"                       to every other node's pod CIDR via its underlay address\n"
-		"  --encap none|vxlan   how routed traffic crosses the underlay (default none)\n"
-		"  --vni N              VXLAN network identifier with --encap vxlan\n"
+		"  --encap none|vxlan   routes to every other node's pod CIDR via its underlay IP leave\n"
+		"                       by sluice-dp's uplink directly (none, default) or in VXLAN\n"
+		"  --vni N              VXLAN network identifier (default: sluice-dp's configured one)\n"
+		"  --no-routes          program no routes to the other nodes (dp without an uplink)\n"
 		"  (--gateway, when given, overrides the pod gateway, which is otherwise the first\n"
 		"   address of the node's spec.podCIDR)\n"
 		"\n"
@@ -166,7 +166,7 @@ int worker_main(int argc, char **argv)
 		{"pod-dir", required_argument, NULL, 'D'},
 		{"pod-netns-prefix", required_argument, NULL, 'P'},
 		{"restart-backoff-ms", required_argument, NULL, 'B'},
-		{"uplink-port", required_argument, NULL, 'U'},
+		{"no-routes", no_argument, NULL, 'U'},
 		{"encap", required_argument, NULL, 'E'},
 		{"vni", required_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -202,7 +202,7 @@ int worker_main(int argc, char **argv)
 		case 'T': np.taints = optarg; break;
 		case 'D': np.pod_dir = optarg; break;
 		case 'P': np.netns_prefix = optarg; break;
-		case 'U': np.uplink_port = optarg; break;
+		case 'U': np.no_routes = 1; break;
 		case 'E': np.encap = optarg; break;
 		case 'S':
 		case 'M':
@@ -289,8 +289,8 @@ int worker_main(int argc, char **argv)
 			ringc_free(rc);
 			return 2;
 		}
-	} else if (np.node_name || np.node_ip || np.uplink_port) {
-		fprintf(stderr, "sluice-ctrl: --node-name, --node-ip and --uplink-port need --api-config\n");
+	} else if (np.node_name || np.node_ip) {
+		fprintf(stderr, "sluice-ctrl: --node-name and --node-ip need --api-config\n");
 		ipc_free(ipc);
 		agent_free(a);
 		ringc_free(rc);

@@ -1,0 +1,66 @@
+# tests/node/node_lib.sh: helpers the node tests share (sourced).
+# Needs: DIR (scratch dir), and for api(): API_CA, API_CERT, API_KEY, API_URL
+# and API_NS (the netns the API is reachable from, "" = here).
+
+pretty() { echo -e "\x1b[32m\x1b[1m[+] ${1}:\x1b[0m ${2}"; }
+
+# fail MSG: print the tails of every log in $DIR and exit 1.
+fail() {
+  echo "FAIL: $*" >&2
+  local f
+  for f in "$DIR"/*.log; do
+    [ -f "$f" ] && grep -v "libbpf\|libxdp" "$f" | tail -25 | sed "s|^|  $(basename "$f"): |" >&2
+  done
+  exit 1
+}
+
+# api METHOD PATH [JSON]: one API request; prints the body, fails on >= 400
+# unless API_OK_CODES lists the code.
+api() {
+  local m=$1 p=$2 body=${3:-} code out
+  out=$(mktemp "$DIR/api.XXXXXX")
+  local pre=()
+  [ -n "${API_NS:-}" ] && pre=(ip netns exec "$API_NS")
+  code=$("${pre[@]}" curl -sS -o "$out" -w '%{http_code}' --max-time 10 --cacert "$API_CA" \
+    --cert "$API_CERT" --key "$API_KEY" -X "$m" -H 'Content-Type: application/json' \
+    ${body:+--data-binary "$body"} "$API_URL$p") || { rm -f "$out"; return 2; }
+  cat "$out"; rm -f "$out"
+  case " ${API_OK_CODES:-} " in *" $code "*) return 0 ;; esac
+  [ "$code" -lt 400 ]
+}
+
+# jq-like: jget EXPR reads JSON on stdin, prints eval(EXPR) with d bound.
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$1"; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.2 s.
+wait_for() {
+  local t=$1 what=$2 i
+  shift 2
+  for i in $(seq $((t * 5))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  fail "timed out after ${t}s waiting for $what"
+}
+
+# pod_json NS NAME NODE RESTART CMD...: a Pod bound to NODE running CMD.
+pod_json() {
+  local ns=$1 name=$2 node=$3 restart=$4
+  shift 4
+  python3 - "$ns" "$name" "$node" "$restart" "$@" <<'PY'
+import json, sys
+ns, name, node, restart, *cmd = sys.argv[1:]
+spec = {"containers": [{"name": "main", "image": "local", "command": cmd}],
+        "restartPolicy": restart, "terminationGracePeriodSeconds": 2}
+if node:
+    spec["nodeName"] = node
+print(json.dumps({"apiVersion": "v1", "kind": "Pod",
+                  "metadata": {"name": name, "namespace": ns, "labels": {"test": "node"}},
+                  "spec": spec}))
+PY
+}
+
+# pod_field NS NAME EXPR: eval EXPR on the pod (d), "" if absent.
+pod_field() {
+  api GET "/api/v1/namespaces/$1/pods/$2" | jget "$3" 2>/dev/null
+}
