@@ -30,7 +30,7 @@ struct agent_lb_be {
 	uint8_t family;
 	uint8_t addr[16];
 	uint16_t port;
-	uint32_t weight;   /* configured, 1..65535 */
+	uint32_t weight;   /* configured, 0..65535; 0 = drained by the operator */
 	uint32_t sent;     /* weight dp holds (0 when drained by health) */
 };
 
@@ -109,7 +109,9 @@ static void agent_lb_be_cmd(const struct agent_lb_svc *s, const struct agent_lb_
 	c->u.backend.backend_id = b->id;
 	c->u.backend.family = b->family;
 	c->u.backend.port = b->port;
-	c->u.backend.weight = b->weight;
+	/* BACKEND_ADD carries 1..65535; a drained backend (0) is added
+	 * with 1 and drained by a BACKEND_WEIGHT right after. */
+	c->u.backend.weight = b->weight ? b->weight : 1;
 	memcpy(c->u.backend.addr, b->addr, 16);
 }
 
@@ -328,8 +330,8 @@ static int agent_lb_parse_be(json_t *o, const struct agent_lb_svc *s, struct age
 		return sluice_errf(AGENT_INVAL, errmsg, len, "backend ip: not an IP address");
 	if (port < 1 || port > 65535)
 		return sluice_errf(AGENT_INVAL, errmsg, len, "backend %s: port: 1..65535", ip);
-	if (weight < 1 || weight > 65535)
-		return sluice_errf(AGENT_INVAL, errmsg, len, "backend %s: weight: 1..65535", ip);
+	if (weight < 0 || weight > 65535)
+		return sluice_errf(AGENT_INVAL, errmsg, len, "backend %s: weight: 0 (drain)..65535", ip);
 	b->port = (uint16_t)port;
 	b->weight = (uint32_t)weight;
 	b->id = 1;
@@ -409,9 +411,9 @@ int agent_lb_replay(struct agent_lb *l, struct ringc *rc, uint64_t gen, char *er
 			struct agent_lb_be *b = &s->be[j];
 			agent_lb_be_cmd(s, b, gen, &c);
 			r = ringc_send(rc, &c, errmsg, len);
-			b->sent = b->weight;
+			b->sent = c.u.backend.weight;
 			uint32_t w = agent_lb_effective(l, s, b);
-			if (r == RINGC_OK && w != b->weight) {
+			if (r == RINGC_OK && w != b->sent) {
 				agent_lb_weight_cmd(s->id, b->id, w, &c);
 				c.generation = gen;
 				r = ringc_send(rc, &c, errmsg, len);
@@ -583,7 +585,8 @@ static json_t *agent_lb_backend_set(struct agent_lb *l, json_t *req)
 				b = &s->be[i];
 		if (b != NULL && b->weight == want[j].weight)
 			continue;
-		if (b == NULL) {
+		int fresh = b == NULL;
+		if (fresh) {
 			if (agent_grow((void **)&s->be, &s->cap_be, s->n_be, sizeof(*b)) != 0) {
 				free(want);
 				return agent_lb_err(AGENT_NOMEM, "out of memory");
@@ -598,20 +601,23 @@ static json_t *agent_lb_backend_set(struct agent_lb *l, json_t *req)
 			free(want);
 			return agent_lb_err(rc, err);
 		}
-		uint32_t be_id = b->id;
-		agent_lb_be_cmd(s, b, 0, &c);
-		rc = agent_send_cmd(l->a, &c, &ap, err, sizeof(err));
-		if (rc != AGENT_OK) {
-			/* dp refused it: not part of the desired state */
-			dp_errors++;
-			if ((b = agent_lb_find_be(s, be_id)) != NULL)
-				agent_lb_remove_be(l, s, b);
-			continue;
+		if (fresh) {
+			uint32_t be_id = b->id;
+			agent_lb_be_cmd(s, b, 0, &c);
+			rc = agent_send_cmd(l->a, &c, &ap, err, sizeof(err));
+			if (rc != AGENT_OK) {
+				/* dp refused it: not part of the desired state */
+				dp_errors++;
+				if ((b = agent_lb_find_be(s, be_id)) != NULL)
+					agent_lb_remove_be(l, s, b);
+				continue;
+			}
+			applied &= ap;
+			b->sent = c.u.backend.weight;
+			agent_lb_watch(l, s, b);
 		}
-		applied &= ap;
-		b->sent = b->weight;
-		agent_lb_watch(l, s, b);
-		/* a backend already known unhealthy stays drained */
+		/* a weight change, an operator drain (0), or a backend already
+		 * known unhealthy that must stay drained */
 		uint32_t w = agent_lb_effective(l, s, b);
 		if (w != b->sent) {
 			agent_lb_weight_cmd(svc_id, b->id, w, &c);

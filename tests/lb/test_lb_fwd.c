@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The service LB of sluice-dp without EAL: lb_svc (services, backend slots,
+ * publication) and lb_fwd (the burst stage), driven with mbufs that point
+ * at stack buffers.
+ *
+ *  1. NAT rewrite: after lb_nat4() every IP, TCP and UDP checksum verifies
+ *     by full recomputation, for 2000 random packets and numbered edge
+ *     cases (UDP without checksum stays 0; a result of 0 becomes 0xffff).
+ *  2. A fragmented datagram: the first fragment's incremental L4 update is
+ *     right for the whole reassembled datagram.
+ *  3. ICMP errors: parse rejects every truncation; mapping rewrites outer
+ *     and quoted packet with all checksums valid.
+ *  4. Fragment table: hit, each key field, expiry, collision.
+ *  5. lb_svc: errors, map lookups, generations, slots dead then reused with
+ *     a new generation, sweep.
+ *  6. lb_fwd_burst end to end: SYN to the VIP is DNATed to a backend and
+ *     SNATed to the LB address; the backend's SYN-ACK is reverse-NATed; the
+ *     same flow sticks; a drained backend keeps its flow and gets no new
+ *     ones; a removed backend's flow re-picks; non-first fragments follow
+ *     the first; an ICMP error from the backend reaches the client; ClientIP
+ *     affinity maps every port of a client to one backend.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include <sluice/ring_proto.h>
+
+#include "ct_node.h"
+#include "dp_stats.h"
+#include "lb_fwd.h"
+#include "lb_svc.h"
+#include "maglev_node.h"
+#include "pkt.h"
+
+#define IP4(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define BE16(x) ((uint16_t)(((x) >> 8) | ((x) & 0xff) << 8))
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Full L4 checksum check: pseudo header + segment folds to 0. */
+static int l4_ok(const uint8_t *ip, const uint8_t *l4, size_t l4len)
+{
+	uint8_t buf[4096];
+	memcpy(buf, ip + 12, 8);
+	buf[8] = 0;
+	buf[9] = ip[9];
+	wr16(buf + 10, (uint16_t)l4len);
+	memcpy(buf + 12, l4, l4len);
+	return pkt_csum(buf, 12 + l4len) == 0;
+}
+
+/* Fill in correct checksums of an IPv4 packet with its L4 header. */
+static void fix_csums(uint8_t *ip, size_t len)
+{
+	size_t ihl = (ip[0] & 15u) * 4u;
+	uint8_t *l4 = ip + ihl, *c = ip[9] == 6 ? l4 + 16 : l4 + 6;
+	uint8_t buf[4096];
+
+	wr16(ip + 10, 0);
+	wr16(ip + 10, pkt_csum(ip, ihl));
+	wr16(c, 0);
+	memcpy(buf, ip + 12, 8);
+	buf[8] = 0;
+	buf[9] = ip[9];
+	wr16(buf + 10, (uint16_t)(len - ihl));
+	memcpy(buf + 12, l4, len - ihl);
+	uint16_t s = pkt_csum(buf, 12 + len - ihl);
+	if (ip[9] == 17 && s == 0)
+		s = 0xffff;
+	wr16(c, s);
+}
+
+/* An IPv4 TCP or UDP packet at ip; returns its length. */
+static size_t mk_pkt(uint8_t *ip, uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
+		     uint16_t dport, size_t payload, uint8_t tcp_flags)
+{
+	size_t l4h = proto == 6 ? 20 : 8, len = 20 + l4h + payload;
+
+	memset(ip, 0, len);
+	ip[0] = 0x45;
+	wr16(ip + 2, (uint16_t)len);
+	wr16(ip + 4, 0x1234);
+	ip[8] = 64;
+	ip[9] = proto;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &dst, 4);
+	uint8_t *l4 = ip + 20;
+	memcpy(l4, &sport, 2);
+	memcpy(l4 + 2, &dport, 2);
+	if (proto == 6) {
+		l4[12] = 5 << 4;
+		l4[13] = tcp_flags;
+	} else {
+		wr16(l4 + 4, (uint16_t)(l4h + payload));
+	}
+	for (size_t i = 0; i < payload; i++)
+		l4[l4h + i] = (uint8_t)(i * 7 + 3);
+	fix_csums(ip, len);
+	return len;
+}
+
+/* ---- 1. NAT rewrite ---- */
+
+static void test_nat_random(void **state)
+{
+	uint8_t ip[256];
+	(void)state;
+	srand(1);
+	for (int i = 0; i < 2000; i++) {
+		uint8_t proto = i % 2 ? 6 : 17;
+		size_t len = mk_pkt(ip, proto, (uint32_t)rand(), (uint16_t)rand(), (uint32_t)rand(),
+				    (uint16_t)rand(), (size_t)(rand() % 100), 0x02);
+		uint32_t ns = (uint32_t)rand() * 2654435761u, nd = (uint32_t)rand();
+		uint16_t nsp = (uint16_t)rand(), ndp = (uint16_t)rand();
+		lb_nat4(ip, 1, ns, nsp, nd, ndp);
+		assert_int_equal(pkt_csum(ip, 20), 0);
+		assert_true(l4_ok(ip, ip + 20, len - 20));
+		assert_memory_equal(ip + 12, &ns, 4);
+		assert_memory_equal(ip + 16, &nd, 4);
+		assert_memory_equal(ip + 20, &nsp, 2);
+		assert_memory_equal(ip + 22, &ndp, 2);
+	}
+}
+
+static void test_nat_cases(void **state)
+{
+	uint8_t ip[128];
+	(void)state;
+	/* case 1: UDP without checksum (0) stays without */
+	size_t len = mk_pkt(ip, 17, IP4(10, 0, 0, 1), BE16(1000), IP4(10, 96, 0, 1), BE16(53), 4, 0);
+	wr16(ip + 26, 0);
+	lb_nat4(ip, 1, IP4(10, 77, 1, 1), BE16(2000), IP4(10, 77, 1, 9), BE16(5353));
+	assert_int_equal(rd16(ip + 26), 0);
+	assert_int_equal(pkt_csum(ip, 20), 0);
+	/* case 2: search for a rewrite whose UDP result is 0: sent as 0xffff */
+	int hit = 0;
+	for (uint32_t p = 1; p < 65536 && !hit; p++) {
+		len = mk_pkt(ip, 17, IP4(10, 0, 0, 1), BE16(1000), IP4(10, 96, 0, 1), BE16(53), 4, 0);
+		lb_nat4(ip, 1, IP4(10, 77, 1, 1), BE16((uint16_t)p), IP4(10, 77, 1, 9), BE16(5353));
+		assert_true(l4_ok(ip, ip + 20, len - 20));
+		assert_int_not_equal(rd16(ip + 26), 0);
+		hit = rd16(ip + 26) == 0xffff;
+	}
+	assert_true(hit);
+	/* case 3: has_l4 = 0 (a later fragment) touches the IP header only */
+	len = mk_pkt(ip, 6, IP4(1, 2, 3, 4), BE16(5), IP4(5, 6, 7, 8), BE16(80), 10, 0x10);
+	uint8_t l4[40];
+	memcpy(l4, ip + 20, len - 20);
+	lb_nat4(ip, 0, IP4(9, 9, 9, 9), 0, IP4(8, 8, 8, 8), 0);
+	assert_memory_equal(l4, ip + 20, len - 20);
+	assert_int_equal(pkt_csum(ip, 20), 0);
+}
+
+/* ---- 2. a datagram in two fragments ---- */
+
+static void test_nat_fragments(void **state)
+{
+	uint8_t whole[1600], f1[1600], f2[1600];
+	(void)state;
+	size_t len = mk_pkt(whole, 17, IP4(10, 0, 0, 2), BE16(4444), IP4(10, 96, 0, 10), BE16(53),
+			    1200, 0);
+	/* f1: header + first 800 L4 bytes (MF); f2: header + the rest */
+	memcpy(f1, whole, 20 + 800);
+	wr16(f1 + 2, 820);
+	wr16(f1 + 6, 0x2000);
+	memcpy(f2, whole, 20);
+	memcpy(f2 + 20, whole + 20 + 800, len - 820);
+	wr16(f2 + 2, (uint16_t)(20 + len - 820));
+	wr16(f2 + 6, 800 / 8);
+	for (uint8_t *h = f1; h; h = h == f1 ? f2 : NULL) {
+		wr16(h + 10, 0);
+		wr16(h + 10, pkt_csum(h, 20));
+	}
+	lb_nat4(f1, 1, IP4(10, 77, 1, 1), BE16(30000), IP4(10, 77, 1, 11), BE16(5353));
+	lb_nat4(f2, 0, IP4(10, 77, 1, 1), 0, IP4(10, 77, 1, 11), 0);
+	assert_int_equal(pkt_csum(f1, 20), 0);
+	assert_int_equal(pkt_csum(f2, 20), 0);
+	/* reassemble and verify the UDP checksum with the new pseudo header */
+	uint8_t re[1600];
+	memcpy(re, f1, 20 + 800);
+	memcpy(re + 20 + 800, f2 + 20, len - 820);
+	assert_true(l4_ok(re, re + 20, len - 20));
+}
+
+/* ---- 3. ICMP errors ---- */
+
+/* ICMP dest unreachable (3/4) at ip, quoting q (qlen bytes). */
+static size_t mk_icmp(uint8_t *ip, uint32_t src, uint32_t dst, const uint8_t *q, size_t qlen)
+{
+	size_t len = 20 + 8 + qlen;
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	wr16(ip + 2, (uint16_t)len);
+	ip[8] = 64;
+	ip[9] = 1;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &dst, 4);
+	wr16(ip + 10, pkt_csum(ip, 20));
+	ip[20] = 3;
+	ip[21] = 4;
+	wr16(ip + 26, 1400);
+	memcpy(ip + 28, q, qlen);
+	wr16(ip + 22, pkt_csum(ip + 20, 8 + qlen));
+	return len;
+}
+
+static void test_icmp_parse_bounds(void **state)
+{
+	uint8_t q[64], ip[128];
+	struct lb_icmp_inner in;
+	(void)state;
+	mk_pkt(q, 6, IP4(10, 77, 1, 1), BE16(30000), IP4(10, 77, 1, 11), BE16(8080), 0, 0x02);
+	size_t len = mk_icmp(ip, IP4(10, 77, 1, 11), IP4(10, 77, 1, 1), q, 28);
+	assert_int_equal(lb_icmp_parse(ip, len, &in), 0);
+	assert_int_equal(in.proto, 6);
+	assert_int_equal(in.sport, BE16(30000));
+	assert_int_equal(in.dport, BE16(8080));
+	assert_int_equal(in.src, IP4(10, 77, 1, 1));
+	assert_int_equal(in.type, 3);
+	assert_int_equal(in.code, 4);
+	/* every truncation below header + ICMP + quoted header + 8 fails */
+	for (size_t l = 0; l < len; l++)
+		assert_int_equal(lb_icmp_parse(ip, l, &in), -EINVAL);
+	/* not an error type */
+	ip[20] = 8;
+	assert_int_equal(lb_icmp_parse(ip, len, &in), -EINVAL);
+	ip[20] = 11;
+	assert_int_equal(lb_icmp_parse(ip, len, &in), 0);
+	/* quote of a later fragment carries no ports */
+	wr16(ip + 28 + 6, 100);
+	assert_int_equal(lb_icmp_parse(ip, len, &in), -EINVAL);
+	wr16(ip + 28 + 6, 0);
+	/* quoted ICMP, quoted IPv6 version, short quoted IHL */
+	ip[28 + 9] = 1;
+	assert_int_equal(lb_icmp_parse(ip, len, &in), -EINVAL);
+	ip[28 + 9] = 6;
+	ip[28] = 0x65;
+	assert_int_equal(lb_icmp_parse(ip, len, &in), -EINVAL);
+	ip[28] = 0x44;
+	assert_int_equal(lb_icmp_parse(ip, len, &in), -EINVAL);
+}
+
+static void test_icmp_nat(void **state)
+{
+	uint8_t q[128], ip[256];
+	struct lb_icmp_inner in;
+	(void)state;
+	/* backend's port unreachable about UDP snat:30000 -> backend:5353,
+	 * whole datagram quoted (Linux quotes as much as fits) */
+	size_t qlen = mk_pkt(q, 17, IP4(10, 77, 1, 1), BE16(30000), IP4(10, 77, 1, 11), BE16(5353),
+			     20, 0);
+	size_t len = mk_icmp(ip, IP4(10, 77, 1, 11), IP4(10, 77, 1, 1), q, qlen);
+	lb_icmp_nat(ip, len, IP4(10, 96, 0, 10), IP4(10, 77, 1, 2), IP4(10, 77, 1, 2), BE16(4444),
+		    IP4(10, 96, 0, 10), BE16(53));
+	assert_int_equal(pkt_csum(ip, 20), 0);
+	assert_int_equal(pkt_csum(ip + 20, len - 20), 0);
+	assert_int_equal(pkt_csum(ip + 28, 20), 0);
+	assert_true(l4_ok(ip + 28, ip + 48, qlen - 20));
+	assert_int_equal(lb_icmp_parse(ip, len, &in), 0);
+	assert_int_equal(in.src, IP4(10, 77, 1, 2));
+	assert_int_equal(in.dst, IP4(10, 96, 0, 10));
+	assert_int_equal(in.sport, BE16(4444));
+	assert_int_equal(in.dport, BE16(53));
+	assert_int_equal(rd16(ip + 26), 1400); /* next-hop MTU untouched */
+	/* RFC 792 minimum quote (8 L4 bytes) of TCP: no L4 checksum in it */
+	qlen = mk_pkt(q, 6, IP4(10, 77, 1, 1), BE16(30000), IP4(10, 77, 1, 11), BE16(8080), 0, 0x10);
+	len = mk_icmp(ip, IP4(10, 77, 1, 11), IP4(10, 77, 1, 1), q, 28);
+	lb_icmp_nat(ip, len, IP4(10, 96, 0, 10), IP4(10, 77, 1, 2), IP4(10, 77, 1, 2), BE16(4444),
+		    IP4(10, 96, 0, 10), BE16(80));
+	assert_int_equal(pkt_csum(ip, 20), 0);
+	assert_int_equal(pkt_csum(ip + 20, len - 20), 0);
+	assert_int_equal(pkt_csum(ip + 28, 20), 0);
+}
+
+/* ---- 4. fragment table ---- */
+
+static void test_frag_table(void **state)
+{
+	static struct lb_frag t[LB_FRAG_SLOTS];
+	const struct lb_frag *f;
+	(void)state;
+	memset(t, 0, sizeof(t));
+	assert_null(lb_frag_get(t, 1, 2, 3, 17, 100));
+	lb_frag_put(t, 1, 2, 3, 17, 10, 20, 1000);
+	f = lb_frag_get(t, 1, 2, 3, 17, 999);
+	assert_non_null(f);
+	assert_int_equal(f->new_src, 10);
+	assert_int_equal(f->new_dst, 20);
+	/* each key field matters */
+	assert_null(lb_frag_get(t, 9, 2, 3, 17, 100));
+	assert_null(lb_frag_get(t, 1, 9, 3, 17, 100));
+	assert_null(lb_frag_get(t, 1, 2, 9, 17, 100));
+	assert_null(lb_frag_get(t, 1, 2, 3, 6, 100));
+	/* expiry */
+	assert_null(lb_frag_get(t, 1, 2, 3, 17, 1000));
+	/* many datagrams: the newest of each slot wins, never a wrong one */
+	for (uint16_t id = 0; id < 4096; id++)
+		lb_frag_put(t, 1, 2, id, 17, id, id, 5000);
+	unsigned found = 0;
+	for (uint16_t id = 0; id < 4096; id++) {
+		f = lb_frag_get(t, 1, 2, id, 17, 10);
+		if (f != NULL) {
+			assert_int_equal(f->new_src, id);
+			found++;
+		}
+	}
+	assert_true(found > LB_FRAG_SLOTS / 2 && found <= LB_FRAG_SLOTS);
+}
+
+/* ---- 5, 6. lb_svc and lb_fwd_burst ---- */
+
+#define VIP IP4(10, 96, 0, 10)
+#define SNAT IP4(10, 77, 1, 1)
+#define CLIENT IP4(10, 77, 1, 2)
+#define BE(i) IP4(10, 77, 1, 10 + (i))
+
+struct fx {
+	struct rte_rcu_qsbr *q;
+	struct lb *lb;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	size_t sz = rte_rcu_qsbr_get_memsize(1);
+	fx->q = aligned_alloc(RTE_CACHE_LINE_SIZE, (sz + 63) & ~(size_t)63);
+	assert_int_equal(rte_rcu_qsbr_init(fx->q, 1), 0);
+	struct lb_params p = { .qsbr = fx->q, .n_workers = 1, .ct_capacity = 1024,
+			       .snat_ip = SNAT, .tsc_hz = 2000000000ull };
+	fx->lb = lb_create(&p);
+	assert_non_null(fx->lb);
+	*state = fx;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+	lb_free(fx->lb);
+	free(fx->q);
+	free(fx);
+	return 0;
+}
+
+static void test_svc_control(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	struct lb_params bad = { 0 };
+
+	assert_null(lb_create(&bad));
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 1, 0, 1), -EINVAL);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 0, 6, 0, 1), -EINVAL);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 4, 1), -EINVAL);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 1), 0);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 2), 0);       /* replay */
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 81, 6, 0, 2), -EEXIST); /* id reused */
+	assert_int_equal(lb_svc_add(lb, 2, VIP, 80, 6, 0, 2), -EEXIST); /* key reused */
+	assert_int_equal(lb_svc_add(lb, 2, VIP, 80, 17, 0, 2), 0);
+	assert_int_equal(lb_svc_count(lb), 2);
+	const struct lb_map *m = lb->map;
+	assert_non_null(lb_map_find(m, VIP, BE16(80), 6));
+	assert_non_null(lb_map_find(m, VIP, BE16(80), 17));
+	assert_null(lb_map_find(m, VIP, BE16(81), 6));
+	assert_true(lb_map_is_vip(m, VIP));
+	assert_false(lb_map_is_vip(m, CLIENT));
+
+	assert_int_equal(lb_backend_add(lb, 9, 1, BE(1), 8080, 1, 2), -ENOENT);
+	assert_int_equal(lb_backend_add(lb, 1, 1, BE(1), 8080, 0, 2), -EINVAL);
+	assert_int_equal(lb_backend_add(lb, 1, 1, BE(1), 8080, 1, 2), 0);
+	assert_int_equal(lb_backend_add(lb, 1, 2, BE(1), 8080, 1, 2), -EEXIST); /* same addr */
+	assert_int_equal(lb_backend_add(lb, 1, 2, BE(2), 8080, 1, 1), 0);      /* old gen */
+	assert_int_equal(lb_backend_count(lb), 2);
+	m = lb->map;
+	const struct lb_svc_fp *s = lb_map_find(m, VIP, BE16(80), 6);
+	assert_non_null(s->mt);
+	/* the slot of backend 1 is live with its address */
+	uint32_t slot = maglev_lookup(s->mt, 0);
+	uint64_t w = lb->be[slot];
+	assert_int_equal(LB_BE_STATE(w), LB_BE_LIVE);
+	assert_true(LB_BE_IP(w) == BE(1) || LB_BE_IP(w) == BE(2));
+	assert_int_equal(lb_backend_weight(lb, 1, 7, 0), -ENOENT);
+	assert_int_equal(lb_backend_weight(lb, 1, 1, 70000), -EINVAL);
+
+	/* sweep generation 2: backend 2 (gen 1) goes, service 1 stays */
+	assert_int_equal(lb_sweep(lb, 2), 1);
+	assert_int_equal(lb_backend_count(lb), 1);
+	/* a removed backend's slot is free (after the publish) and its
+	 * generation moves on when it is reused */
+	assert_int_equal(lb_backend_del(lb, 1, 1), 0);
+	assert_int_equal(lb_backend_del(lb, 1, 1), -ENOENT);
+	assert_int_equal(LB_BE_STATE(lb->be[slot]), LB_BE_FREE);
+	assert_null(lb_map_find(lb->map, VIP, BE16(80), 6)->mt);
+	assert_int_equal(lb_svc_del(lb, 2), 0);
+	assert_int_equal(lb_svc_del(lb, 2), -ENOENT);
+	assert_null(lb_map_find(lb->map, VIP, BE16(80), 17));
+	assert_int_equal(lb_svc_count(lb), 1);
+}
+
+/* One packet through lb_fwd_burst: 1 if it was handed back for routing. */
+static int burst1(struct lb *lb, uint8_t *frame, size_t len, uint64_t *drop)
+{
+	struct rte_mbuf m;
+	struct rte_mbuf *pkts[1] = { &m };
+	struct pkt_info pi[1];
+	uint8_t idx[1] = { 0 }, kidx[1];
+	uint32_t keys[1];
+
+	memset(&m, 0, sizeof(m));
+	m.buf_addr = frame;
+	m.data_off = 0;
+	m.data_len = (uint16_t)len;
+	m.pkt_len = (uint32_t)len;
+	m.buf_len = 2048;
+	m.nb_segs = 1;
+	if (pkt_parse(frame, len, &pi[0]) != 0)
+		return -1;
+	if (!lb_fwd_wants(lb, frame, &pi[0]))
+		return -2;
+	unsigned n = lb_fwd_burst(lb, 0, pkts, pi, idx, 1, keys, kidx, drop);
+	if (n == 1)
+		assert_memory_equal(&keys[0], frame + 14 + 16, 4);
+	return (int)n;
+}
+
+/* Ethernet + IPv4 TCP/UDP frame in f; returns its length. */
+static size_t frame(uint8_t *f, uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
+		    uint16_t dport, size_t payload, uint8_t flags)
+{
+	memset(f, 0, 14);
+	f[0] = 0x02;
+	f[5] = 1;
+	f[6] = 0x02;
+	f[11] = 2;
+	wr16(f + 12, 0x0800);
+	return 14 + mk_pkt(f + 14, proto, src, sport, dst, dport, payload, flags);
+}
+
+static uint32_t ip_src(const uint8_t *f)
+{
+	uint32_t v;
+	memcpy(&v, f + 26, 4);
+	return v;
+}
+
+static uint32_t ip_dst(const uint8_t *f)
+{
+	uint32_t v;
+	memcpy(&v, f + 30, 4);
+	return v;
+}
+
+static uint16_t sport(const uint8_t *f)
+{
+	uint16_t v;
+	memcpy(&v, f + 34, 2);
+	return v;
+}
+
+static void assert_csums(const uint8_t *f, size_t len)
+{
+	assert_int_equal(pkt_csum(f + 14, 20), 0);
+	assert_true(l4_ok(f + 14, f + 34, len - 34));
+}
+
+/* Connect client:cport -> VIP:80; returns the backend it reached. */
+static uint32_t syn(struct lb *lb, uint16_t cport, uint64_t *drop, uint16_t *natp)
+{
+	uint8_t f[256];
+	size_t len = frame(f, 6, CLIENT, BE16(cport), VIP, BE16(80), 0, 0x02);
+	assert_int_equal(burst1(lb, f, len, drop), 1);
+	assert_csums(f, len);
+	assert_int_equal(ip_src(f), SNAT);
+	if (natp)
+		*natp = sport(f);
+	return ip_dst(f);
+}
+
+static void test_burst(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t f[2048];
+	size_t len;
+	unsigned hits[5] = {0};
+
+	/* no service at all: nothing is the LB's */
+	len = frame(f, 6, CLIENT, BE16(1000), VIP, BE16(80), 0, 0x02);
+	assert_int_equal(burst1(lb, f, len, drop), -2);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 1), 0);
+	/* a service without backends */
+	assert_int_equal(burst1(lb, f, len, drop), 0);
+	assert_int_equal(drop[DP_DROP_LB_NO_BACKEND], 1);
+	for (uint32_t i = 1; i <= 4; i++)
+		assert_int_equal(lb_backend_add(lb, 1, i, BE(i), 8080, 1, 1), 0);
+	/* other port of the VIP */
+	len = frame(f, 6, CLIENT, BE16(1000), VIP, BE16(81), 0, 0x02);
+	assert_int_equal(burst1(lb, f, len, drop), 0);
+	assert_int_equal(drop[DP_DROP_LB_NO_SERVICE], 1);
+
+	/* 400 flows spread over the 4 backends */
+	for (uint16_t p = 0; p < 400; p++) {
+		uint32_t be = syn(lb, (uint16_t)(10000 + p), drop, NULL);
+		for (uint32_t i = 1; i <= 4; i++)
+			hits[i] += be == BE(i);
+	}
+	for (uint32_t i = 1; i <= 4; i++)
+		assert_in_range(hits[i], 60, 140);
+
+	/* one flow both ways */
+	uint16_t np;
+	uint32_t be = syn(lb, 5555, drop, &np);
+	assert_int_equal(syn(lb, 5555, drop, NULL), be); /* retransmit: same backend */
+	len = frame(f, 6, be, BE16(8080), SNAT, np, 0, 0x12); /* SYN-ACK */
+	assert_int_equal(burst1(lb, f, len, drop), 1);
+	assert_csums(f, len);
+	assert_int_equal(ip_src(f), VIP);
+	assert_int_equal(sport(f), BE16(80));
+	assert_int_equal(ip_dst(f), CLIENT);
+	uint16_t dp_;
+	memcpy(&dp_, f + 36, 2);
+	assert_int_equal(dp_, BE16(5555));
+	/* a reply nobody asked for */
+	len = frame(f, 6, be, BE16(8080), SNAT, BE16(1), 0, 0x12);
+	assert_int_equal(burst1(lb, f, len, drop), 0);
+	assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 1);
+
+	/* ICMP from the backend about our packet reaches the client */
+	{
+		uint8_t q[64];
+		size_t ql = mk_pkt(q, 6, SNAT, np, be, BE16(8080), 0, 0x10);
+		memset(f, 0, 14);
+		f[0] = 2;
+		wr16(f + 12, 0x0800);
+		len = 14 + mk_icmp(f + 14, be, SNAT, q, ql);
+		assert_int_equal(burst1(lb, f, len, drop), 1);
+		assert_int_equal(ip_dst(f), CLIENT);
+		assert_int_equal(ip_src(f), VIP);
+		assert_int_equal(pkt_csum(f + 34, len - 34), 0);
+	}
+
+	/* drain the flow's backend: the flow stays, new flows avoid it */
+	uint32_t bid = be == BE(1) ? 1 : be == BE(2) ? 2 : be == BE(3) ? 3 : 4;
+	assert_int_equal(lb_backend_weight(lb, 1, bid, 0), 0);
+	assert_int_equal(syn(lb, 5555, drop, NULL), be);
+	for (uint16_t p = 0; p < 200; p++)
+		assert_int_not_equal(syn(lb, (uint16_t)(20000 + p), drop, NULL), be);
+	/* remove it: the flow re-picks a live backend */
+	assert_int_equal(lb_backend_del(lb, 1, bid), 0);
+	uint64_t repick = lb->lc[0]->ev[LB_EV_REPICK];
+	assert_int_not_equal(syn(lb, 5555, drop, NULL), be);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_REPICK], repick + 1);
+}
+
+static void test_burst_frag_affinity(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t whole[2048], f1[2048], f2[2048];
+
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 53, 17, 0, 1), 0);
+	assert_int_equal(lb_svc_add(lb, 2, VIP, 80, 6, RING_SVC_F_AFFINITY_CLIENTIP, 1), 0);
+	for (uint32_t i = 1; i <= 4; i++) {
+		assert_int_equal(lb_backend_add(lb, 1, i, BE(i), 5353, 1, 1), 0);
+		assert_int_equal(lb_backend_add(lb, 2, 10 + i, BE(i), 8080, 1, 1), 0);
+	}
+	/* a later fragment before its first: dropped */
+	size_t len = frame(whole, 17, CLIENT, BE16(4000), VIP, BE16(53), 1200, 0);
+	memcpy(f2, whole, 34);
+	memcpy(f2 + 34, whole + 34 + 800, len - 34 - 800);
+	wr16(f2 + 16, (uint16_t)(20 + len - 34 - 800));
+	wr16(f2 + 20, 100);
+	wr16(f2 + 24, 0);
+	wr16(f2 + 24, pkt_csum(f2 + 14, 20));
+	size_t l2 = 34 + len - 34 - 800;
+	assert_int_equal(burst1(lb, f2, l2, drop), 0);
+	assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 1);
+	/* first fragment, then the rest follows it */
+	memcpy(f1, whole, 34 + 800);
+	wr16(f1 + 16, 820);
+	wr16(f1 + 20, 0x2000);
+	wr16(f1 + 24, 0);
+	wr16(f1 + 24, pkt_csum(f1 + 14, 20));
+	assert_int_equal(burst1(lb, f1, 34 + 800, drop), 1);
+	assert_int_equal(burst1(lb, f2, l2, drop), 1);
+	assert_int_equal(ip_dst(f1), ip_dst(f2));
+	assert_int_equal(ip_src(f2), SNAT);
+	assert_int_equal(pkt_csum(f2 + 14, 20), 0);
+	uint8_t re[2048];
+	memcpy(re, f1 + 14, 20 + 800);
+	memcpy(re + 20 + 800, f2 + 34, len - 34 - 800);
+	assert_true(l4_ok(re, re + 20, len - 34));
+
+	/* ClientIP affinity: every source port of one client, one backend */
+	uint32_t first = 0;
+	for (uint16_t p = 0; p < 100; p++) {
+		uint32_t be = syn(lb, (uint16_t)(30000 + p), drop, NULL);
+		if (p == 0)
+			first = be;
+		assert_int_equal(be, first);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nat_random),
+		cmocka_unit_test(test_nat_cases),
+		cmocka_unit_test(test_nat_fragments),
+		cmocka_unit_test(test_icmp_parse_bounds),
+		cmocka_unit_test(test_icmp_nat),
+		cmocka_unit_test(test_frag_table),
+		cmocka_unit_test_setup_teardown(test_svc_control, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_burst_frag_affinity, fx_setup, fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
