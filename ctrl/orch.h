@@ -6,8 +6,10 @@
  * decision is a write through the API with resourceVersion preconditions,
  * so a stale leader or a second scheduler cannot bind a pod twice.
  *
- * Threading: orch_start() spawns one thread that owns everything here;
- * is_leader is called from that thread and must be thread-safe.
+ * Threading: orch_start() spawns one thread that owns everything here,
+ * plus one watch thread per resource (informer.h) that only reads the API
+ * and queues what it reads for the orch thread; is_leader is called from
+ * the orch thread and must be thread-safe. docs/orch.md has the design.
  */
 #ifndef SLUICE_CTRL_ORCH_H
 #define SLUICE_CTRL_ORCH_H
@@ -27,6 +29,23 @@ struct orch_params {
 	unsigned evict_timeout_s;  /* NotReady age before eviction; 0 = 300 */
 	void (*log)(void *data, const char *line); /* NULL = stderr */
 	void *log_data;
+	/* Added by the orch work stream; zero = default. */
+	double evict_rate;         /* nodes evicted per second; 0 = 0.1 */
+	unsigned evict_burst;      /* evictions allowed at once; 0 = 1 */
+	const char *name;          /* log prefix; NULL = "orch" */
+};
+
+/* Counters since orch_start (any thread; read without locking). */
+struct orch_stats {
+	unsigned long long bound;          /* bindings the server accepted */
+	unsigned long long bind_conflicts; /* 409: bound by someone else */
+	unsigned long long unschedulable;  /* FailedScheduling decisions */
+	unsigned long long pods_created;
+	unsigned long long pods_deleted;   /* by controllers, not evictions */
+	unsigned long long evicted_pods;
+	unsigned long long cidrs_assigned;
+	unsigned long long endpoints_writes;
+	unsigned long long terms;          /* times leadership was taken up */
 };
 
 struct orch;
@@ -35,5 +54,6 @@ struct orch;
 struct orch *orch_start(const struct orch_params *p, char *errmsg, size_t errlen);
 /* Stop and join the thread; accepts NULL. */
 void orch_stop(struct orch *o);
+void orch_get_stats(const struct orch *o, struct orch_stats *out);
 
 #endif
