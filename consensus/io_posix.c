@@ -680,6 +680,14 @@ static int posix_peer_ensure(struct raft_io_posix *p, raft_id id,
 	return RAFT_OK;
 }
 
+int raft_io_posix_peer_hint(struct raft_io_posix *p, raft_id id,
+			    const char *address)
+{
+	if (id == 0 || address == NULL || id == p->id)
+		return RAFT_INVALID;
+	return posix_peer_ensure(p, id, address);
+}
+
 static int posix_send(struct raft_io *io, struct raft_io_send *req,
 		      const struct raft_message *msg, raft_io_send_cb cb)
 {

@@ -96,6 +96,16 @@ raft_time raft_io_posix_next_deadline(struct raft_io_posix *p,
 /* The io's monotonic clock in ms (what raft sees as io->time). */
 raft_time raft_io_posix_now(void);
 
+/*
+ * Teach the transport where server id listens before any configuration
+ * names it. A server that is not in its own configuration yet (a master
+ * joining a running cluster) answers the leader's messages at the sender's
+ * address, which it only knows this way. Returns RAFT_OK, RAFT_INVALID,
+ * RAFT_NOMEM or RAFT_NOCONNECTION (peer table full, bad URL). Raft thread.
+ */
+int raft_io_posix_peer_hint(struct raft_io_posix *p, raft_id id,
+			    const char *address);
+
 /* When the last authenticated, decodable frame from server id arrived
  * (raft_io_posix_now() scale), 0 if never: a liveness hint for status
  * pages. Raft thread. */

@@ -467,6 +467,12 @@ struct master *master_create(const struct master_params *p, char *errmsg,
 	}
 	if (!p->join && master_bootstrap(m, p, errmsg, errlen) < 0)
 		goto fail;
+	/* Where the other static members listen: a joining master is in no
+	 * configuration yet and must still answer the leader. */
+	for (size_t i = 0; i < p->n_members; i++)
+		if (p->members[i].id != m->self.id)
+			raft_io_posix_peer_hint(m->io, p->members[i].id,
+						p->members[i].peer_url);
 	int rv = raft_start(m->raft);
 	if (rv != RAFT_OK) {
 		sluice_errf(-1, errmsg, errlen, "master: start from %s: %s: %s",

@@ -1,0 +1,142 @@
+#!/bin/bash
+# join.sh: grow a one-master cluster to three with `sluice-ctrl join`.
+#
+#   m1 (bootstrapped alone) <── join m2 (asked at m1)
+#                           <── join m3 (asked at m2: forwarded to the leader)
+#   loopback only; ports derived from $$.
+#
+# 1. m1 alone elects itself and takes a write;
+# 2. m2 starts with --join (empty, no election timer), `sluice-ctrl join`
+#    makes it a learner, then a voter once caught up: it serves the key;
+# 3. m3 joins through m2's API (the follower forwards POST /cluster/members);
+# 4. /cluster/status lists three voters with their API URLs;
+# 5. SIGKILL m1: m2 and m3 form a quorum of 2 out of 3 and elect a leader,
+#    which is only possible if both really are voters; writes continue.
+#
+# usage: join.sh path/to/sluice-ctrl
+set -u
+BIN=${1:?usage: join.sh path/to/sluice-ctrl}
+WORK=$(mktemp -d /tmp/sluice-join.XXXXXX)
+BASE=$((40000 + ($$ % 1000) * 20))
+declare -A PID
+
+cleanup() {
+	for i in 1 2 3; do
+		if [ -n "${PID[$i]:-}" ]; then
+			kill "${PID[$i]}" 2>/dev/null
+			wait "${PID[$i]}" 2>/dev/null
+		fi
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	for i in 1 2 3; do
+		echo "--- m$i log (tail)"
+		tail -n 15 "$WORK/m$i.log" 2>/dev/null
+	done
+	exit 1
+}
+
+peer() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
+api() { echo "https://127.0.0.1:$((BASE + 10 + $1))"; }
+member() { echo "$1=m$1,$(peer "$1"),$(api "$1")"; }
+PKI=$WORK/pki
+C=(curl -s --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
+b64() { printf '%s' "$1" | base64 -w0; }
+
+start() { # id members [--join]
+	"$BIN" --role=master --name "m$1" --data-dir "$WORK/d$1" --pki-dir "$PKI" \
+		--members "$2" --api-listen "127.0.0.1:$((BASE + 10 + $1))" \
+		--election-timeout-ms 500 --heartbeat-ms 50 --no-controllers ${3:-} \
+		>>"$WORK/m$1.log" 2>&1 &
+	PID[$1]=$!
+}
+
+status() { "${C[@]}" "$(api "$1")/cluster/status"; }
+
+wait_leader_not() { # not-id masters... -> leader id
+	local not=$1
+	shift
+	for _ in $(seq 150); do
+		local l=""
+		for i in "$@"; do
+			local x
+			x=$(status "$i" | jq -r 'select(.leader > 0) | .leader' 2>/dev/null)
+			if [ -z "$x" ] || { [ -n "$l" ] && [ "$x" != "$l" ]; }; then
+				l=""
+				break
+			fi
+			l=$x
+		done
+		if [ -n "$l" ] && [ "$l" != "$not" ]; then
+			echo "$l"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+put() {
+	"${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" \
+		"$(api "$1")/v3/kv/put" | jq -r '.header.revision // empty'
+}
+
+wait_value() { # master key value (serializable read of that master's store)
+	for _ in $(seq 100); do
+		local v
+		v=$("${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"serializable\":true}" \
+			"$(api "$1")/v3/kv/range" | jq -r '.kvs[0].value // empty' | base64 -d 2>/dev/null)
+		[ "$v" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+"$BIN" init --dir "$PKI" --members "$(member 1)" >/dev/null || fail "init"
+for i in 2 3; do
+	"$BIN" cert --dir "$PKI" --kind master --name "m$i" --ip 127.0.0.1 >/dev/null ||
+		fail "cert m$i"
+done
+
+# 1. one master
+start 1 "$(member 1)"
+wait_leader_not 0 1 >/dev/null || fail "m1 alone elected no leader"
+[ -n "$(put 1 before join)" ] || fail "put on m1"
+
+# 2. m2 joins through m1
+start 2 "$(member 1);$(member 2)" --join
+sleep 0.3
+[ "$(status 2 | jq -r '.leader')" = 0 ] || fail "an unjoined m2 already knows a leader"
+out=$("$BIN" join --dir "$PKI" --server "$(api 1)" --name m2 --peer-url "$(peer 2)" \
+	--api-url "$(api 2)" --id 2) || fail "join m2: $out"
+[ "$(echo "$out" | jq -r .id)" = 2 ] || fail "join m2 answered '$out'"
+wait_value 2 before join || fail "m2 did not catch up"
+echo "m2 joined"
+
+# 3. m3 joins through m2 (a follower: forwarded to m1)
+start 3 "$(member 1);$(member 2);$(member 3)" --join
+out=$("$BIN" join --dir "$PKI" --server "$(api 2)" --name m3 --peer-url "$(peer 3)" \
+	--api-url "$(api 3)" --id 3) || fail "join m3 via m2: $out"
+wait_value 3 before join || fail "m3 did not catch up"
+echo "m3 joined through a follower"
+
+# 4. three voters, and m1 learned the joiners' API URLs from the store
+st=$(status 1)
+echo "$st" | jq -e '(.members | length) == 3 and
+	([.members[] | select(.role == "learner")] | length) == 0 and
+	([.members[] | select(.apiURL | startswith("https://"))] | length) == 3' >/dev/null ||
+	fail "status after joins: $st"
+
+# 5. the joiners are voters: without m1 they still have a quorum
+kill -9 "${PID[1]}"
+wait "${PID[1]}" 2>/dev/null
+PID[1]=""
+L=$(wait_leader_not 1 2 3) || fail "m2+m3 elected no leader without m1"
+echo "leader without m1: m$L"
+[ -n "$(put 2 after failover)" ] || fail "put after failover"
+wait_value 3 after failover || fail "m3 lacks the write after failover"
+echo "PASS"
