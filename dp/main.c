@@ -55,6 +55,10 @@ static void dp_main_usage(FILE *out, const char *prg)
 				dpcfg_opts[i].dflt, dpcfg_opts[i].name);
 	fprintf(out,
 		"\n"
+		"Multi-node (docs/multinode.md): a port {\"type\": \"uplink\", \"iface\": <NIC>}\n"
+		"shared with the host (XDP steers only sluice traffic to dp), an \"uplink\"\n"
+		"section {port, ip: the node's underlay IP, mode: direct|vxlan, vni} and\n"
+		"routes {prefix, via: another node's underlay IP}.\n\n"
 		"The first EAL lcore is the control thread, the others poll ports.\n"
 		"Pass --no-pci and a unique --file-prefix; ports come from the config.\n"
 		"Exit codes: 0 clean shutdown, 1 environment (EAL, hugepages, ports),\n"
