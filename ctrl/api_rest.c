@@ -87,7 +87,11 @@ int api_rest_parse_path(const char *path, struct api_rest_path *out,
 	size_t at = 0;
 	bool in_ns = n >= 3 && len[0] == 10 && !strncmp(seg[0], "namespaces", 10);
 	if (in_ns) {
-		if (!api_rest_path_name(seg[1], len[1], 64)) {
+		/* A namespace is a DNS-1123 label: no dots, alphanumeric at
+		 * both ends, so what create stores from the path is valid. */
+		if (!api_rest_path_name(seg[1], len[1], 64) ||
+		    memchr(seg[1], '.', len[1]) || seg[1][0] == '-' ||
+		    seg[1][len[1] - 1] == '-') {
 			api_rest_errf(err, 400, "BadRequest",
 				      "invalid namespace \"%.*s\" in path",
 				      (int)(len[1] > 64 ? 64 : len[1]), seg[1]);
@@ -581,6 +585,20 @@ static json_t *api_rest_decode(const struct api_rest_path *p, const char *body,
 	return root;
 }
 
+/* Validate a server-merged object (status or binding applied to the
+ * stored one) as a client's would be: what is stored is always valid. */
+static int api_rest_revalidate(const struct api_rest_path *p,
+			       const json_t *obj, struct api_rest_err *err)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	json_t *checked = s ? api_rest_decode(p, s, strlen(s), err) : NULL;
+	if (s == NULL)
+		api_rest_errf(err, 500, "InternalError", "out of memory");
+	free(s);
+	json_decref(checked);
+	return checked ? 0 : -1;
+}
+
 /* The namespace in a body must be absent or the path's. */
 static int api_rest_check_ns(const struct api_rest_path *p, json_t *obj,
 			     struct api_rest_err *err)
@@ -712,6 +730,9 @@ static json_t *api_rest_binding(const struct api_rest_path *p,
 		api_rest_errf(err, 500, "InternalError", "out of memory");
 		json_decref(out);
 		out = NULL;
+	} else if (api_rest_revalidate(p, out, err) < 0) {
+		json_decref(out);
+		out = NULL;
 	}
 done:
 	json_decref(b);
@@ -768,17 +789,10 @@ static json_t *api_rest_status(const struct api_rest_path *p, const char *body,
 		else
 			json_object_del(m, "resourceVersion");
 	}
-	char *s = json_dumps(out, JSON_COMPACT);
-	json_t *checked = s ? api_rest_decode(p, s, strlen(s), err) : NULL;
-	free(s);
-	if (checked == NULL) {
-		if (s == NULL)
-			api_rest_errf(err, 500, "InternalError",
-				      "out of memory");
+	if (api_rest_revalidate(p, out, err) < 0) {
 		json_decref(out);
 		out = NULL;
 	}
-	json_decref(checked);
 done:
 	json_decref(b);
 	return out;
