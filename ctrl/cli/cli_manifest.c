@@ -338,10 +338,13 @@ static int cli_parse_yaml(const char *text, size_t len, const char *name, json_t
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	while (!done && rc == 0) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = sluice_errf(CLI_EXIT_USAGE, errmsg, errlen, "%s:%zu:%zu: %s%s%s", name,
+			/* libyaml's text for a tab is cryptic; say what it means. */
+			bool tab = p.problem_mark.index < len && text[p.problem_mark.index] == '\t';
+			rc = sluice_errf(CLI_EXIT_USAGE, errmsg, errlen, "%s:%zu:%zu: %s%s%s%s", name,
 					 p.problem_mark.line + 1, p.problem_mark.column + 1,
 					 p.problem ? p.problem : "invalid YAML",
-					 p.context ? " " : "", p.context ? p.context : "");
+					 p.context ? " " : "", p.context ? p.context : "",
+					 tab ? " (a tab: YAML indents with spaces only)" : "");
 			break;
 		}
 		const char *anchor = NULL;
