@@ -92,18 +92,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	/* Update against a stored object of the path's kind. */
-	static const char *const stored[] = {
-		[API_OBJ_NODE] = "{\"apiVersion\":\"v1\",\"kind\":\"Node\","
-				 "\"metadata\":{\"name\":\"%s\"}}",
-		[API_OBJ_POD] = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\","
-				"\"metadata\":{\"name\":\"%s\",\"namespace\":"
-				"\"%s\"},\"spec\":{\"containers\":[{\"name\":"
-				"\"c\",\"image\":\"i\"}]}}",
-	};
 	if (p.kind != API_OBJ_NODE && p.kind != API_OBJ_POD)
 		goto out;
 	char buf[1024];
-	snprintf(buf, sizeof(buf), stored[p.kind], p.name, p.ns);
+	if (p.kind == API_OBJ_NODE)
+		snprintf(buf, sizeof(buf),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Node\","
+			 "\"metadata\":{\"name\":\"%s\"}}", p.name);
+	else
+		snprintf(buf, sizeof(buf),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\","
+			 "\"metadata\":{\"name\":\"%s\",\"namespace\":"
+			 "\"%s\"},\"spec\":{\"containers\":[{\"name\":"
+			 "\"c\",\"image\":\"i\"}]}}", p.name, p.ns);
 	/* Stored objects are valid: skip path names no object can have. */
 	struct api_obj *valid = api_obj_decode(buf, strlen(buf), p.kind, NULL);
 	api_obj_free(valid);
