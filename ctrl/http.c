@@ -433,7 +433,11 @@ static void http_stream_closed(struct evhttp_connection *evcon, void *arg)
 	http_stream_unlink(st);
 	if (st->close_cb != NULL)
 		st->close_cb(st, st->arg);
-	/* evhttp frees the request with the connection. */
+	/* A failed incoming connection detaches an unfinished request
+	 * (evhttp_connection_incoming_fail) instead of freeing it: ours to
+	 * free. One still attached is freed with the connection. */
+	if (evhttp_request_get_connection(st->req->ev) == NULL)
+		evhttp_request_free(st->req->ev);
 	http_req_free(st->req);
 	free(st);
 }
