@@ -25,6 +25,8 @@ MN_DIR=$(mktemp -d /tmp/multinode.XXXXXX)
 MN_NS=()
 MN_DP_PIDS=(x "" "")
 MN_VNI=4242
+# EAL lcore argument per node (benchmarks put the two workers on two CPUs).
+declare -A MN_LCORES=()
 
 mn_node() { echo "mnn$1-$MN_ID"; }
 mn_pod() { echo "mp$1-$MN_ID"; }
@@ -116,7 +118,7 @@ mn_start_dp() { # i mode [extra dp args...]
   mn_config "$i" "$mode"
   # ip netns exec remounts /sys, hiding bpffs: mount one for libxdp.
   ip netns exec "$node" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
-    "$DP" -l 0,1 --file-prefix "$(mn_prefix "$i")" --no-pci $(mn_eal_mem) \
+    "$DP" ${MN_LCORES[$i]:--l 0,1} --file-prefix "$(mn_prefix "$i")" --no-pci $(mn_eal_mem) \
     -- --config "$MN_DIR/dp$i.json" --idle-backoff-us "${MN_BACKOFF:-200}" "$@" \
     > "$MN_DIR/dp$i.log" 2>&1 &
   MN_DP_PIDS[$i]=$!
