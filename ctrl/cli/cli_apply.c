@@ -61,10 +61,11 @@ int cli_doc_target(struct cli *c, const char *file, size_t index, json_t *doc,
 			return cli_fail(c, CLI_EXIT_USAGE,
 					"%s: document %zu: namespace \"%s\" differs from -n %s",
 					file, index + 1, dns, c->ns);
-		*ns = dns != NULL ? dns : cli_namespace(c);
-		json_t *md = json_object_get(doc, "metadata");
-		if (json_is_object(md))
-			json_object_set_new(md, "namespace", json_string(*ns));
+		if (dns == NULL)
+			json_object_set_new(json_object_get(doc, "metadata"), "namespace",
+					    json_string(cli_namespace(c)));
+		/* Read back: *ns must point into doc, which outlives the call. */
+		*ns = cli_str(doc, "metadata.namespace");
 	}
 	return 0;
 }
