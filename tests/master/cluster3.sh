@@ -14,7 +14,9 @@
 #    through the survivors continue;
 # 5. restart the killed master from its data dir: it catches up (it serves
 #    every key, old and new, from its own store);
-# 6. SIGTERM shuts every master down with exit status 0.
+# 6. a key attached to a 1 s lease is deleted everywhere once it expires;
+# 7. SIGTERM shuts every master down with exit status 0, and a full
+#    restart from the data dirs keeps every key.
 # Snapshots are taken every 64 entries (--snapshot-entries) and checked.
 #
 # usage: cluster3.sh path/to/sluice-ctrl
@@ -173,7 +175,26 @@ done
 L3=$(wait_leader 1 2 3) || fail "no leader agreed after restart"
 echo "restarted m$L caught up (leader m$L3)"
 
-# 6. clean shutdown
+# 6. leases expire on the leader's clock: a key attached to a 1 s lease
+#    disappears from every store
+lease=$("${C[@]}" -X POST -d '{"TTL":"1"}' "$(api "$L3")/v3/lease/grant" | jq -r '.ID // empty')
+[ -n "$lease" ] || fail "lease grant"
+"${C[@]}" -X POST -d "{\"key\":\"$(b64 ephemeral)\",\"value\":\"$(b64 x)\",\"lease\":\"$lease\"}" \
+	"$(api "$L3")/v3/kv/put" | jq -e '.header.revision' >/dev/null || fail "put with lease"
+for i in 1 2 3; do wait_value "$i" ephemeral x || fail "m$i lacks the leased key"; done
+gone() { # master key: the answer has a header and no kvs
+	for _ in $(seq 100); do
+		"${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"serializable\":true}" \
+			"$(api "$1")/v3/kv/range" | jq -e '.header and ((.kvs // []) | length) == 0' \
+			>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+for i in 1 2 3; do gone "$i" ephemeral || fail "leased key still on m$i after its TTL"; done
+echo "lease expired and its key was deleted everywhere"
+
+# 7. clean shutdown of all three, then a full restart keeps every key
 for i in 1 2 3; do
 	kill "${PID[$i]}"
 	wait "${PID[$i]}"
@@ -181,4 +202,13 @@ for i in 1 2 3; do
 	PID[$i]=""
 	[ $rc = 0 ] || fail "m$i exited $rc on SIGTERM"
 done
+for i in 1 2 3; do start "$i"; done
+wait_leader 1 2 3 >/dev/null || fail "no leader after a full restart"
+for i in 1 2 3; do
+	for k in greeting k1 k40 k80; do
+		wait_value "$i" "$k" "$(case $k in greeting) echo hello ;; *) echo "v${k#k}" ;; esac)" ||
+			fail "m$i lost $k across a full restart"
+	done
+done
+echo "full restart: nothing lost"
 echo "PASS"
