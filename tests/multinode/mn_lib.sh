@@ -83,9 +83,14 @@ mn_setup() {
   done
 }
 
+# Routes in the config: the other node's pod CIDR, and 10.78.9.0/24 behind
+# 192.168.77.9, an underlay address nobody has (its ARP never resolves).
+# MN_CFG_ROUTES=0 leaves routes to the agent (sluice-ctrl over the ring).
 mn_config() { # i mode
-  local i=$1 mode=$2 o=$((3 - $1)) extra=""
+  local i=$1 mode=$2 o=$((3 - $1)) extra="" routes=""
   [ "$mode" = vxlan ] && extra=", \"vni\": $MN_VNI"
+  [ "${MN_CFG_ROUTES:-1}" = 1 ] && routes="{ \"prefix\": \"10.78.$o.0/24\", \"via\": \"$(mn_node_ip $o)\" },
+             { \"prefix\": \"10.78.9.0/24\", \"via\": \"192.168.77.9\" }"
   cat > "$MN_DIR/dp$i.json" <<JSON
 {
   "node": { "pod_cidr": "10.78.$i.0/24", "gateway_ip": "$(mn_gw_ip $i)",
@@ -97,7 +102,7 @@ mn_config() { # i mode
   ],
   "pods": [ { "ip": "$(mn_pod_ip $i)", "mac": "02:00:00:00:0$i:02", "port": "p1" } ],
   "uplink": { "port": "up0", "ip": "$(mn_node_ip $i)", "mode": "$mode"$extra },
-  "routes": [ { "prefix": "10.78.$o.0/24", "via": "$(mn_node_ip $o)" } ],
+  "routes": [ $routes ],
   "host": { "port": "tap0", "ip": "$(mn_host_ip $i)" }
 }
 JSON

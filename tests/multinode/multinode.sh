@@ -18,13 +18,20 @@
 #     (vxlan);
 #   - counters are exact: 10 echo requests move forwarded and to_uplink by
 #     20 on each dp (requests + replies), vxlan_encap/vxlan_decap by 10 each;
+#   - a route behind an underlay IP nobody answers ARP for: 3 pings are
+#     exactly 3 drop_neigh_unresolved, nothing leaves the uplink;
 #   - vxlan only: a DF packet that would exceed 1500 after encapsulation
 #     gets ICMP fragmentation needed with next-hop MTU 1450, one that fits
 #     crosses.
-# Usage: multinode.sh /path/to/sluice-dp
+# Then once more in VXLAN mode with no routes in the config: each node's
+# sluice-ctrl agent (IPC route_add with a nexthop and no port, i.e. ROUTE_ADD
+# via RING_PORT_UPLINK on the ring) installs them; pods cross; route_del
+# takes the route away again (pings become drop_no_route, exactly).
+# Usage: multinode.sh /path/to/sluice-dp [/path/to/sluice-ctrl]
 set -euo pipefail
 
-DP=${1:?usage: $0 /path/to/sluice-dp}
+DP=${1:?usage: $0 /path/to/sluice-dp [/path/to/sluice-ctrl]}
+CTRL=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=mn_lib.sh
 source "$HERE/mn_lib.sh"
@@ -188,6 +195,13 @@ run_mode() { # mode
   fi
   pretty "$mode" "forwarded +20, to_uplink +10 per dp; underlay saw $sd plain, $sv VXLAN"
 
+  pretty "$mode" "next hop that never answers ARP: counted drops, nothing sent"
+  local u0 t0
+  u0=$(mn_stat 1 drop_neigh_unresolved); t0=$(mn_stat 1 to_uplink)
+  if n "$(mn_pod 1)" ping -q -c 3 -i 0.2 -W 1 10.78.9.2 >/dev/null; then fail "10.78.9.2 answered"; fi
+  [ $(( $(mn_stat 1 drop_neigh_unresolved) - u0 )) = 3 ] || fail "drop_neigh_unresolved did not move by 3"
+  [ "$(mn_stat 1 to_uplink)" = "$t0" ] || fail "packets left for an unresolved next hop"
+
   if [ "$mode" = vxlan ]; then
     pretty vxlan "DF 1450-byte packet crosses, 1451 gets frag-needed mtu 1450"
     n "$(mn_pod 1)" ping -q -c 1 -W 2 -M do -s 1422 "$(mn_pod_ip 2)" | grep -q ' 1 received' \
@@ -232,7 +246,46 @@ PY
   # The node route through the tap goes with dp's tap.
 }
 
+# Routes from the node agents, over the rings.
+CTRL_PIDS=(x "" "")
+ctrl_call() { # i json
+  n "$(mn_node "$1")" "$CTRL" --ipc "ipc://$MN_DIR/agent$1.ipc" --call "$2"
+}
+run_agent() {
+  pretty agent "vxlan, routes from sluice-ctrl over the ring"
+  MN_CFG_ROUTES=0
+  for i in 1 2; do
+    mn_start_dp "$i" vxlan --ctl "$MN_DIR/ctl$i.shm" || fail "dp$i did not start"
+    ip netns exec "$(mn_node "$i")" "$CTRL" --role=worker --state "$MN_DIR/agent$i.json" \
+      --segment "$MN_DIR/ctl$i.shm" --ipc "ipc://$MN_DIR/agent$i.ipc" \
+      > "$MN_DIR/ctrl$i.log" 2>&1 &
+    CTRL_PIDS[$i]=$!; BG_PIDS+=("$!")
+    for _ in $(seq 100); do ctrl_call "$i" '{"op":"status"}' >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  if n "$(mn_pod 1)" ping -q -c 1 -W 1 "$(mn_pod_ip 2)" >/dev/null; then fail "crossed without routes"; fi
+  for i in 1 2; do
+    local o=$((3 - i)) r
+    r=$(ctrl_call "$i" "{\"op\":\"route_add\",\"prefix\":\"10.78.$o.0/24\",\"node\":$o,\"nexthop\":\"$(mn_node_ip $o)\",\"encap\":\"vxlan\"}")
+    echo "$r" | grep -q '"ok": *true' || fail "node$i route_add: $r"
+    echo "$r" | grep -q '"applied": *true' || fail "node$i route_add not applied by dp: $r"
+  done
+  ping_ok "$(mn_pod 1)" "$(mn_pod_ip 2)"
+  tcp_ok "$(mn_pod 2)" "$(mn_pod 1)" "$(mn_pod_ip 1)" 5103 262144
+  [ "$(mn_stat 1 vxlan_decap)" -gt 0 ] || fail "dp1 decapsulated nothing"
+  local r d0
+  r=$(ctrl_call 1 '{"op":"route_del","prefix":"10.78.2.0/24"}')
+  echo "$r" | grep -q '"ok": *true' || fail "route_del: $r"
+  d0=$(mn_stat 1 drop_no_route)
+  if n "$(mn_pod 1)" ping -q -c 3 -i 0.2 -W 1 "$(mn_pod_ip 2)" >/dev/null; then fail "route_del did not take"; fi
+  [ $(( $(mn_stat 1 drop_no_route) - d0 )) = 3 ] || fail "drop_no_route did not move by 3 after route_del"
+  for i in 1 2; do
+    kill -TERM "${CTRL_PIDS[$i]}"; wait "${CTRL_PIDS[$i]}" 2>/dev/null || true
+    mn_stop_dp "$i" || fail "dp$i exited non-zero"
+  done
+}
+
 mn_setup
 run_mode direct
 run_mode vxlan
-pretty done "multinode: direct and vxlan pass"
+if [ -n "$CTRL" ]; then run_agent; else echo "NOTE: no sluice-ctrl given, agent round skipped"; fi
+pretty done "multinode: direct, vxlan and agent-programmed routes pass"
