@@ -193,6 +193,10 @@ static SSL_CTX *http_ssl_ctx(const struct http_server_params *p, char *errmsg,
 	/* docs/api.md: no valid client cert, no session. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			   NULL);
+	/* With client certs, resuming a session (libcurl reuses TLS 1.3
+	 * tickets) needs a session id context, or the handshake fails with
+	 * an "internal error" alert. */
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sluice-api", 10);
 	return ctx;
 }
 
