@@ -45,6 +45,10 @@ struct master_opts {
 	uint64_t quota;
 	unsigned snapshot_threshold;
 	bool no_controllers;
+	unsigned node_grace_s;  /* orch: lease age before NotReady (0 = default) */
+	unsigned evict_s;       /* orch: NotReady age before eviction (0 = default) */
+	const char *cluster_cidr;   /* orch: NULL = default */
+	unsigned node_cidr_bits;    /* orch: 0 = default */
 	bool join; /* start empty; `sluice-ctrl join` adds us */
 };
 
@@ -71,6 +75,11 @@ static void master_usage(FILE *f)
 		"  --quota-bytes N           store quota (default 2 GiB, as etcd)\n"
 		"  --snapshot-entries N      log entries between snapshots (default 10000)\n"
 		"  --no-controllers          do not run the scheduler and controllers\n"
+		"  --node-grace-seconds N    a node whose lease is older is NotReady (default 40)\n"
+		"  --pod-eviction-timeout N  seconds NotReady before its pods are evicted\n"
+		"                            (default 300; short values are for demos and tests)\n"
+		"  --cluster-cidr CIDR       pod CIDRs are carved from it (default 10.244.0.0/16)\n"
+		"  --node-cidr-bits N        prefix length of each node's pod CIDR (default 24)\n"
 		"  -h, --help                this text\n");
 }
 
@@ -158,7 +167,7 @@ static int master_parse_members(struct master_opts *o, const char *list)
 enum {
 	OPT_NAME = 256, OPT_DATA, OPT_PEER, OPT_API, OPT_PKI, OPT_MEMBERS,
 	OPT_ELECTION, OPT_HEARTBEAT, OPT_QUOTA, OPT_SNAP, OPT_NOCTL, OPT_ROLE,
-	OPT_JOIN,
+	OPT_JOIN, OPT_GRACE, OPT_EVICT, OPT_CIDR, OPT_CIDR_BITS,
 };
 
 static int master_parse(int argc, char **argv, struct master_opts *o)
@@ -177,6 +186,10 @@ static int master_parse(int argc, char **argv, struct master_opts *o)
 		{ "quota-bytes", required_argument, NULL, OPT_QUOTA },
 		{ "snapshot-entries", required_argument, NULL, OPT_SNAP },
 		{ "no-controllers", no_argument, NULL, OPT_NOCTL },
+		{ "node-grace-seconds", required_argument, NULL, OPT_GRACE },
+		{ "pod-eviction-timeout", required_argument, NULL, OPT_EVICT },
+		{ "cluster-cidr", required_argument, NULL, OPT_CIDR },
+		{ "node-cidr-bits", required_argument, NULL, OPT_CIDR_BITS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -203,6 +216,22 @@ static int master_parse(int argc, char **argv, struct master_opts *o)
 			if (master_parse_uint("--election-timeout-ms", optarg, 10, 60000, &v) < 0)
 				return 2;
 			o->election_ms = (unsigned)v;
+			break;
+		case OPT_CIDR: o->cluster_cidr = optarg; break;
+		case OPT_CIDR_BITS:
+			if (master_parse_uint("--node-cidr-bits", optarg, 8, 30, &v) < 0)
+				return 2;
+			o->node_cidr_bits = (unsigned)v;
+			break;
+		case OPT_GRACE:
+		case OPT_EVICT:
+			if (master_parse_uint(c == OPT_GRACE ? "--node-grace-seconds" : "--pod-eviction-timeout",
+					      optarg, 1, 86400, &v) < 0)
+				return 2;
+			if (c == OPT_GRACE)
+				o->node_grace_s = (unsigned)v;
+			else
+				o->evict_s = (unsigned)v;
 			break;
 		case OPT_HEARTBEAT:
 			if (master_parse_uint("--heartbeat-ms", optarg, 1, 10000, &v) < 0)
@@ -332,12 +361,23 @@ int master_main(int argc, char **argv)
 		o.api_listen, http_server_port(srv));
 
 	if (!o.no_controllers) {
+		char orch_name[MASTER_NAME_MAX + 8];
+		snprintf(orch_name, sizeof(orch_name), "orch %s", o.name);
 		struct orch_params op = {
 			.is_leader = master_is_leader_atomic,
 			.leader_arg = m,
+			.node_grace_s = o.node_grace_s,
+			.evict_timeout_s = o.evict_s,
+			.cluster_cidr = o.cluster_cidr,
+			.node_cidr_bits = o.node_cidr_bits,
+			.name = orch_name,
 		};
-		op.api.servers[0] = master_self(m)->api_url;
-		op.api.n_servers = 1;
+		/* Our own API first (orch is active only while we lead, so its
+		 * writes land here without a relay), the others for failover. */
+		op.api.servers[op.api.n_servers++] = master_self(m)->api_url;
+		for (size_t i = 0; i < o.n_members && op.api.n_servers < APIC_MAX_SERVERS; i++)
+			if (o.members[i].id != master_self(m)->id)
+				op.api.servers[op.api.n_servers++] = o.members[i].api_url;
 		op.api.ca = ca;
 		op.api.cert = crt;
 		op.api.key = key;
