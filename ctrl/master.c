@@ -137,13 +137,13 @@ static void master_update_role(struct master *m)
 			   raft_current_term(m->raft), lid);
 		m->leader = leader;
 		atomic_store(&m->leader_atomic, leader);
-		if (leader) {
-			/* store_lease_promote: re-arm every lease at a full
-			 * TTL on takeover (see store_lease.h). */
-			int64_t none[1];
-			store_raft_leader_tick(m->sr, true,
-					       (int64_t)raft_io_posix_now(), none, 0);
-		}
+		/* Tell store_raft both edges: on takeover it re-arms every
+		 * lease at a full TTL (store_lease_promote); after a step-down
+		 * it must see the next takeover as a new one, or deadlines
+		 * armed during an old term would expire leases early. */
+		int64_t none[1];
+		store_raft_leader_tick(m->sr, leader, (int64_t)raft_io_posix_now(),
+				       none, 0);
 	}
 }
 
