@@ -104,7 +104,7 @@ int kvc_config_load(const char *path, struct kvc_params *p, char *errmsg,
 	int rc = -EINVAL;
 
 	if (!root) {
-		snprintf(errmsg, errlen, "%s: line %d: %s", path, je.line,
+		snprintf(errmsg, errlen, "--config %s: line %d: %s", path, je.line,
 			 je.text);
 		return -EINVAL;
 	}
@@ -139,6 +139,73 @@ int kvc_config_load(const char *path, struct kvc_params *p, char *errmsg,
 out:
 	json_decref(root);
 	return rc;
+}
+
+int kvc_num(const char *prog, const char *flag, const char *s, double lo,
+	    double hi, double *out)
+{
+	char *end;
+
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "%s: %s: want a number in [%g, %g], got '%s'\n",
+			prog, flag, lo, hi, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int kvc_opt(const char *prog, int opt, const char *arg, struct kvc_params *p)
+{
+	char err[256];
+	double v;
+
+	switch (opt) {
+	case 0x100:
+		if (kvc_endpoints_parse(arg, p, err, sizeof(err)))
+			break;
+		return 1;
+	case 0x101:
+		if (kvc_config_load(arg, p, err, sizeof(err)))
+			break;
+		return 1;
+	case 0x102: case 0x103: case 0x104: {
+		char *dst = opt == 0x102 ? p->cacert : opt == 0x103 ? p->cert :
+							      p->key;
+		if (kvc_copy(dst, KVC_PATH_MAX, arg)) {
+			snprintf(err, sizeof(err), "--%s: path too long",
+				 opt == 0x102 ? "cacert" : opt == 0x103 ?
+				 "cert" : "key");
+			break;
+		}
+		return 1;
+	}
+	case 0x105:
+		if (kvc_num(prog, "--timeout-ms", arg, 10, 600000, &v))
+			return -EINVAL;
+		p->timeout_ms = (long)v;
+		return 1;
+	default:
+		return 0;
+	}
+	fprintf(stderr, "%s: %s\n", prog, err);
+	return -EINVAL;
+}
+
+int kvc_opt_done(const char *prog, const struct kvc_params *p)
+{
+	if (p->n_endpoints == 0) {
+		fprintf(stderr, "%s: --endpoints or --config is required\n",
+			prog);
+		return -EINVAL;
+	}
+	if (!!p->cert[0] != !!p->key[0]) {
+		fprintf(stderr, "%s: --cert and --key go together\n", prog);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ base64 */
@@ -198,6 +265,25 @@ static size_t kvc_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+void kvc_setup_handle(void *h, const struct kvc_params *p)
+{
+	long to = p->timeout_ms > 0 ? p->timeout_ms : 2000;
+
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to < 1000 ? to : 1000L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	/* HTTP/1.1 keep-alive both servers speak (etcd's gateway also
+	 * offers h2; the same protocol for both keeps the bench fair). */
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	if (p->cacert[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, p->cacert);
+	if (p->cert[0]) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, p->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, p->key);
+	}
+}
+
 struct kvc *kvc_create(const struct kvc_params *p, size_t first)
 {
 	struct kvc *c = calloc(1, sizeof(*c));
@@ -210,23 +296,10 @@ struct kvc *kvc_create(const struct kvc_params *p, size_t first)
 	c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	if (!c->h || !c->hdr)
 		goto fail;
-	long to = p->timeout_ms > 0 ? p->timeout_ms : 2000;
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, to);
-	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, to < 1000 ? to : 1000L);
-	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
+	kvc_setup_handle(c->h, p);
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdr);
 	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, kvc_write_cb);
 	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-	/* HTTP/1.1 keep-alive both servers speak (etcd's gateway also
-	 * offers h2; the same protocol for both keeps the bench fair). */
-	curl_easy_setopt(c->h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-	if (p->cacert[0])
-		curl_easy_setopt(c->h, CURLOPT_CAINFO, p->cacert);
-	if (p->cert[0]) {
-		curl_easy_setopt(c->h, CURLOPT_SSLCERT, p->cert);
-		curl_easy_setopt(c->h, CURLOPT_SSLKEY, p->key);
-	}
 	return c;
 fail:
 	kvc_free(c);
@@ -387,6 +460,15 @@ static json_t *kvc_put_json(const char *key, const void *val, size_t len)
 	json_object_set_new(b, "key", kvc_b64_json(key, strlen(key)));
 	json_object_set_new(b, "value", kvc_b64_json(val, len));
 	return b;
+}
+
+char *kvc_put_body(const char *key, const void *val, size_t len)
+{
+	json_t *b = kvc_put_json(key, val, len);
+	char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
+
+	json_decref(b);
+	return text;
 }
 
 void kvc_put(struct kvc *c, const char *key, const void *val, size_t len,

@@ -45,6 +45,30 @@ int kvc_config_load(const char *path, struct kvc_params *p, char *errmsg,
 int kvc_endpoints_parse(const char *list, struct kvc_params *p,
 			char *errmsg, size_t errlen);
 
+/*
+ * Shared command-line options of the tools built on kvc: put KVC_OPTIONS
+ * in a getopt_long table (values 0x100..0x105), pass every option to
+ * kvc_opt(): 1 = it was one of ours and is applied, 0 = not ours,
+ * -EINVAL = bad value (message printed, naming the flag).
+ *   --endpoints URL,...  --config FILE  --cacert F  --cert F  --key F
+ *   --timeout-ms N
+ */
+#define KVC_OPTIONS                                                          \
+	{ "endpoints", required_argument, NULL, 0x100 },                     \
+	{ "config", required_argument, NULL, 0x101 },                        \
+	{ "cacert", required_argument, NULL, 0x102 },                        \
+	{ "cert", required_argument, NULL, 0x103 },                          \
+	{ "key", required_argument, NULL, 0x104 },                           \
+	{ "timeout-ms", required_argument, NULL, 0x105 }
+int kvc_opt(const char *prog, int opt, const char *arg, struct kvc_params *p);
+
+/* Check what kvc_opt filled: endpoints present, cert and key together. */
+int kvc_opt_done(const char *prog, const struct kvc_params *p);
+
+/* Parse a number for flag into [lo, hi]; -EINVAL with a message. */
+int kvc_num(const char *prog, const char *flag, const char *s, double lo,
+	    double hi, double *out);
+
 enum kvc_status {
 	KVC_OK = 0,       /* 200 and the body parsed */
 	KVC_NOT_SENT = 1, /* could not connect / TLS handshake: the server
@@ -85,6 +109,15 @@ void kvc_put(struct kvc *c, const char *key, const void *val, size_t len,
  * EQUAL, success request_put). r->succeeded says which branch ran. */
 void kvc_cas(struct kvc *c, const char *key, const char *expect,
 	     const void *val, size_t len, struct kvc_reply *r);
+
+/*
+ * For callers driving libcurl themselves (curl multi): the JSON body of a
+ * /v3/kv/put (malloc'd, NULL on ENOMEM), and the transport options every
+ * kvc handle uses (TLS material, timeouts, HTTP/1.1, no signals) applied
+ * to a CURL easy handle h.
+ */
+char *kvc_put_body(const char *key, const void *val, size_t len);
+void kvc_setup_handle(void *h, const struct kvc_params *p);
 
 /*
  * Range over [prefix, prefix+1): calls fn for each key/value (key and

@@ -90,26 +90,27 @@ void lin_op_format(const struct lin_op *op, char *buf, size_t len)
 
 /* ------------------------------------------------------------ model */
 
-/* Apply op to state; false if the register cannot produce op's result
- * from this state. */
-static bool lin_step(int64_t state, const struct lin_op *op, int64_t *next)
+/* Apply op (writing nv, op->value or LIN_UNSEEN) to state; false if the
+ * register cannot produce op's result from this state. */
+static bool lin_step(int64_t state, const struct lin_op *op, int64_t nv,
+		     int64_t *next)
 {
 	switch (op->kind) {
 	case LIN_READ:
 		*next = state;
 		return state == op->value;
 	case LIN_WRITE:
-		*next = op->value;
+		*next = nv;
 		return true;
 	case LIN_CAS:
 		if (op->outcome == LIN_INFO) {
 			/* If it happened here, its effect is fixed by the
 			 * state; "never happened" is not placing it. */
-			*next = state == op->expect ? op->value : state;
+			*next = state == op->expect ? nv : state;
 			return true;
 		}
 		if (op->cas_ok) {
-			*next = op->value;
+			*next = nv;
 			return state == op->expect;
 		}
 		*next = state;
@@ -253,7 +254,70 @@ struct lin_search {
 	size_t best_len;
 	uint64_t *set;
 	uint64_t *zob;
+	int64_t *eff;     /* value each op writes (LIN_UNSEEN: unobserved) */
+	int32_t *grp_prev; /* previous op of the same symmetry group, or -1 */
 };
+
+static int lin_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool lin_observed(const int64_t *seen, size_t n, int64_t v)
+{
+	return bsearch(&v, seen, n, sizeof(*seen), lin_cmp_i64) != NULL;
+}
+
+/*
+ * Symmetry reduction for info ops, the ones that blow the search up (each
+ * stays pending forever). An info write or CAS whose value no read returns
+ * and no CAS compares against leaves the register in a state nothing can
+ * tell from another such state, so its value becomes LIN_UNSEEN (merging
+ * cache entries). Two such ops of the same group (writes; CAS with the same
+ * expected value) then have the same effect, and the one invoked first can
+ * stand in for the other anywhere the other could go (fewer ops must
+ * precede it). So any linearization can be rewritten to use a group's
+ * ops in invoke order: placing op i is only tried once its group
+ * predecessor is placed. k interchangeable ops cost k+1 prefixes instead
+ * of 2^k subsets. ops are sorted by invoke time.
+ */
+static int lin_symmetry(struct lin_search *s)
+{
+	const struct lin_op *ops = s->ops;
+	size_t n = s->n, ns = 0;
+	int64_t *seen = malloc((n ? n : 1) * sizeof(*seen));
+
+	if (!seen)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].kind == LIN_READ)
+			seen[ns++] = ops[i].value;
+		else if (ops[i].kind == LIN_CAS)
+			seen[ns++] = ops[i].expect;
+	}
+	qsort(seen, ns, sizeof(*seen), lin_cmp_i64);
+	for (size_t i = 0; i < n; i++) {
+		s->eff[i] = ops[i].value;
+		s->grp_prev[i] = -1;
+		if (ops[i].outcome != LIN_INFO || ops[i].kind == LIN_READ ||
+		    lin_observed(seen, ns, ops[i].value))
+			continue;
+		s->eff[i] = LIN_UNSEEN;
+		for (size_t j = i; j-- > 0; ) {
+			if (s->eff[j] != LIN_UNSEEN ||
+			    ops[j].kind != ops[i].kind ||
+			    (ops[i].kind == LIN_CAS &&
+			     ops[j].expect != ops[i].expect))
+				continue;
+			s->grp_prev[i] = (int32_t)j;
+			break;
+		}
+	}
+	free(seen);
+	return 0;
+}
 
 static void lin_lift(struct lin_search *s, int32_t e)
 {
@@ -295,14 +359,21 @@ static void lin_report(FILE *f, const struct lin_search *s, uint32_t key,
 			in[s->best[i]] = true;
 		if (i >= tail) {
 			lin_op_format(op, buf, sizeof(buf));
-			fprintf(f, "  #%zu %s   (value before: %" PRId64 ")\n",
-				i, buf, state);
+			if (state == LIN_UNSEEN)
+				fprintf(f, "  #%zu %s   (value before: one "
+					"nobody read)\n", i, buf);
+			else
+				fprintf(f, "  #%zu %s   (value before: %" PRId64
+					")\n", i, buf, state);
 		}
 		int64_t nx;
-		lin_step(state, op, &nx);
+		lin_step(state, op, s->eff[s->best[i]], &nx);
 		state = nx;
 	}
-	fprintf(f, "  register after it: %" PRId64 "\n", state);
+	if (state == LIN_UNSEEN)
+		fprintf(f, "  register after it: a value nobody read\n");
+	else
+		fprintf(f, "  register after it: %" PRId64 "\n", state);
 	if (!in)
 		return;
 	/* The ops that could come next: every unplaced op invoked before
@@ -350,8 +421,11 @@ static int lin_check_key(const struct lin_op *ops, size_t n,
 	s.best = malloc((n + 1) * sizeof(*s.best));
 	s.set = calloc(w ? w : 1, sizeof(*s.set));
 	s.zob = malloc((n + 1) * sizeof(*s.zob));
+	s.eff = malloc((n + 1) * sizeof(*s.eff));
+	s.grp_prev = malloc((n + 1) * sizeof(*s.grp_prev));
 	if (!s.ent || !s.next || !s.prev || !s.match || !s.stack_ent ||
-	    !s.stack_state || !s.best || !s.set || !s.zob)
+	    !s.stack_state || !s.best || !s.set || !s.zob || !s.eff ||
+	    !s.grp_prev || lin_symmetry(&s))
 		goto out;
 
 	size_t remaining_ok = 0;
@@ -409,8 +483,11 @@ static int lin_check_key(const struct lin_op *ops, size_t n,
 		}
 		if (s.ent[e].call) {
 			uint32_t id = s.ent[e].op;
+			int32_t gp = s.grp_prev[id];
 			int64_t nx;
-			if (lin_step(state, &ops[id], &nx)) {
+			if ((gp < 0 || (s.set[(uint32_t)gp / 64] >>
+					((uint32_t)gp % 64) & 1)) &&
+			    lin_step(state, &ops[id], s.eff[id], &nx)) {
 				s.set[id / 64] |= 1ull << (id % 64);
 				uint64_t h = zh ^ s.zob[id] ^ lin_mix((uint64_t)nx);
 				int c = lin_cache_add(&cache, h, s.set, nx);
@@ -479,6 +556,8 @@ out:
 	free(s.best);
 	free(s.set);
 	free(s.zob);
+	free(s.eff);
+	free(s.grp_prev);
 	return rc;
 }
 

@@ -33,6 +33,10 @@
 
 /* Register value of a key that does not exist. Written values are >= 0. */
 #define LIN_NIL ((int64_t)-1)
+/* The register value after an info write or CAS whose value no read
+ * returns and no CAS compares against: the checker does not tell such
+ * values apart (symmetry reduction, lin_check.c). */
+#define LIN_UNSEEN INT64_MIN
 /* Return time of an op that has not returned (info). */
 #define LIN_T_INF UINT64_MAX
 
@@ -83,7 +87,8 @@ struct lin_key_result {
 	uint64_t steps;
 	int64_t final_value; /* register value after the linearization found
 			      * (LINEARIZABLE only; info ops left out count as
-			      * not applied) */
+			      * not applied; LIN_UNSEEN if the last one placed
+			      * was an info op nobody observed) */
 };
 
 struct lin_result {

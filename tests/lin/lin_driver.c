@@ -371,36 +371,15 @@ static void drv_usage(FILE *f)
 "exit: 0 pass, 1 violation, 2 search budget exceeded, 3 harness error\n");
 }
 
-static int drv_num(const char *flag, const char *s, double lo, double hi,
-		   double *out)
-{
-	char *end;
-
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "lin_driver: %s: want a number in [%g, %g], "
-			"got '%s'\n", flag, lo, hi, s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 {
 	static const struct option opts[] = {
-		{ "endpoints", required_argument, NULL, 'e' },
-		{ "config", required_argument, NULL, 'f' },
-		{ "cacert", required_argument, NULL, 'A' },
-		{ "cert", required_argument, NULL, 'C' },
-		{ "key", required_argument, NULL, 'K' },
+		KVC_OPTIONS,
 		{ "clients", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "keys", required_argument, NULL, 'k' },
 		{ "ops-per-key", required_argument, NULL, 'm' },
 		{ "prefix", required_argument, NULL, 'p' },
-		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "final-timeout", required_argument, NULL, 'F' },
 		{ "budget", required_argument, NULL, 'b' },
 		{ "history", required_argument, NULL, 'H' },
@@ -409,7 +388,6 @@ static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char err[256];
 	double v;
 	int o;
 
@@ -421,52 +399,29 @@ static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 	cfg->seed = (unsigned)getpid();
 	snprintf(cfg->prefix, sizeof(cfg->prefix), "lin/%d/", (int)getpid());
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		const char *name = optind > 0 && optind <= argc ?
-				   argv[optind - 1] : "option";
+		int k = kvc_opt("lin_driver", o, optarg, &cfg->kp);
+		if (k < 0)
+			return -EINVAL;
+		if (k > 0)
+			continue;
 		switch (o) {
-		case 'e':
-			if (kvc_endpoints_parse(optarg, &cfg->kp, err,
-						sizeof(err))) {
-				fprintf(stderr, "lin_driver: %s\n", err);
-				return -EINVAL;
-			}
-			break;
-		case 'f':
-			if (kvc_config_load(optarg, &cfg->kp, err,
-					    sizeof(err))) {
-				fprintf(stderr, "lin_driver: --config: %s\n",
-					err);
-				return -EINVAL;
-			}
-			break;
-		case 'A': case 'C': case 'K': {
-			char *dst = o == 'A' ? cfg->kp.cacert :
-				    o == 'C' ? cfg->kp.cert : cfg->kp.key;
-			if (strlen(optarg) >= KVC_PATH_MAX) {
-				fprintf(stderr, "lin_driver: %s: path too "
-					"long\n", name);
-				return -EINVAL;
-			}
-			strcpy(dst, optarg);
-			break;
-		}
 		case 'c':
-			if (drv_num("--clients", optarg, 1, DRV_MAX_CLIENTS, &v))
+			if (kvc_num("lin_driver", "--clients", optarg, 1, DRV_MAX_CLIENTS, &v))
 				return -EINVAL;
 			cfg->clients = (unsigned)v;
 			break;
 		case 'd':
-			if (drv_num("--duration", optarg, 0.1, 86400, &v))
+			if (kvc_num("lin_driver", "--duration", optarg, 0.1, 86400, &v))
 				return -EINVAL;
 			cfg->duration_s = v;
 			break;
 		case 'k':
-			if (drv_num("--keys", optarg, 1, 1000, &v))
+			if (kvc_num("lin_driver", "--keys", optarg, 1, 1000, &v))
 				return -EINVAL;
 			cfg->keys = (unsigned)v;
 			break;
 		case 'm':
-			if (drv_num("--ops-per-key", optarg, 1, 1e6, &v))
+			if (kvc_num("lin_driver", "--ops-per-key", optarg, 1, 1e6, &v))
 				return -EINVAL;
 			cfg->ops_per_key = (unsigned)v;
 			break;
@@ -479,18 +434,13 @@ static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 			}
 			strcpy(cfg->prefix, optarg);
 			break;
-		case 't':
-			if (drv_num("--timeout-ms", optarg, 10, 600000, &v))
-				return -EINVAL;
-			cfg->kp.timeout_ms = (long)v;
-			break;
 		case 'F':
-			if (drv_num("--final-timeout", optarg, 1, 3600, &v))
+			if (kvc_num("lin_driver", "--final-timeout", optarg, 1, 3600, &v))
 				return -EINVAL;
 			cfg->final_timeout_s = (unsigned)v;
 			break;
 		case 'b':
-			if (drv_num("--budget", optarg, 1, 1e12, &v))
+			if (kvc_num("lin_driver", "--budget", optarg, 1, 1e12, &v))
 				return -EINVAL;
 			cfg->budget = (uint64_t)v;
 			break;
@@ -501,7 +451,7 @@ static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 			cfg->check_only = optarg;
 			break;
 		case 's':
-			if (drv_num("--seed", optarg, 0, 4294967295.0, &v))
+			if (kvc_num("lin_driver", "--seed", optarg, 0, 4294967295.0, &v))
 				return -EINVAL;
 			cfg->seed = (unsigned)v;
 			break;
@@ -518,16 +468,7 @@ static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 			argv[optind]);
 		return -EINVAL;
 	}
-	if (!cfg->check_only && cfg->kp.n_endpoints == 0) {
-		fprintf(stderr, "lin_driver: --endpoints or --config is "
-			"required\n");
-		return -EINVAL;
-	}
-	if (!!cfg->kp.cert[0] != !!cfg->kp.key[0]) {
-		fprintf(stderr, "lin_driver: --cert and --key go together\n");
-		return -EINVAL;
-	}
-	return 0;
+	return cfg->check_only ? 0 : kvc_opt_done("lin_driver", &cfg->kp);
 }
 
 /* Run the checker and print its verdict. Returns the exit code part. */

@@ -130,7 +130,7 @@ else
 		local i=$1
 		ip netns exec lin$i-$S "$CTRL" --role=master --name m$i \
 			--data-dir "$TMP/m$i" --pki-dir "$TMP/pki" --members "$MEMBERS" \
-			--api-listen $NET.$i:6443 --no-controllers \
+			--peer-listen tcp://$NET.$i:2380 --api-listen $NET.$i:6443 --no-controllers \
 			--heartbeat-ms $HB --election-timeout-ms $ELECT \
 			>>"$TMP/m$i.log" 2>&1 &
 		PID[$i]=$!

@@ -114,6 +114,20 @@ static const struct lin_case cases[] = {
 		{ W(0, 1, 1, 0, 10), CAS(1, 1, 1, 2, true, 20, 60),
 		  CAS(2, 1, 2, 3, true, 30, 70), R(3, 1, 1, 25, 35),
 		  R(3, 1, 3, 65, 80), CAS(0, 1, 1, 9, false, 75, 90) } },
+	/* 28 */ { "an unread info write explains a refused CAS",
+		LIN_LINEARIZABLE, 5,
+		{ W(0, 1, 1, 0, 10), WI(1, 1, 5, 12),
+		  CAS(2, 1, 1, 2, false, 20, 30), W(0, 1, 7, 40, 50),
+		  R(3, 1, 7, 60, 70) } },
+	/* 29 */ { "refused CAS with no write that could explain it",
+		LIN_NOT_LINEARIZABLE, 4,
+		{ W(0, 1, 1, 0, 10), CAS(2, 1, 1, 2, false, 20, 30),
+		  WI(1, 1, 5, 35), W(0, 1, 7, 40, 50) } },
+	/* 30 */ { "unread info CAS with the same expect stand in for each other",
+		LIN_LINEARIZABLE, 6,
+		{ W(0, 1, 1, 0, 10), CASI(1, 1, 1, 8, 12), CASI(2, 1, 1, 9, 14),
+		  CAS(3, 1, 1, 2, false, 20, 30), W(0, 1, 7, 40, 50),
+		  R(3, 1, 7, 60, 70) } },
 };
 
 static void test_cases(void **state)
@@ -326,6 +340,126 @@ static bool op_eq(const struct lin_op *a, const struct lin_op *b)
 	       a->return_ns == b->return_ns;
 }
 
+/* Forty unread info writes pending at once, then a read of a value nobody
+ * wrote: 2^40 subsets without the symmetry reduction, a few hundred steps
+ * with it. */
+static void test_symmetry(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	struct lin_op ops[N + 3];
+	struct lin_result res;
+
+	ops[0] = (struct lin_op)W(99, 1, 1000, 0, 1);
+	for (uint32_t i = 0; i < N; i++)
+		ops[i + 1] = (struct lin_op)WI(i, 1, (int64_t)i + 1, 2 + i);
+	ops[N + 1] = (struct lin_op)R(99, 1, 1000, 100, 110);
+	ops[N + 2] = (struct lin_op)R(99, 1, 777, 120, 130);
+	struct lin_params p = { .max_steps = 100000 };
+	assert_int_equal(lin_check(ops, N + 3, &p, &res), 0);
+	assert_int_equal(res.verdict, LIN_NOT_LINEARIZABLE);
+	lin_result_free(&res);
+	ops[N + 2] = (struct lin_op)R(99, 1, 1000, 120, 130);
+	assert_int_equal(lin_check(ops, N + 3, &p, &res), 0);
+	assert_int_equal(res.verdict, LIN_LINEARIZABLE);
+	lin_result_free(&res);
+}
+
+/* Reference: try every order of every subset of the info ops (all ok ops
+ * placed), checking real time and the register. Exponential: tiny n. */
+static bool brute(const struct lin_op *ops, size_t n, size_t *perm,
+		  bool *used, size_t depth, int64_t reg)
+{
+	bool all_ok = true;
+	for (size_t i = 0; i < n; i++)
+		if (!used[i] && ops[i].outcome == LIN_OK)
+			all_ok = false;
+	if (all_ok)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		if (used[i])
+			continue;
+		/* i may go next only if no unplaced op returned before i
+		 * was invoked */
+		bool ok = true;
+		for (size_t j = 0; j < n && ok; j++)
+			if (!used[j] && j != i && ops[j].outcome == LIN_OK &&
+			    ops[j].return_ns < ops[i].invoke_ns)
+				ok = false;
+		if (!ok)
+			continue;
+		const struct lin_op *o = &ops[i];
+		int64_t nx = reg;
+		if (o->kind == LIN_READ && reg != o->value)
+			continue;
+		if (o->kind == LIN_WRITE)
+			nx = o->value;
+		if (o->kind == LIN_CAS) {
+			if (o->outcome == LIN_INFO)
+				nx = reg == o->expect ? o->value : reg;
+			else if (o->cas_ok != (reg == o->expect))
+				continue;
+			else if (o->cas_ok)
+				nx = o->value;
+		}
+		used[i] = true;
+		perm[depth] = i;
+		if (brute(ops, n, perm, used, depth + 1, nx))
+			return true;
+		used[i] = false;
+	}
+	return false;
+}
+
+/* Random small histories with many info ops and few values (so values
+ * repeat in reads and compares): the checker must agree with brute force
+ * on every one. Guards the symmetry reduction and the cache. */
+static void test_against_brute_force(void **state)
+{
+	(void)state;
+	enum { N = 7, ROUNDS = 3000 };
+	struct lin_op ops[N];
+	size_t perm[N];
+	bool used[N];
+	unsigned counts[2] = { 0, 0 };
+
+	for (int r = 0; r < ROUNDS; r++) {
+		for (size_t i = 0; i < N; i++) {
+			uint64_t t0 = rnd() % 60;
+			struct lin_op o = { .client = (uint32_t)i, .key = 1,
+					    .invoke_ns = t0,
+					    .return_ns = t0 + 1 + rnd() % 30,
+					    .outcome = LIN_OK };
+			o.kind = (enum lin_kind)(1 + rnd() % 3);
+			o.value = (int64_t)(rnd() % 4) + 1;
+			if (o.kind == LIN_READ && rnd() % 5 == 0)
+				o.value = LIN_NIL;
+			o.expect = (int64_t)(rnd() % 4) + 1;
+			o.cas_ok = rnd() % 2;
+			if (o.kind != LIN_READ && rnd() % 3 == 0) {
+				o.outcome = LIN_INFO;
+				o.return_ns = LIN_T_INF;
+				/* sometimes a value nobody reads */
+				if (rnd() % 2)
+					o.value = 100 + (int64_t)i;
+			}
+			ops[i] = o;
+		}
+		memset(used, 0, sizeof(used));
+		bool want = brute(ops, N, perm, used, 0, LIN_NIL);
+		struct lin_result res;
+		assert_int_equal(lin_check(ops, N, NULL, &res), 0);
+		if ((res.verdict == LIN_LINEARIZABLE) != want)
+			fail_msg("round %d: checker says %s, brute force %s", r,
+				 lin_verdict_str(res.verdict),
+				 want ? "linearizable" : "not");
+		counts[want]++;
+		lin_result_free(&res);
+	}
+	/* both verdicts must be well represented for this to mean much */
+	assert_true(counts[0] > ROUNDS / 10 && counts[1] > ROUNDS / 10);
+}
+
 static void test_file_roundtrip(void **state)
 {
 	(void)state;
@@ -392,6 +526,8 @@ int main(void)
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_random_register),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_symmetry),
+		cmocka_unit_test(test_against_brute_force),
 		cmocka_unit_test(test_file_roundtrip),
 		cmocka_unit_test(test_parse_errors),
 	};
