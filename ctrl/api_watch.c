@@ -62,9 +62,16 @@ static void api_watch_drain(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	w->draining = true;
-	for (;;) {
+	for (unsigned rounds = 0;; rounds++) {
 		if (w->closed)
 			break;
+		/* A long backlog that the selector mostly filters out writes
+		 * nothing and so never meets backpressure: yield to the loop
+		 * every API_WATCH_ROUNDS batches all the same. */
+		if (rounds == API_WATCH_ROUNDS) {
+			event_active(w->ev, EV_TIMEOUT, 0);
+			break;
+		}
 		/* Backpressure: leave the rest in the store's history. */
 		if (http_stream_pending(w->st) > API_WATCH_MAX_PENDING) {
 			api_watch_retry(w);

@@ -37,6 +37,7 @@ struct api_watch; /* opaque */
 #define API_WATCH_MAX_PENDING (4u * 1024u * 1024u)
 #define API_WATCH_RETRY_MS 20
 #define API_WATCH_BATCH 256
+#define API_WATCH_ROUNDS 16 /* batches per turn of the event loop */
 
 /* Write n events (n >= 1) to st. 0, or -1 when the client is gone. The
  * events point into the store: use them before returning. */

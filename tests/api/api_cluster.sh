@@ -212,7 +212,26 @@ req "$F2" POST /v3/kv/txn "$TXN"
 req "$F2" POST /v3/kv/txn "$TXN"
 [ "$(field .succeeded)" = false ] &&
 	[ "$(field '.responses[0].response_range.kvs[0].value')" = Mg== ] || fail "txn CAS again: $BODY"
-echo "/v3: put, range, txn CAS"
+# /v3/watch from the revision of the first put: created line, then events.
+req "$F" POST /v3/kv/range "{\"key\":\"$k\"}"
+CR=$(field '.kvs[0].create_revision')
+W0=$WORK/watch0
+"${C[@]}" --max-time 20 -N -X POST -d "{\"create_request\":{\"key\":\"$k\",\"start_revision\":\"$CR\"}}" \
+	"$(api "$F2")/v3/watch" >"$W0" &
+WPID=$!
+req "$F" POST /v3/kv/deleterange "{\"key\":\"$k\"}"
+[ "$(field .deleted)" = 1 ] || fail "deleterange: $BODY"
+want="true|PUT MQ==|PUT Mg==|DELETE -|"
+for _ in $(seq 100); do
+	got=$(jq -rj '(.result.created // "" | tostring) + (.result.events // [] | map((.type // "PUT") + " " + (.kv.value // "-")) | join("|")) + "|"' <"$W0" 2>/dev/null)
+	[ "$got" = "$want" ] && break
+	sleep 0.1
+done
+[ "$got" = "$want" ] || fail "/v3/watch: got '$got' want '$want': $(cat "$W0")"
+kill "$WPID" 2>/dev/null
+wait "$WPID" 2>/dev/null
+WPID=""
+echo "/v3: put, range, txn CAS, deleterange, watch"
 
 # ------------------------------------------- 4. watch across a leader kill
 req "$L" GET "$PODS"
