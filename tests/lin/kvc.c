@@ -332,6 +332,29 @@ void kvc_set_endpoint(struct kvc *c, size_t i)
 	c->ep = i % c->p.n_endpoints;
 }
 
+/*
+ * 503 answers that say the request never reached the Raft log: no leader
+ * known to the member asked (sluice's Status reason NoLeader, docs/api.md;
+ * etcd's ErrNoLeader "etcdserver: no leader"), or a sluice follower that
+ * could not even connect to the leader to forward it (http_forward's
+ * "unreachable: Couldn't connect to server"). Erring here is visible, not
+ * silent: a write wrongly called not-applied that did apply shows up as a
+ * violation, never hides one.
+ */
+static bool kvc_not_applied(json_t *j, const char *msg)
+{
+	const char *reason = json_string_value(json_object_get(j, "reason"));
+
+	if (reason && !strcmp(reason, "NoLeader"))
+		return true;
+	if (!msg)
+		return false;
+	if (!strcmp(msg, "etcdserver: no leader"))
+		return true;
+	return reason && !strcmp(reason, "ServiceUnavailable") &&
+	       strstr(msg, "unreachable: Couldn't connect to server");
+}
+
 /* POST body to path on the current endpoint; on KVC_OK *out is the
  * parsed JSON reply (caller decrefs). Takes ownership of body. */
 static void kvc_post(struct kvc *c, const char *path, json_t *body,
@@ -393,6 +416,8 @@ static void kvc_post(struct kvc *c, const char *path, json_t *body,
 	const char *msg = json_string_value(json_object_get(j, "message"));
 	if (!msg)
 		msg = json_string_value(json_object_get(j, "error"));
+	if (r->status == KVC_UNKNOWN && kvc_not_applied(j, msg))
+		r->status = KVC_NOT_SENT;
 	snprintf(r->err, sizeof(r->err), "%s: HTTP %ld: %.160s",
 		 c->p.endpoints[c->ep], r->http,
 		 msg ? msg : (c->body_len ? c->body : "(empty body)"));
