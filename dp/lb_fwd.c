@@ -456,6 +456,8 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 	uint64_t hashes[CT_BURST_MAX];
 	uint32_t cidx[CT_BURST_MAX];
 	uint8_t ok[CT_BURST_MAX];
+	uint8_t frags[CT_BURST_MAX];
+	unsigned nf = 0;
 	uint64_t tsc = rte_rdtsc();
 	struct ct_clock clk = ct_clock_at(lc->ct, tsc);
 	unsigned nw = 0, out = 0;
@@ -486,16 +488,9 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 			continue;
 		}
 		if ((p->frag & 0x1fffu) != 0) {
-			uint16_t id = lb_rd16(ip + 4);
-			const struct lb_frag *f =
-				lb_frag_get(lc->frag, p->src_ip, p->dst_ip, id, p->proto, tsc);
-			if (f == NULL) {
-				lb_cnt(&drop[DP_DROP_LB_NO_FLOW], 1);
-				continue;
-			}
-			lb_nat4(ip, 0, f->new_src, 0, f->new_dst, 0);
-			lb_cnt(&lc->ev[LB_EV_FRAG], 1);
-			ok[j] = 1;
+			/* after the flows below: its first fragment may be
+			 * in this very burst */
+			frags[nf++] = (uint8_t)j;
 			continue;
 		}
 		if (p->ip_len < p->ihl_len + l4min) {
@@ -545,6 +540,23 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 			lb_frag_put(lc->frag, osrc, odst, lb_rd16(x->ip + 4), p->proto,
 				    lb_rd32n(x->ip + 12), lb_rd32n(x->ip + 16),
 				    tsc + lb->frag_ttl_tsc);
+	}
+
+	/* Later fragments follow their first fragment's rewrite (Maglev
+	 * §4.3); one that comes before its first is dropped and counted. */
+	for (unsigned k = 0; k < nf; k++) {
+		unsigned j = frags[k];
+		const struct pkt_info *p = &pi[idx[j]];
+		uint8_t *ip = rte_pktmbuf_mtod(pkts[idx[j]], uint8_t *) + PKT_ETH_LEN;
+		const struct lb_frag *f =
+			lb_frag_get(lc->frag, p->src_ip, p->dst_ip, lb_rd16(ip + 4), p->proto, tsc);
+		if (f == NULL) {
+			lb_cnt(&drop[DP_DROP_LB_NO_FLOW], 1);
+			continue;
+		}
+		lb_nat4(ip, 0, f->new_src, 0, f->new_dst, 0);
+		lb_cnt(&lc->ev[LB_EV_FRAG], 1);
+		ok[j] = 1;
 	}
 
 	/* Hand the survivors back for routing, in burst order. */

@@ -131,10 +131,15 @@ PY
 
 # Start backend server i (0-based) of node $1.
 start_server() {
-  n "lbb$1$(( $2 + 1 ))-$$" python3 "$TOOL" server "b$(( $2 + 1 ))" "${BE_IPS[$2]}" 8080 5353 \
-    >> "$DIR/server-$1$2.log" 2>&1 &
+  # ip netns exec, not n(): $! must be python itself so that kill stops it
+  local log="$DIR/server-$1$2.log"
+  : > "$log"
+  ip netns exec "lbb$1$(( $2 + 1 ))-$$" python3 "$TOOL" server "b$(( $2 + 1 ))" "${BE_IPS[$2]}" \
+    8080 5353 >> "$log" 2>&1 &
   SERVER_PID[$1$2]=$!
   BG_PIDS+=($!)
+  for _ in $(seq 50); do grep -q ready "$log" && return 0; sleep 0.1; done
+  fail "backend server b$(( $2 + 1 )) of node $1 did not start"
 }
 declare -A SERVER_PID
 
@@ -243,7 +248,9 @@ cmp -s "$DIR/tuples-a" "$DIR/tuples-b" || { paste "$DIR/tuples-a" "$DIR/tuples-b
 pretty maglev "60 fixed 5-tuples: node b picked the same backend as node a for every one"
 
 # --- 3. fragments -------------------------------------------------------
-n lbca-$$ python3 "$TOOL" udpfrag "$VIP" 53 20 4000 > "$DIR/frag" || { cat "$DIR/frag" >&2; fail "fragmented datagrams did not arrive whole"; }
+n lbca-$$ python3 "$TOOL" udpfrag "$VIP" 53 20 4000 > "$DIR/frag" || {
+  sort "$DIR/frag" | uniq -c >&2; tel a /sluice/stats >&2; tel a /sluice/lb >&2
+  fail "fragmented datagrams did not arrive whole"; }
 [ "$(tel a /sluice/lb frag_pkts)" -ge 40 ] || fail "fewer than 40 later fragments followed their first"
 pretty fragments "20 datagrams of 4000 bytes (3 fragments each) arrived whole at one backend each"
 

@@ -55,6 +55,7 @@ def server(name, ip, tport, uport):
             c.close()
 
     threading.Thread(target=udp_loop, daemon=True).start()
+    print("ready", flush=True)
     while True:
         c, _ = t.accept()
         threading.Thread(target=conn, args=(c,), daemon=True).start()
