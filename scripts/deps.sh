@@ -13,6 +13,7 @@ PKGS=(
   iproute2 iputils-ping procps python3 python3-scapy socat iperf3 ethtool
   bpftool linux-libc-dev
   podman runc conmon busybox-static containerd
+  etcd-server nftables
 )
 
 missing=()
