@@ -1,228 +1,242 @@
 #!/usr/bin/env bash
-# sluice single-node demo: the README's first command. As root:
+# sluice demo: the README's first command. As root:
 #   bash scripts/demo.sh            run the demo, then tear everything down
-#   bash scripts/demo.sh --keep     leave it running until Ctrl-C to explore
+#   bash scripts/demo.sh --keep     stay up at the end until Ctrl-C, to explore
 #
-# It installs dependencies, prepares hugepages, builds into build-demo/,
-# then builds one node with three pods and runs sluice-dp for it:
+# It installs dependencies, prepares the host, builds into build-demo/, and
+# brings up a whole cluster in network namespaces on this one machine
+# (topology in tests/node/cluster_lib.sh):
 #
-#   node netns sdn$$ (the "node"): sluice-dp, and the host side of its tap
-#     sdt$$ 10.77.1.254/24 ── tap ──┐
-#   pod sd1$$ eth0 10.77.1.2 ─ veth ─┤
-#   pod sd2$$ eth0 10.77.1.3 ─ veth ─┼─ sluice-dp (af_xdp; gateway 10.77.1.1)
-#   pod sd3$$ eth0 10.77.1.4 ─ veth ─┘
+#   underlay bridge 192.168.N.0/24 (netns sdu-$$, where the `sluice` CLI runs)
+#     masters m1 m2 m3   sluice-ctrl --role=master: Raft, HTTPS API, scheduler
+#                        and controllers (3 netns, .11 .12 .13)
+#     workers w1 w2      sluice-dp on the node's uplink (shared with the node's
+#                        kernel by XDP steering) + sluice-ctrl --role=worker,
+#                        which registers the Node and runs its pods as netns
+#                        (2 netns, .1 .2)
 #
-# and shows pod <-> pod ping, a TCP transfer between pods (checked by
-# SHA-256 at the far end), node -> pod ping through the tap, and sluice-dp's
-# telemetry counters. Only the namespaces, links and processes it created
-# are removed on exit or Ctrl-C. A later issue grows this into a
-# multi-node cluster with sluice-ctrl.
+# then: applies a Deployment of 4 HTTP servers with `sluice apply`, shows
+# them spread over both workers (`sluice get pods -o wide`), fetches a page
+# from a pod on worker 2 out of a pod on worker 1 (pod to pod across nodes,
+# no NAT), kills worker 2 and watches its pods come back on worker 1, kills
+# the leader master and shows a new leader and a scale-up to 6 that still
+# works. Each step is a function; a failing step stops the demo with its
+# name. Everything it made ($$ in every name) is removed on exit or Ctrl-C;
+# processes are stopped by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 KEEP=0
 [ "${1:-}" = "--keep" ] && KEEP=1
-S=$$
-NODE=sdn-$S
-PODS=(sd1-$S sd2-$S sd3-$S)
-IPS=(10.77.1.2 10.77.1.3 10.77.1.4)
-MACS=(02:00:00:00:01:02 02:00:00:00:01:03 02:00:00:00:01:04)
-TAP=sdt-$S
-GW_IP=10.77.1.1
-GW_MAC=02:00:00:00:00:01
-HOST_IP=10.77.1.254
-PREFIX=sdemo$S
-PY=/usr/bin/python3
 BUILD=build-demo
-DIR=
-DP_PID=
-PIDS=()
-MADE_NS=()
 STEP=0
-NSTEPS=9
+NSTEPS=10
+CUR=""
+ID=$$
+CL_P=sd
+CL_NET=$((100 + $$ % 100))
+CL_LEASE=4
+APP=web
+CTRL=$BUILD/ctrl/sluice-ctrl
+DP=$BUILD/dp/sluice-dp
+SLUICE=$BUILD/ctrl/sluice
 
-step() { STEP=$((STEP + 1)); printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$STEP" "$NSTEPS" "$*"; }
+# The cluster's building blocks, shared with tests/node/node_cluster.sh.
+source "$ROOT/tests/node/cluster_lib.sh"
+
+step() { STEP=$((STEP + 1)); CUR=$*; printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$STEP" "$NSTEPS" "$*"; }
 say() { echo "    $*"; }
-fail() { echo "demo: FAILED: $*" >&2; [ -n "$DIR" ] && [ -f "$DIR/dp.log" ] && tail -20 "$DIR/dp.log" >&2; exit 1; }
-
-cleanup() {
-  local rc=$? p n
-  set +e
-  trap - EXIT INT TERM
-  [ ${#MADE_NS[@]} -gt 0 ] && printf '\n==> tearing down\n'
-  for p in "${PIDS[@]}" $DP_PID; do kill -INT "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}" $DP_PID; do
-    for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
+show() { sed 's/^/    | /'; }
+fail() {
+  echo >&2
+  echo "demo: FAILED at step $STEP ($CUR): $*" >&2
+  local f
+  for f in "${CL_DIR:-/nonexistent}"/*.log; do
+    [ -f "$f" ] && { echo "--- $(basename "$f") (last lines)"; grep -v "libbpf\|libxdp" "$f" | tail -8; } >&2
   done
-  [ -n "$DP_PID" ] && [ -f "$DIR/dp.log" ] && say "$(grep -m1 'shutdown' "$DIR/dp.log" || echo 'sluice-dp stopped')"
-  for n in "${MADE_NS[@]}"; do ip netns del "$n" 2>/dev/null && say "removed netns $n"; done
-  [ -n "$DIR" ] && rm -rf "$DIR"
-  rm -rf "/var/run/dpdk/$PREFIX"
+  exit 1
+}
+
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces and runs dataplanes)" >&2; exit 2; }
+
+teardown() {
+  local rc=$?
+  trap - EXIT INT TERM
+  printf '\n==> tearing down\n'
+  cl_cleanup
+  echo "    removed the cluster's namespaces, processes and $CL_DIR"
   exit "$rc"
 }
-trap cleanup EXIT
+trap teardown EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
 
-[ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces and uses hugepages)" >&2; exit 2; }
+# sluice CLI from the underlay, with the admin certificate.
+sl() { ip netns exec "$(cl_under)" "$SLUICE" --config "$CL_PKI/admin.conf" "$@"; }
 
-step "installing dependencies (scripts/deps.sh)"
-bash scripts/deps.sh
-step "preparing the host (scripts/host-setup.sh: hugepages, hugetlbfs, bpffs)"
-bash scripts/host-setup.sh
-EAL_MEM=$(bash scripts/eal-mem.sh)
-[ -z "$EAL_MEM" ] && EAL_MEM="-m 256"
-
-step "building into $BUILD/"
-[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
-ninja -C "$BUILD" > /tmp/sluice-demo-build.$S.log 2>&1 || { tail -30 /tmp/sluice-demo-build.$S.log; fail "build failed"; }
-rm -f /tmp/sluice-demo-build.$S.log
-DP=$BUILD/dp/sluice-dp
-[ -x "$DP" ] || fail "$DP was not built"
-say "built $DP"
-
-DIR=$(mktemp -d /tmp/sluice-demo.XXXXXX)
-
-step "creating node $NODE with 3 pods"
-mkns() {
-  ip netns add "$1"; MADE_NS+=("$1")
-  ip -n "$1" link set lo up
-  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-}
-mkns "$NODE"
-for i in 0 1 2; do
-  p=${PODS[$i]}
-  mkns "$p"
-  ip link add "${p}h" netns "$NODE" type veth peer name eth0 netns "$p"
-  ip -n "$p" link set eth0 address "${MACS[$i]}"
-  ip -n "$p" addr add "${IPS[$i]}/24" dev eth0
-  ip -n "$p" link set eth0 up
-  ip -n "$p" route add default via "$GW_IP"
-  # dp forwards frames as the pod's kernel left them and never fills in
-  # L4 checksums, so pods compute them instead of offloading.
-  ip netns exec "$p" ethtool -K eth0 tx off >/dev/null
-  ip -n "$NODE" link set "${p}h" up
-  say "pod $p: eth0 ${IPS[$i]} ${MACS[$i]}  <->  ${p}h in $NODE"
-done
-
-step "starting sluice-dp in $NODE"
-pods_json=$(for i in 0 1 2; do printf '%s    { "ip": "%s", "mac": "%s", "port": "p%d" }' \
-  "$([ $i = 0 ] || echo ,$'\n')" "${IPS[$i]}" "${MACS[$i]}" "$((i + 1))"; done)
-cat > "$DIR/dp.json" <<JSON
-{
-  "node": { "pod_cidr": "10.77.1.0/24", "gateway_ip": "$GW_IP", "gateway_mac": "$GW_MAC" },
-  "ports": [
-    { "name": "p1", "type": "af_xdp", "iface": "${PODS[0]}h" },
-    { "name": "p2", "type": "af_xdp", "iface": "${PODS[1]}h" },
-    { "name": "p3", "type": "af_xdp", "iface": "${PODS[2]}h" },
-    { "name": "tap0", "type": "tap", "iface": "$TAP" }
-  ],
-  "pods": [
-$pods_json
-  ],
-  "host": { "port": "tap0", "ip": "$HOST_IP" }
-}
-JSON
-"$DP" -- --config "$DIR/dp.json" --check-config >/dev/null || fail "config rejected"
-ncpu=$(nproc)
-lcores=0,1; [ "$ncpu" -lt 2 ] && lcores="0@0,1@0"
-# ip netns exec remounts /sys, hiding bpffs: mount one for libxdp.
-ip netns exec "$NODE" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh "$DP" --lcores "$lcores" --file-prefix "$PREFIX" --no-pci $EAL_MEM \
-  -- --config "$DIR/dp.json" > "$DIR/dp.log" 2>&1 &
-DP_PID=$!
-say "sluice-dp pid $DP_PID, config $DIR/dp.json, log $DIR/dp.log"
-for _ in $(seq 150); do
-  kill -0 "$DP_PID" 2>/dev/null || fail "sluice-dp exited"
-  ip -n "$NODE" link show "$TAP" >/dev/null 2>&1 && \
-    $PY tests/integration/dp_tel.py "$PREFIX" /sluice/stats >/dev/null 2>&1 && break
-  sleep 0.2
-done
-ip -n "$NODE" link show "$TAP" >/dev/null 2>&1 || fail "tap $TAP did not appear"
-ip -n "$NODE" addr add "$HOST_IP/24" dev "$TAP"
-ip -n "$NODE" link set "$TAP" up
-grep 'falling back to af_packet' "$DIR/dp.log" | sed 's/^/    /' || true
-say "tap $TAP up in $NODE as $HOST_IP (the node's exception path)"
-
-step "pod <-> pod ping through sluice-dp"
-for pair in "0 1" "1 2" "2 0"; do
-  set -- $pair
-  ok=0
-  for _ in 1 2 3 4 5; do   # the first ARP may race the ports coming up
-    if ip netns exec "${PODS[$1]}" ping -c 3 -i 0.2 -W 1 "${IPS[$2]}" > "$DIR/ping.log" 2>&1; then ok=1; break; fi
-    sleep 0.5
-  done
-  [ $ok = 1 ] || { cat "$DIR/ping.log"; fail "ping ${IPS[$1]} -> ${IPS[$2]}"; }
-  say "${PODS[$1]} -> ${PODS[$2]}: $(tail -1 "$DIR/ping.log")"
-done
-
-step "TCP transfer pod ${PODS[0]} -> pod ${PODS[2]} (32 MiB, SHA-256 checked)"
-ip netns exec "${PODS[2]}" $PY - "${IPS[2]}" > "$DIR/tcp-server.out" 2>&1 <<'PY' &
-import hashlib, socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 5201)); s.listen(1); s.settimeout(30)
-c, peer = s.accept(); c.settimeout(30)
-h, n, t0 = hashlib.sha256(), 0, time.time()
-while True:
-    d = c.recv(1 << 16)
-    if not d:
-        break
-    h.update(d); n += len(d)
-dt = time.time() - t0
-print("%d %s %.3f %s" % (n, h.hexdigest(), dt, peer[0]))
-PY
-srv=$!; PIDS+=("$srv")
-sleep 0.5
-sent=$(ip netns exec "${PODS[0]}" $PY - "${IPS[2]}" <<'PY'
-import hashlib, os, socket, sys
-data = os.urandom(32 << 20)
-s = socket.create_connection((sys.argv[1], 5201), timeout=30)
-s.sendall(data); s.close()
-print(hashlib.sha256(data).hexdigest())
-PY
-) || fail "TCP client failed"
-wait "$srv" || true
-read -r n sha dt peer < "$DIR/tcp-server.out" || fail "TCP server got nothing: $(cat "$DIR/tcp-server.out")"
-[ "$sha" = "$sent" ] || fail "TCP data corrupted (sent $sent, got $sha)"
-say "received $n bytes from $peer in ${dt}s ($(awk -v n="$n" -v t="$dt" 'BEGIN { printf "%.0f", n * 8 / t / 1e6 }') Mbit/s), SHA-256 matches"
-
-step "node -> pod ping through the tap"
-for i in 0 1 2; do
-  ok=0
-  for _ in 1 2 3; do
-    if ip netns exec "$NODE" ping -c 2 -i 0.2 -W 1 "${IPS[$i]}" > "$DIR/ping.log" 2>&1; then ok=1; break; fi
-    sleep 0.5
-  done
-  [ $ok = 1 ] || { cat "$DIR/ping.log"; fail "node -> ${IPS[$i]}"; }
-  say "$NODE ($HOST_IP) -> ${PODS[$i]}: $(tail -1 "$DIR/ping.log")"
-done
-
-step "sluice-dp telemetry (/sluice/stats, non-zero counters)"
-$PY - "$PREFIX" <<'PY'
+# pods of the app: "name node phase ip" lines
+app_pods() {
+  cl_api GET "/api/v1/namespaces/default/pods?labelSelector=app%3D$APP" | python3 -c '
 import json, sys
-sys.path.insert(0, "tests/integration")
-import dp_tel
-v = dp_tel.query(sys.argv[1], "/sluice/stats")
-def walk(x, path=""):
-    if isinstance(x, dict):
-        for k in sorted(x):
-            walk(x[k], path + "." + k if path else k)
-    elif isinstance(x, list):
-        for i, y in enumerate(x):
-            walk(y, "%s[%d]" % (path, i))
-    elif x not in (0, None, "", False):
-        print("    %-40s %s" % (path, x))
-walk(v)
-PY
-kill -0 "$DP_PID" || fail "sluice-dp died"
+for p in json.load(sys.stdin)["items"]:
+    print(p["metadata"]["name"], p["spec"].get("nodeName", "-"),
+          p.get("status", {}).get("phase", "-"), p.get("status", {}).get("podIP", "-"))'
+}
+running_on() { # node|* : count of the app's Running pods there
+  app_pods | awk -v n="$1" '$3 == "Running" && $4 != "-" && (n == "*" || $2 == n)' | wc -l
+}
+n_running_ge() { [ "$(running_on "$1")" -ge "$2" ]; }
 
+manifest() { # replicas
+  cat > "$CL_DIR/$APP.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: $APP
+  namespace: default
+spec:
+  replicas: $1
+  selector:
+    matchLabels:
+      app: $APP
+  template:
+    metadata:
+      labels:
+        app: $APP
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: http
+        image: python3-http-server
+        command: ["sh", "-c"]
+        args:
+        - mkdir -p $CL_DIR/www/\$HOSTNAME && echo "hello from \$HOSTNAME (\$POD_IP)" > $CL_DIR/www/\$HOSTNAME/index.html && exec python3 -m http.server 8080 --directory $CL_DIR/www/\$HOSTNAME
+YAML
+}
+
+# ---- steps ----------------------------------------------------------------
+
+step_deps() {
+  step "installing dependencies (scripts/deps.sh)"
+  bash scripts/deps.sh > "$CL_DIR/deps.log" 2>&1 || { tail -20 "$CL_DIR/deps.log"; fail "scripts/deps.sh"; }
+  bash scripts/host-setup.sh > "$CL_DIR/host.log" 2>&1 || { tail -20 "$CL_DIR/host.log"; fail "scripts/host-setup.sh"; }
+  say "packages installed, hugepages and bpffs ready"
+}
+
+step_build() {
+  step "building sluice-dp, sluice-ctrl and sluice into $BUILD/"
+  [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" > "$CL_DIR/build.log" 2>&1 || { tail -30 "$CL_DIR/build.log"; fail "meson setup"; }
+  ninja -C "$BUILD" dp/sluice-dp ctrl/sluice-ctrl ctrl/sluice >> "$CL_DIR/build.log" 2>&1 ||
+    { tail -30 "$CL_DIR/build.log"; fail "build failed"; }
+  for b in "$DP" "$CTRL" "$SLUICE"; do [ -x "$b" ] || fail "$b was not built"; done
+  say "built $DP, $CTRL, $SLUICE"
+}
+
+step_masters() {
+  step "starting 3 masters (Raft + API + controllers) on an underlay bridge"
+  CL_MASTER_ARGS=$(cl_fast_failover_args)
+  cl_setup 3 2 || fail "namespaces, bridge or certificates"
+  local i
+  for i in 1 2 3; do cl_start_master "$i"; done
+  for i in 1 2 3; do cl_wait 30 "master m$i /readyz" cl_ready "$i" || fail "master m$i not ready"; done
+  say "certificates in $CL_PKI (sluice-ctrl init); masters at $(cl_servers)"
+  [ -n "$CL_MASTER_ARGS" ] && say "fast failure detection for the demo:$CL_MASTER_ARGS"
+  sl cluster status | show || fail "sluice cluster status"
+}
+
+step_workers() {
+  step "starting 2 workers: node agent first (registers the Node, gets a pod CIDR), then sluice-dp"
+  local i
+  for i in 1 2; do
+    cl_start_worker "$i" || fail "worker $(cl_wname "$i")"
+    say "$(cl_wname "$i"): underlay $(cl_wip "$i"), pod CIDR $(cl_node_cidr "$i"), sluice-dp pid ${CL_PID[d$i]}, agent pid ${CL_PID[a$i]}"
+  done
+  sl get nodes -o wide | show || fail "sluice get nodes"
+}
+
+step_deploy() {
+  step "applying a Deployment of 4 HTTP servers with the sluice CLI"
+  manifest 4
+  sl apply -f "$CL_DIR/$APP.yaml" | show || fail "sluice apply"
+  cl_wait 90 "4 pods Running" n_running_ge '*' 4 || { app_pods | show; fail "the Deployment's pods did not all run"; }
+  sl get pods -o wide | show
+  local on1 on2
+  on1=$(running_on "$(cl_wname 1)") on2=$(running_on "$(cl_wname 2)")
+  say "spread: $on1 on $(cl_wname 1), $on2 on $(cl_wname 2)"
+}
+
+step_cross_node() {
+  step "pod to pod across nodes: a pod on worker 1 fetches a page from a pod on worker 2"
+  local a b ipb nsa out ok=""
+  a=$(app_pods | awk -v n="$(cl_wname 1)" '$2 == n && $3 == "Running" {print $1; exit}')
+  b=$(app_pods | awk -v n="$(cl_wname 2)" '$2 == n && $3 == "Running" {print $1; exit}')
+  [ -n "$a" ] && [ -n "$b" ] || fail "need a Running pod on each worker (the scheduler put them all on one)"
+  ipb=$(app_pods | awk -v p="$b" '$1 == p {print $4}')
+  nsa=$(cl_pod_ns "$a")
+  [ -n "$nsa" ] || fail "no netns for pod $a"
+  for _ in $(seq 20); do
+    out=$(ip netns exec "$nsa" curl -s --max-time 2 "http://$ipb:8080/") && [ -n "$out" ] && { ok=1; break; }
+    sleep 0.5
+  done
+  [ -n "$ok" ] || fail "curl from $a to $b ($ipb) got nothing"
+  say "$a ($(cl_wname 1)) \$ curl http://$ipb:8080/"
+  echo "$out" | show
+  ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 "$ipb" | tail -2 | show || fail "ping $ipb"
+}
+
+step_worker_loss() {
+  step "worker 2 dies: its Node goes NotReady and its pods come back on worker 1"
+  local w2 lost
+  w2=$(cl_wname 2)
+  lost=$(running_on "$w2")
+  cl_stop_worker 2 KILL
+  say "killed $w2's sluice-dp, agent and pods ($lost of the app's pods were there)"
+  not_ready() {
+    [ "$(cl_api GET "/api/v1/nodes/$w2" | python3 -c 'import json,sys; d=json.load(sys.stdin); print([c["status"] for c in d["status"]["conditions"] if c["type"]=="Ready"][0])')" != True ]
+  }
+  cl_wait 40 "$w2 NotReady" not_ready || fail "$w2 still Ready"
+  sl get nodes | show
+  cl_wait 90 "4 pods Running on $(cl_wname 1)" n_running_ge "$(cl_wname 1)" 4 ||
+    { app_pods | show; fail "the pods of $w2 were not rescheduled"; }
+  sl get pods -o wide | show
+}
+
+step_leader_loss() {
+  step "the leader master dies: a new leader, and a scale-up to 6 still works"
+  local old i new
+  old=$(cl_leader)
+  [ -n "$old" ] || fail "no leader"
+  i=${old#m}
+  cl_kill "m$i" KILL
+  say "killed the leader $old (pid gone); waiting for a new one"
+  new_leader() { local l; l=$(cl_leader); [ -n "$l" ] && [ "$l" != "$old" ]; }
+  cl_wait 30 "a new leader" new_leader || fail "no new leader after $old died"
+  new=$(cl_leader)
+  sl cluster status | show
+  say "leader: $old -> $new"
+  manifest 6
+  sl apply -f "$CL_DIR/$APP.yaml" | show || fail "sluice apply (scale to 6)"
+  cl_wait 90 "6 pods Running" n_running_ge '*' 6 || { app_pods | show; fail "scale-up did not complete"; }
+  sl get pods -o wide | show
+}
+
+# ---- main -----------------------------------------------------------------
+
+echo "sluice demo: a 3-master, 2-worker cluster in network namespaces (logs in $CL_DIR)"
+step_deps
+step_build
+step_masters
+step_workers
+step_deploy
+step_cross_node
+step_worker_loss
+step_leader_loss
+step "summary"
+say "Deployment $APP: $(running_on '*') pods Running; leader $(cl_leader)"
 echo
 echo "demo: all steps passed."
 if [ $KEEP = 1 ]; then
-  echo "demo: running until Ctrl-C. Try:"
-  echo "  ip netns exec ${PODS[0]} ping ${IPS[1]}"
-  echo "  ip netns exec $NODE ping ${IPS[2]}"
-  echo "  $PY tests/integration/dp_tel.py $PREFIX /sluice/stats"
-  while kill -0 "$DP_PID" 2>/dev/null; do sleep 1; done
-  fail "sluice-dp exited"
+  step "running until Ctrl-C; try:"
+  echo "  ip netns exec $(cl_under) $SLUICE --config $CL_PKI/admin.conf get pods -o wide"
+  echo "  ip netns exec \$(ip netns list | awk '{print \$1}' | grep ^$(cl_podns_prefix) | head -1) curl -s http://<pod IP>:8080/"
+  while sleep 1; do :; done
 fi

@@ -23,6 +23,7 @@
 # cl_cleanup belongs in the caller's EXIT trap. Every name carries $ID
 # ($$ of the caller); processes are stopped by PID.
 
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/node_lib.sh" # api_curl
 ID=${ID:-$$}
 CL_LEASE=${CL_LEASE:-4}
 CL_DIR=${CL_DIR:-$(mktemp -d /tmp/sluice-cluster.XXXXXX)}
@@ -107,21 +108,17 @@ cl_start_master() { # i
 
 # cl_api METHOD PATH [BODY]: one API call from the underlay, trying each
 # live master until one answers with a status other than 503 (no leader).
-# Prints the body; returns 0 for < 400 (or a code in CL_OK_CODES).
+# Prints the body; returns 0 for < 400 (or a code in API_OK_CODES).
 cl_api() {
-  local m=$1 p=$2 body=${3:-} i code out
+  local i code=000 out
   out=$(mktemp "$CL_DIR/api.XXXXXX")
   for i in $(seq "$CL_NM"); do
     [ -n "${CL_PID[m$i]:-}" ] || continue
-    code=$(ip netns exec "$(cl_under)" curl -sS -o "$out" -w '%{http_code}' --max-time 10 \
-      --cacert "$CL_PKI/ca.crt" --cert "$CL_PKI/admin.crt" --key "$CL_PKI/admin.key" \
-      -X "$m" -H 'Content-Type: application/json' ${body:+--data-binary "$body"} \
-      "https://$(cl_mip "$i"):6443$p" 2>/dev/null) || code=000
+    code=$(API_CA=$CL_PKI/ca.crt API_CERT=$CL_PKI/admin.crt API_KEY=$CL_PKI/admin.key \
+      api_curl "$(cl_under)" "https://$(cl_mip "$i"):6443" "$1" "$2" "${3:-}" "$out")
     [ "$code" = 000 ] || [ "$code" = 503 ] || break
   done
-  cat "$out"; rm -f "$out"
-  case " ${CL_OK_CODES:-} " in *" $code "*) return 0 ;; esac
-  [ "$code" != 000 ] && [ "$code" -lt 400 ]
+  api_result "$out" "$code"
 }
 
 cl_ready() { # i: master i answers /readyz
@@ -214,14 +211,27 @@ cl_kill() { # key (m1, a2, d2 ...) [signal]
   local pid=${CL_PID[$1]:-}
   [ -n "$pid" ] || return 0
   kill -"${2:-TERM}" "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
   CL_PID[$1]=""
 }
 
-cl_stop_worker() { # i [signal]: the node dies (agent and dp)
+cl_stop_worker() { # i [signal]: the node dies: agent, dp and its pods
+  local ns p
   cl_kill "a$1" "${2:-KILL}"
   cl_kill "d$1" "${2:-KILL}"
   rm -rf "/var/run/dpdk/$(cl_dp_prefix "$1")"
+  # A dead machine takes its pods with it (the runtime keeps one
+  # directory per pod, named after its netns).
+  for ns in $(ls "$CL_DIR/$(cl_wname "$1")/pods" 2>/dev/null); do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done
+}
+
+# Master flags that make the controllers notice a dead node (lease older
+# than 6 s, with workers renewing every second) and move its pods 3 s later.
+cl_fast_failover_args() {
+  echo "--node-grace-seconds 6 --pod-eviction-timeout 3"
 }
 
 cl_cleanup() {

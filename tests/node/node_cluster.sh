@@ -35,11 +35,7 @@ trap cl_cleanup EXIT
 for b in "$DP" "$CTRL"; do [ -x "$b" ] || fail "$b is not executable"; done
 
 # Short failure detection, if this master build offers the flags.
-MHELP=$("$CTRL" --role=master --help 2>&1 || true)
-for f in "--node-grace-s 6" "--node-grace-seconds 6" "--pod-eviction-timeout-s 2" "--eviction-timeout-s 2" \
-         "--evict-timeout-s 2" "--pod-eviction-seconds 2"; do
-  grep -q -- "${f% *}" <<< "$MHELP" && CL_MASTER_ARGS+=" $f"
-done
+CL_MASTER_ARGS=$(cl_fast_failover_args)
 api() { cl_api "$@"; }
 
 cl_setup 1 2 || fail "cluster set-up"
@@ -130,9 +126,9 @@ cl_stop_worker 2 KILL
 not_ready() {
   [ "$(api GET "/api/v1/nodes/$W2" | jget '[c["status"] for c in d["status"]["conditions"] if c["type"]=="Ready"][0]')" != True ]
 }
-cl_wait 120 "$W2 to go NotReady" not_ready || fail "$W2 still Ready after its agent died"
+cl_wait 40 "$W2 to go NotReady" not_ready || fail "$W2 still Ready after its agent died"
 pretty node-lost "$W2 killed: NotReady after its lease went stale"
 all_on_1() { [ "$(dep_pods Running "$W1")" -ge 4 ]; }
-cl_wait 420 "the Deployment's pods back on $W1" all_on_1 || fail "pods not rescheduled: $(dep_pods Running "$W1") Running on $W1"
+cl_wait 90 "the Deployment's pods back on $W1" all_on_1 || fail "pods not rescheduled: $(dep_pods Running "$W1") Running on $W1"
 pretty rescheduled "web-$$: 4 pods Running on $W1"
 pretty done "all node_cluster checks passed"

@@ -14,19 +14,33 @@ fail() {
   exit 1
 }
 
-# api METHOD PATH [JSON]: one API request; prints the body, fails on >= 400
-# unless API_OK_CODES lists the code.
+# api_curl NS URL METHOD PATH BODY OUT: one request with the client cert
+# API_CERT/API_KEY against API_CA, run in netns NS ("" = here); the body
+# goes to OUT; prints the HTTP status (000 when nothing answered).
+api_curl() {
+  local pre=() code
+  [ -n "$1" ] && pre=(ip netns exec "$1")
+  code=$("${pre[@]}" curl -sS -o "$6" -w '%{http_code}' --max-time 10 --cacert "$API_CA" \
+    --cert "$API_CERT" --key "$API_KEY" -X "$3" -H 'Content-Type: application/json' \
+    ${5:+--data-binary "$5"} "$2$4" 2>/dev/null) || code=000
+  echo "$code"
+}
+
+# api METHOD PATH [JSON]: one API request to API_URL from API_NS; prints
+# the body, fails on >= 400 unless API_OK_CODES lists the code.
 api() {
-  local m=$1 p=$2 body=${3:-} code out
+  local code out
   out=$(mktemp "$DIR/api.XXXXXX")
-  local pre=()
-  [ -n "${API_NS:-}" ] && pre=(ip netns exec "$API_NS")
-  code=$("${pre[@]}" curl -sS -o "$out" -w '%{http_code}' --max-time 10 --cacert "$API_CA" \
-    --cert "$API_CERT" --key "$API_KEY" -X "$m" -H 'Content-Type: application/json' \
-    ${body:+--data-binary "$body"} "$API_URL$p") || { rm -f "$out"; return 2; }
-  cat "$out"; rm -f "$out"
-  case " ${API_OK_CODES:-} " in *" $code "*) return 0 ;; esac
-  [ "$code" -lt 400 ]
+  code=$(api_curl "${API_NS:-}" "$API_URL" "$1" "$2" "${3:-}" "$out")
+  api_result "$out" "$code"
+}
+
+# api_result OUT CODE: print and remove OUT; 0 for a code < 400 or one
+# listed in API_OK_CODES.
+api_result() {
+  cat "$1"; rm -f "$1"
+  case " ${API_OK_CODES:-} " in *" $2 "*) return 0 ;; esac
+  [ "$2" != 000 ] && [ "$2" -lt 400 ]
 }
 
 # jq-like: jget EXPR reads JSON on stdin, prints eval(EXPR) with d bound.
