@@ -33,6 +33,7 @@ struct informer_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct informer_entry *head, *tail;
+	bool woken;
 };
 
 struct informer {
@@ -85,6 +86,14 @@ void informer_queue_free(struct informer_queue *q)
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
 	free(q);
+}
+
+void informer_queue_wake(struct informer_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->woken = true;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
 }
 
 /* Takes ownership of obj. */
@@ -431,10 +440,11 @@ size_t informer_drain(struct informer_queue *q, int timeout_ms, informer_cb cb, 
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		while (q->head == NULL)
+		while (q->head == NULL && !q->woken)
 			if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT)
 				break;
 	}
+	q->woken = false;
 	struct informer_entry *e = q->head;
 	q->head = q->tail = NULL;
 	pthread_mutex_unlock(&q->lock);

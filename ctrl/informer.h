@@ -58,6 +58,9 @@ struct informer_params {
 /* Shared queue. informer_queue_free() after every informer on it stopped. */
 struct informer_queue *informer_queue_create(void);
 void informer_queue_free(struct informer_queue *q); /* accepts NULL */
+/* Make a waiting informer_drain() return early (other work for the orch
+ * thread arrived, e.g. a binding result). Any thread. */
+void informer_queue_wake(struct informer_queue *q);
 
 /* Start the watch thread. NULL with errmsg on failure. */
 struct informer *informer_start(const struct informer_params *p, char *errmsg, size_t errlen);

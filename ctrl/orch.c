@@ -49,6 +49,10 @@
 #define ORCH_NODE_PERIOD_US 1000000
 #define ORCH_RESYNC_US 10000000
 #define ORCH_UNSCHED_RETRY_US 5000000
+/* Bindings in flight at once. Each is one Raft write; the masters commit
+ * concurrent writes together, so a few in flight multiply throughput
+ * (kube-scheduler binds asynchronously for the same reason). */
+#define ORCH_BINDERS 8
 
 enum orch_res {
 	ORCH_NODES,
@@ -69,6 +73,20 @@ static const struct {
 	{"services", "/api/v1/services"},
 	{"endpoints", "/api/v1/endpoints"},
 	{"leases", "/apis/coordination.k8s.io/v1/namespaces/" ORCH_LEASE_NS "/leases"},
+};
+
+/* One binding, handed to a binder thread and back (the orch thread owns
+ * it before and after). */
+struct orch_bind_job {
+	struct orch_bind_job *next;
+	char key[512];
+	char path[768];
+	char node[SCHED_NODE_NAME_MAX];
+	char rv[24];
+	json_t *body;
+	long status; /* HTTP status, -1 = not sent or no answer */
+	json_t *resp;
+	char errmsg[APIC_ERRMSG_SIZE];
 };
 
 struct orch {
@@ -95,6 +113,14 @@ struct orch {
 	json_t *dirty_svc;   /* service keys */
 	json_t *first_seen;  /* node name -> microseconds */
 	json_t *warned;      /* one-shot log keys */
+	json_t *inflight;    /* pod key -> true while a binding is out */
+	/* Binder threads: todo filled by the orch thread, done by binders. */
+	pthread_mutex_t bind_lock;
+	pthread_cond_t bind_cond;
+	struct orch_bind_job *bind_todo, *bind_done;
+	pthread_t binders[ORCH_BINDERS];
+	size_t n_binders;
+	volatile int bind_stop;
 	bool nodes_changed, pods_freed, deploy_deleted, synced;
 	int64_t last_nodes_us, last_resync_us, last_unsched_us;
 };
@@ -226,6 +252,9 @@ static void orch_pod_changed(struct orch *o, const char *key, const json_t *old,
 			orch_warn_once(o, key, "pod %s: %s", key, err);
 		json_object_del(o->pending, key);
 		json_object_del(o->unsched, key);
+	} else if (json_object_get(o->inflight, key)) {
+		/* Our binding is out: the accounting holds our assumption
+		 * until its answer comes back. */
 	} else if (orch_schedulable(cur) && json_object_get(o->unsched, key) == NULL) {
 		sched_pod_remove(o->sched, key);
 		json_object_set_new(o->pending, key, json_true());
@@ -284,10 +313,154 @@ static void orch_on_change(void *arg, struct informer *inf, enum informer_event 
 	}
 }
 
+/* ------------------------------------------------------------ binders */
+
+static void orch_job_free(struct orch_bind_job *j)
+{
+	while (j) {
+		struct orch_bind_job *n = j->next;
+		json_decref(j->body);
+		json_decref(j->resp);
+		free(j);
+		j = n;
+	}
+}
+
+
+static void *orch_binder_main(void *arg)
+{
+	struct orch *o = arg;
+	char err[APIC_ERRMSG_SIZE];
+	struct apic *c = apic_create(&o->p.api, err, sizeof(err));
+	if (c == NULL)
+		orch_logf(o, "binder: %s", err);
+	pthread_mutex_lock(&o->bind_lock);
+	for (;;) {
+		while (o->bind_todo == NULL && !o->bind_stop)
+			pthread_cond_wait(&o->bind_cond, &o->bind_lock);
+		if (o->bind_stop)
+			break;
+		struct orch_bind_job *j = o->bind_todo;
+		o->bind_todo = j->next;
+		pthread_mutex_unlock(&o->bind_lock);
+		struct apic_resp r;
+		memset(&r, 0, sizeof(r));
+		j->status = -1;
+		/* Checked here too: the lead may be gone since the decision. */
+		if (c && !o->stop && orch_leader(o)) {
+			if (apic_request(c, "POST", j->path, j->body, &r) == APIC_OK) {
+				j->status = r.status;
+				j->resp = r.body;
+				r.body = NULL;
+			}
+			snprintf(j->errmsg, sizeof(j->errmsg), "%s", r.errmsg);
+		}
+		apic_resp_clear(&r);
+		pthread_mutex_lock(&o->bind_lock);
+		j->next = o->bind_done;
+		o->bind_done = j;
+		informer_queue_wake(o->q);
+	}
+	pthread_mutex_unlock(&o->bind_lock);
+	apic_free(c);
+	return NULL;
+}
+
+/* Hand a binding to the binders; the pod is accounted on node at once
+ * (assumed), so the next decisions see it. */
+static void orch_bind(struct orch *o, const char *key, const json_t *pod, const char *node)
+{
+	struct orch_bind_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return;
+	snprintf(j->key, sizeof(j->key), "%s", key);
+	snprintf(j->node, sizeof(j->node), "%s", node);
+	orch_pod_path(j->path, sizeof(j->path), pod, "binding");
+	const char *rv = json_string_value(
+		json_object_get(json_object_get(pod, "metadata"), "resourceVersion"));
+	snprintf(j->rv, sizeof(j->rv), "%s", rv ? rv : "");
+	/* At the version we decided on: a pod changed since is re-decided. */
+	j->body = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "apiVersion", "v1", "kind",
+			    "Binding", "metadata", "name", ctlr_name(pod), "target", "kind", "Node",
+			    "name", node);
+	if (j->body == NULL || json_object_set_new(o->inflight, key, json_true()) != 0) {
+		orch_job_free(j);
+		return;
+	}
+	if (rv)
+		json_object_set_new(json_object_get(j->body, "metadata"), "resourceVersion",
+				    json_string(rv));
+	json_object_del(o->pending, key);
+	sched_pod_set(o->sched, key, pod, node, NULL, 0);
+	pthread_mutex_lock(&o->bind_lock);
+	j->next = o->bind_todo;
+	o->bind_todo = j;
+	pthread_cond_signal(&o->bind_cond);
+	pthread_mutex_unlock(&o->bind_lock);
+}
+
+/* Answers of the binders: keep, correct or undo each assumption. */
+static void orch_bind_results(struct orch *o)
+{
+	pthread_mutex_lock(&o->bind_lock);
+	struct orch_bind_job *j = o->bind_done;
+	o->bind_done = NULL;
+	pthread_mutex_unlock(&o->bind_lock);
+	for (struct orch_bind_job *k = j; k; k = k->next) {
+		json_object_del(o->inflight, k->key);
+		const json_t *cur = informer_get(o->inf[ORCH_PODS], k->key);
+		if (k->status == 200 || k->status == 201) {
+			__atomic_add_fetch(&o->stats.bound, 1, __ATOMIC_RELAXED);
+			if (json_is_object(k->resp) && ctlr_pod_node(k->resp))
+				informer_put_local(o->inf[ORCH_PODS], k->resp, orch_on_change, o);
+			continue;
+		}
+		if (k->status == 409)
+			__atomic_add_fetch(&o->stats.bind_conflicts, 1, __ATOMIC_RELAXED);
+		else if (k->status > 0 && k->status != 404)
+			orch_logf(o, "binding %s to %s: HTTP %ld: %s", k->key, k->node, k->status,
+				  k->errmsg);
+		/* Undo the assumption; the cache says what is true now. */
+		sched_pod_remove(o->sched, k->key);
+		if (cur == NULL) {
+			continue;
+		} else if (ctlr_pod_node(cur)) {
+			orch_pod_changed(o, k->key, NULL, cur);
+		} else if (k->status == 409) {
+			/* Someone else bound it (the watch will show it), or it
+			 * changed since we decided: re-decide only in that case,
+			 * never retry the same binding blindly. */
+			const char *rv = json_string_value(
+				json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
+			if (rv && strcmp(rv, k->rv) != 0)
+				orch_pod_changed(o, k->key, NULL, cur);
+		} else if (k->status != 404) {
+			json_object_set_new(o->unsched, k->key, json_true());
+		}
+	}
+	orch_job_free(j);
+}
+
 /* ------------------------------------------------------------ term */
+
+static void orch_binders_stop(struct orch *o)
+{
+	pthread_mutex_lock(&o->bind_lock);
+	o->bind_stop = 1;
+	pthread_cond_broadcast(&o->bind_cond);
+	pthread_mutex_unlock(&o->bind_lock);
+	for (size_t i = 0; i < o->n_binders; i++)
+		pthread_join(o->binders[i], NULL);
+	o->n_binders = 0;
+	orch_job_free(o->bind_todo);
+	orch_job_free(o->bind_done);
+	o->bind_todo = o->bind_done = NULL;
+	o->bind_stop = 0;
+}
 
 static void orch_deactivate(struct orch *o)
 {
+	orch_binders_stop(o);
 	for (int i = 0; i < ORCH_NRES; i++) {
 		informer_stop(o->inf[i]);
 		o->inf[i] = NULL;
@@ -300,8 +473,8 @@ static void orch_deactivate(struct orch *o)
 	o->sched = NULL;
 	ipam_free(o->ipam);
 	o->ipam = NULL;
-	json_t **sets[] = {&o->pending, &o->unsched,    &o->dirty_dep,
-			   &o->dirty_svc, &o->first_seen, &o->warned};
+	json_t **sets[] = {&o->pending,    &o->unsched, &o->dirty_dep, &o->dirty_svc,
+			   &o->first_seen, &o->warned,  &o->inflight};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
 		json_decref(*sets[i]);
 		*sets[i] = NULL;
@@ -324,8 +497,9 @@ static bool orch_activate(struct orch *o)
 	o->dirty_svc = json_object();
 	o->first_seen = json_object();
 	o->warned = json_object();
+	o->inflight = json_object();
 	if (!o->api || !o->sched || !o->ipam || !o->q || !o->pending || !o->unsched ||
-	    !o->dirty_dep || !o->dirty_svc || !o->first_seen || !o->warned) {
+	    !o->dirty_dep || !o->dirty_svc || !o->first_seen || !o->warned || !o->inflight) {
 		orch_logf(o, "cannot take up leadership: %s",
 			  o->api && o->ipam ? "out of memory" : err);
 		orch_deactivate(o);
@@ -346,6 +520,16 @@ static bool orch_activate(struct orch *o)
 			orch_deactivate(o);
 			return false;
 		}
+	}
+	for (size_t i = 0; i < ORCH_BINDERS; i++) {
+		if (pthread_create(&o->binders[i], NULL, orch_binder_main, o) != 0)
+			break;
+		o->n_binders++;
+	}
+	if (o->n_binders == 0) {
+		orch_logf(o, "cannot start a binder thread");
+		orch_deactivate(o);
+		return false;
 	}
 	o->active = true;
 	o->last_nodes_us = o->last_resync_us = o->last_unsched_us = 0;
@@ -377,10 +561,12 @@ static void orch_ipam(struct orch *o)
 		if (node == NULL)
 			continue;
 		int rc = ipam_alloc(o->ipam, k, cidr, sizeof(cidr), err, sizeof(err));
-		if (rc != IPAM_OK) {
-			char wk[300];
-			snprintf(wk, sizeof(wk), "ipam:%s", k);
-			orch_warn_once(o, wk, "%s", err);
+		if (rc == IPAM_ERR_FULL) {
+			/* One line for all the nodes left without, not one each. */
+			orch_warn_once(o, "ipam:full", "%s (and any other node without one)", err);
+			break;
+		} else if (rc != IPAM_OK) {
+			orch_warn_once(o, k, "%s", err);
 			continue;
 		}
 		json_t *upd = json_deep_copy(node);
@@ -627,47 +813,6 @@ static void orch_unschedulable(struct orch *o, const json_t *pod, const char *ms
 		orch_logf(o, "FailedScheduling status for %s: HTTP %ld: %s", path, st, r.errmsg);
 	apic_resp_clear(&r);
 	json_decref(upd);
-}
-
-static void orch_bind(struct orch *o, const char *key, const json_t *pod, const char *node)
-{
-	char path[768];
-	orch_pod_path(path, sizeof(path), pod, "binding");
-	/* At the version we decided on: a pod changed since is re-decided. */
-	const char *rv = json_string_value(
-		json_object_get(json_object_get(pod, "metadata"), "resourceVersion"));
-	json_t *b = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "apiVersion", "v1", "kind",
-			      "Binding", "metadata", "name", ctlr_name(pod), "target", "kind",
-			      "Node", "name", node);
-	if (b == NULL)
-		return;
-	if (rv)
-		json_object_set_new(json_object_get(b, "metadata"), "resourceVersion",
-				    json_string(rv));
-	struct apic_resp r;
-	long st = orch_write(o, "POST", path, b, &r);
-	json_decref(b);
-	json_object_del(o->pending, key);
-	if (st == 200 || st == 201) {
-		__atomic_add_fetch(&o->stats.bound, 1, __ATOMIC_RELAXED);
-		if (json_is_object(r.body) && ctlr_pod_node(r.body)) {
-			informer_put_local(o->inf[ORCH_PODS], r.body, orch_on_change, o);
-		} else {
-			/* Answer without the pod: account it ourselves until
-			 * the watch delivers the bound pod. */
-			sched_pod_set(o->sched, key, pod, node, NULL, 0);
-		}
-	} else if (st == 409) {
-		/* Bound by someone else, or changed since we read it: never
-		 * retry blindly; the watch brings the new version. */
-		__atomic_add_fetch(&o->stats.bind_conflicts, 1, __ATOMIC_RELAXED);
-	} else if (st > 0 && st != 404) {
-		orch_logf(o, "binding %s to %s: HTTP %ld: %s", key, node, st, r.errmsg);
-		json_object_set_new(o->unsched, key, json_true());
-	} else if (st < 0) {
-		json_object_set_new(o->unsched, key, json_true());
-	}
-	apic_resp_clear(&r);
 }
 
 static void orch_schedule(struct orch *o, int64_t now)
@@ -1041,6 +1186,7 @@ static void *orch_main(void *arg)
 			continue;
 		}
 		informer_drain(o->q, 100, orch_on_change, o);
+		orch_bind_results(o);
 		if (orch_all_synced(o) && orch_leader(o))
 			orch_round(o);
 	}
@@ -1100,9 +1246,13 @@ struct orch *orch_start(const struct orch_params *p, char *errmsg, size_t errlen
 		sluice_errf(-1, errmsg, errlen, "orch: evict_rate: must be 0..1e6 nodes/s");
 		goto fail;
 	}
+	pthread_mutex_init(&o->bind_lock, NULL);
+	pthread_cond_init(&o->bind_cond, NULL);
 	int rc = pthread_create(&o->thread, NULL, orch_main, o);
 	if (rc != 0) {
 		sluice_errf(-1, errmsg, errlen, "orch: thread: %s", strerror(rc));
+		pthread_mutex_destroy(&o->bind_lock);
+		pthread_cond_destroy(&o->bind_cond);
 		goto fail;
 	}
 	return o;
@@ -1117,6 +1267,8 @@ void orch_stop(struct orch *o)
 		return;
 	o->stop = 1;
 	pthread_join(o->thread, NULL);
+	pthread_mutex_destroy(&o->bind_lock);
+	pthread_cond_destroy(&o->bind_cond);
 	free(o);
 }
 
