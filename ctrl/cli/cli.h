@@ -68,6 +68,9 @@ int cli_query_add(char *q, size_t size, const char *key, const char *value);
  */
 int cli_manifest_parse(const char *text, size_t len, const char *name, json_t **docs,
 		       char *errmsg, size_t errlen);
+/* Whether an unquoted YAML scalar with this text reads back as a string
+ * (the printer quotes it otherwise). */
+bool cli_plain_is_string(const char *s);
 /* The same from a file, or stdin when path is "-". */
 int cli_manifest_load(const char *path, json_t **docs, char *errmsg, size_t errlen);
 

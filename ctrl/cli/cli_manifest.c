@@ -106,6 +106,56 @@ static bool cli_is_float(const char *s)
 	return *s == '\0';
 }
 
+static bool cli_is_digit(char ch, int base)
+{
+	return (ch >= '0' && ch <= (base == 8 ? '7' : '9')) ||
+	       (base == 16 && ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')));
+}
+
+/* The value of a plain (unquoted, untagged) scalar: YAML 1.2 core schema. */
+static json_t *cli_resolve_plain(const char *s, size_t len)
+{
+	if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+	    strcmp(s, "NULL") == 0)
+		return json_null();
+	if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
+		return json_true();
+	if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
+		return json_false();
+	if (cli_is_int(s)) {
+		errno = 0;
+		char *end;
+		long long v = strtoll(s, &end, 10);
+		if (errno == 0 && *end == '\0')
+			return json_integer(v);
+		return json_stringn(s, len); /* too big for JSON's int64 */
+	}
+	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
+		int base = s[1] == 'x' ? 16 : 8;
+		bool digits = true;
+		for (size_t i = 2; i < len; i++)
+			digits = digits && cli_is_digit(s[i], base);
+		errno = 0;
+		long long v = digits ? strtoll(s + 2, NULL, base) : 0;
+		if (digits && errno == 0)
+			return json_integer(v);
+	}
+	if (cli_is_float(s)) {
+		double d = strtod(s, NULL);
+		if (isfinite(d))
+			return json_real(d);
+	}
+	return json_stringn(s, len);
+}
+
+bool cli_plain_is_string(const char *s)
+{
+	json_t *v = cli_resolve_plain(s, strlen(s));
+	bool str = json_is_string(v) || v == NULL;
+	json_decref(v);
+	return str;
+}
+
 static json_t *cli_scalar(struct cli_yaml *y, const yaml_event_t *ev, int *rc)
 {
 	const char *s = (const char *)ev->data.scalar.value;
@@ -139,36 +189,7 @@ static json_t *cli_scalar(struct cli_yaml *y, const yaml_event_t *ev, int *rc)
 		}
 		plain = true; /* !!int/!!float resolve below; unknown tags are ignored */
 	}
-	if (!plain)
-		return json_stringn(s, len);
-	if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-	    strcmp(s, "NULL") == 0)
-		return json_null();
-	if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
-		return json_true();
-	if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
-		return json_false();
-	if (cli_is_int(s)) {
-		errno = 0;
-		char *end;
-		long long v = strtoll(s, &end, 10);
-		if (errno == 0 && *end == '\0')
-			return json_integer(v);
-		return json_stringn(s, len); /* too big for JSON's int64 */
-	}
-	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
-		char *end;
-		errno = 0;
-		long long v = strtoll(s + 2, &end, s[1] == 'x' ? 16 : 8);
-		if (errno == 0 && *end == '\0' && end != s + 2)
-			return json_integer(v);
-	}
-	if (cli_is_float(s)) {
-		double d = strtod(s, NULL);
-		if (isfinite(d))
-			return json_real(d);
-	}
-	return json_stringn(s, len);
+	return plain ? cli_resolve_plain(s, len) : json_stringn(s, len);
 }
 
 static struct cli_anchor *cli_anchor_find(struct cli_yaml *y, const char *name)

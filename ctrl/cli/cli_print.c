@@ -497,16 +497,12 @@ static int cli_emit_scalar(yaml_emitter_t *em, const char *s, bool quote_if_ambi
 	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
 	/* A string that would read back as another type gets quotes. */
 	if (quote_if_ambiguous) {
-		bool ambiguous = s[0] == '\0' || strcmp(s, "~") == 0 ||
-				 strcasecmp(s, "null") == 0 || strcasecmp(s, "true") == 0 ||
-				 strcasecmp(s, "false") == 0 || strcasecmp(s, "yes") == 0 ||
+		/* Also YAML 1.1's booleans, for readers older than 1.2. */
+		bool ambiguous = !cli_plain_is_string(s) || strcasecmp(s, "yes") == 0 ||
 				 strcasecmp(s, "no") == 0 || strcasecmp(s, "on") == 0 ||
-				 strcasecmp(s, "off") == 0;
-		if (!ambiguous) {
-			char *end;
-			(void)strtod(s, &end);
-			ambiguous = end != s && *end == '\0';
-		}
+				 strcasecmp(s, "off") == 0 || strcasecmp(s, "y") == 0 ||
+				 strcasecmp(s, "n") == 0 || strcasecmp(s, "null") == 0 ||
+				 strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0;
 		if (ambiguous)
 			style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	}
@@ -558,6 +554,9 @@ static int cli_emit_value(yaml_emitter_t *em, const json_t *v, int depth)
 		return cli_emit_scalar(em, buf, false);
 	case JSON_REAL:
 		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+		/* 1000.0 must not read back as the integer 1000. */
+		if (strpbrk(buf, ".eEn") == NULL)
+			strcat(buf, ".0");
 		return cli_emit_scalar(em, buf, false);
 	case JSON_TRUE:
 		return cli_emit_scalar(em, "true", false);
