@@ -40,30 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL: $*"
-	for f in "$WORK"/out "$WORK"/err "$WORK"/watch.out; do
-		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
-	done
+fail_extra() {
 	for i in 1 2 3; do
 		echo "--- m$i log (tail)"
 		tail -n 10 "$WORK/m$i.log" 2>/dev/null
 	done
-	exit 1
 }
-
-run() { # EXPECTED_RC args...: output in $WORK/out, $WORK/err
-	local want=$1
-	shift
-	"$SLUICE" "$@" >"$WORK/out" 2>"$WORK/err"
-	local rc=$?
-	[ "$rc" = "$want" ] || fail "sluice $* exited $rc, expected $want"
-}
-has() { grep -q -- "$2" "$WORK/$1" || fail "$1 of the last command lacks \"$2\""; }
-jcheck() { # python expression over d (the JSON in $WORK/out)
-	python3 -c "import json,sys; d=json.load(open('$WORK/out')); sys.exit(0 if ($1) else 1)" ||
-		fail "check failed: $1"
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 peer() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
 api() { echo "https://127.0.0.1:$((BASE + 10 + $1))"; }
@@ -181,12 +164,10 @@ has err "Error from server (AlreadyExists)"
 echo "4. get -w prints a pod created by another process"
 "$SLUICE" get pods -w --no-headers >"$WORK/watch.out" 2>"$WORK/watch.err" &
 WPID=$!
-for _ in $(seq 100); do grep -q web-1 "$WORK/watch.out" && break; sleep 0.05; done
-grep -q web-1 "$WORK/watch.out" || fail "get -w did not list first"
+watch_until "$WORK/watch.out" web-1
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: web-2, labels: {app: web}}\nspec: {nodeName: n1, containers: [{name: c, image: busybox}]}\n' |
 	"$SLUICE" apply -f - >/dev/null || fail "apply web-2"
-for _ in $(seq 100); do grep -q web-2 "$WORK/watch.out" && break; sleep 0.05; done
-grep -q web-2 "$WORK/watch.out" || fail "get -w did not print the new pod"
+watch_until "$WORK/watch.out" web-2
 kill -INT "$WPID"
 wait "$WPID"
 WRC=$?

@@ -30,23 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL: $*"
-	for f in "$WORK"/out "$WORK"/err "$WORK"/watch.out; do
-		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
-	done
-	exit 1
-}
-
-# run EXPECTED_RC sluice-args...: output in $WORK/out and $WORK/err
-run() {
-	local want=$1
-	shift
-	"$SLUICE" "$@" >"$WORK/out" 2>"$WORK/err"
-	local rc=$?
-	[ "$rc" = "$want" ] || fail "sluice $* exited $rc, expected $want"
-}
-has() { grep -q -- "$2" "$WORK/$1" || fail "$1 of the last command lacks \"$2\""; }
+. "$(dirname "$0")/cli_lib.sh"
 
 start_fake() { # name args...
 	local name=$1
@@ -155,12 +139,10 @@ echo "5. get -w prints a change made by another process"
 "$SLUICE" get pods -w --no-headers >"$WORK/watch.out" 2>"$WORK/watch.err" &
 WPID=$!
 PIDS+=($WPID)
-for _ in $(seq 100); do grep -q web-1 "$WORK/watch.out" && break; sleep 0.05; done
-grep -q web-1 "$WORK/watch.out" || fail "get -w did not list first"
+watch_until "$WORK/watch.out" web-1
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: late-1}\nspec: {containers: [{name: c, image: x}]}\n' |
 	"$SLUICE" apply -f - >/dev/null || fail "apply late-1"
-for _ in $(seq 100); do grep -q late-1 "$WORK/watch.out" && break; sleep 0.05; done
-grep -q late-1 "$WORK/watch.out" || fail "get -w did not print the new pod"
+watch_until "$WORK/watch.out" late-1
 kill -INT $WPID
 wait $WPID
 WRC=$?
