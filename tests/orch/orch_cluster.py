@@ -62,7 +62,10 @@ def cleanup():
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-    shutil.rmtree(WORK, ignore_errors=True)
+    if os.environ.get("ORCH_CLUSTER_KEEP"):
+        print("orch_cluster: kept " + WORK)
+    else:
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 def fail(msg):

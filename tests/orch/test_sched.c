@@ -84,6 +84,13 @@ static void bind(struct sched *s, json_t *p, const char *nodename)
 	assert_int_equal(sched_pod_set(s, key, p, nodename, err, sizeof(err)), SCHED_OK);
 }
 
+/* bind() a pod made for the purpose, then drop it. */
+static void bind_new(struct sched *s, json_t *p, const char *nodename)
+{
+	bind(s, p, nodename);
+	json_decref(p);
+}
+
 /* 1. Quantities: a table of strings and their values. */
 static void test_quantity(void **state)
 {
@@ -308,7 +315,7 @@ static void test_score_least_allocated(void **state)
 	assert_string_equal(r.node, "b");
 	/* Bigger node, same usage: the bigger one has more free. */
 	add_node(s, node("c", "16", "32Gi", NULL));
-	bind(s, pod("x", "2", "4Gi", NULL), "c");
+	bind_new(s, pod("x", "2", "4Gi", NULL), "c");
 	pick(s, p, &r);
 	assert_string_equal(r.node, "c");
 	json_decref(big);
@@ -324,8 +331,8 @@ static void test_score_balanced(void **state)
 	struct sched *s = sched_create(&(struct sched_params){.w_balanced = 1});
 	add_node(s, node("a", "4", "8Gi", NULL));
 	add_node(s, node("b", "4", "8Gi", NULL));
-	bind(s, pod("cpuhog", "3", "1Gi", NULL), "a");
-	bind(s, pod("memhog", "1", "6Gi", NULL), "b");
+	bind_new(s, pod("cpuhog", "3", "1Gi", NULL), "a");
+	bind_new(s, pod("memhog", "1", "6Gi", NULL), "b");
 	json_t *p = pod("p", "100m", "4Gi", NULL);
 	struct sched_result r;
 	pick(s, p, &r);
@@ -378,7 +385,7 @@ static void test_score_spread(void **state)
 		 owner);
 	json_t *p = js(buf);
 	bind(s, p, "a");
-	bind(s, pod("other", "500m", "1Gi", NULL), "b");
+	bind_new(s, pod("other", "500m", "1Gi", NULL), "b");
 	struct sched_result r;
 	pick(s, p, &r);
 	assert_string_equal(r.node, "b");
