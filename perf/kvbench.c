@@ -6,9 +6,9 @@
  *   kvbench put      closed loop: N clients (threads, one kept-alive HTTP
  *                    connection each), each puts a V-byte value and waits for
  *                    the answer; prints puts/s and p50/p99 latency
- *   kvbench failover a new put to every endpoint every few ms (libcurl
- *                    multi, never waiting for earlier ones); after a warm-up
- *                    it SIGKILLs the given PID (the leader, found by the
+ *   kvbench failover a put to every endpoint every few ms (--probers
+ *                    threads per endpoint take turns); after a warm-up it
+ *                    SIGKILLs the given PID (the leader, found by the
  *                    caller) and reports the time from the kill to the first
  *                    acknowledged write issued after it
  *
@@ -28,8 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "kvc.h"
 
 #define KB_MAX_CLIENTS 1024
@@ -45,6 +43,7 @@ struct kb_cfg {
 	pid_t kill_pid;
 	unsigned interval_ms;
 	unsigned max_wait_ms;
+	unsigned probers; /* failover: threads per endpoint */
 	bool timeout_set;
 };
 
@@ -160,8 +159,10 @@ static void kb_usage(FILE *f)
 "  --label NAME          system name for the RESULT line\n"
 "  --kill-pid PID        failover: the process to SIGKILL (the leader)\n"
 "  --interval-ms N       failover: probe period per endpoint, default 5\n"
+"  --probers N           failover: threads per endpoint sharing that period,\n"
+"                        each with a kept-alive connection, default 16\n"
 "  --max-wait-ms N       failover: give up after, default 15000\n"
-"  --timeout-ms N        per request, default 5000 (failover: 2000)\n"
+"  --timeout-ms N        per request, default 5000 (failover: 500)\n"
 "  --help\n");
 }
 
@@ -177,6 +178,7 @@ static int kb_args(int argc, char **argv, struct kb_cfg *cfg)
 		{ "kill-pid", required_argument, NULL, 'p' },
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "max-wait-ms", required_argument, NULL, 'M' },
+		{ "probers", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -202,6 +204,7 @@ static int kb_args(int argc, char **argv, struct kb_cfg *cfg)
 	cfg->value_size = 256;
 	cfg->interval_ms = 5;
 	cfg->max_wait_ms = 15000;
+	cfg->probers = 16;
 	cfg->kp.timeout_ms = 5000;
 	snprintf(cfg->label, sizeof(cfg->label), "?");
 	optind = 2;
@@ -252,6 +255,11 @@ static int kb_args(int argc, char **argv, struct kb_cfg *cfg)
 				return -EINVAL;
 			cfg->max_wait_ms = (unsigned)v;
 			break;
+		case 'P':
+			if (kvc_num("kvbench", "--probers", optarg, 1, 64, &v))
+				return -EINVAL;
+			cfg->probers = (unsigned)v;
+			break;
 		case 'h':
 			kb_usage(stdout);
 			exit(0);
@@ -267,8 +275,10 @@ static int kb_args(int argc, char **argv, struct kb_cfg *cfg)
 	}
 	if (kvc_opt_done("kvbench", &cfg->kp))
 		return -EINVAL;
+	/* Short, so a prober stuck on a put the dead leader lost is freed
+	 * soon (it then reconnects); long enough for a put in a new term. */
 	if (cfg->failover && !cfg->timeout_set)
-		cfg->kp.timeout_ms = 2000;
+		cfg->kp.timeout_ms = 500;
 	if (cfg->failover && cfg->kill_pid == 0) {
 		fprintf(stderr, "kvbench: failover: --kill-pid is required\n");
 		return -EINVAL;
@@ -356,149 +366,104 @@ static int kb_run_put(const struct kb_cfg *cfg, struct kb_client *cls)
 	return total ? 0 : 1;
 }
 
-static size_t kb_discard(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	(void)ptr;
-	(void)ud;
-	return size * nmemb;
-}
-
-struct kb_probe {
-	CURL *h;
-	uint64_t t0;
-	bool busy;
-};
+/* Shared by the probers: the kill instant (0 before), the first ack. */
+static _Atomic uint64_t kb_kill_ns;
+static _Atomic uint64_t kb_first_ack;
 
 /*
- * One thread, libcurl multi: every interval_ms a new put goes to every
- * endpoint whatever happened to the earlier ones. A request the old leader
- * (or a follower that forwarded to it) will never answer only occupies its
- * slot until its timeout; it cannot delay the next probe, so the first
- * acknowledged write after the kill is seen within one interval.
+ * Prober j of an endpoint owns every probers-th slot of interval_ms, so
+ * together they put every interval_ms; each keeps its connection alive.
+ * A put the dead leader (or a follower forwarding to it) never answers
+ * holds only its own prober, for at most the request timeout, after which
+ * that prober reconnects and goes on: the first ack after the election is
+ * seen within about timeout / probers of it.
  */
-static int kb_run_failover(const struct kb_cfg *cfg)
+static void *kb_probe_main(void *arg)
 {
-	enum { KB_MAX_PROBES = 2048 };
-	size_t n_ep = cfg->kp.n_endpoints;
-	struct kb_probe *pr = calloc(KB_MAX_PROBES, sizeof(*pr));
-	struct curl_slist *hdr = curl_slist_append(NULL,
-		"Content-Type: application/json");
-	CURLM *m = curl_multi_init();
+	struct kb_client *cl = arg;
+	const struct kb_cfg *cfg = cl->cfg;
+	struct kvc_reply *r = malloc(sizeof(*r));
 	uint64_t iv = (uint64_t)cfg->interval_ms * 1000000ull;
-	uint64_t start = kb_now(), next = start, t_kill = 0, best = 0;
-	unsigned long seq = 0, saturated = 0, failed_after = 0;
-	int rc = 1;
+	uint64_t period = iv * cfg->probers;
+	uint64_t seq = 0;
 
-	if (!pr || !hdr || !m) {
-		fprintf(stderr, "kvbench: out of memory\n");
-		goto out;
+	if (!r) {
+		cl->oom = 1;
+		return NULL;
 	}
-	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)KB_MAX_PROBES);
-	for (size_t i = 0; i < KB_MAX_PROBES; i++) {
-		pr[i].h = curl_easy_init();
-		if (!pr[i].h) {
-			fprintf(stderr, "kvbench: out of memory\n");
-			goto out;
-		}
-		kvc_setup_handle(pr[i].h, &cfg->kp);
-		curl_easy_setopt(pr[i].h, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(pr[i].h, CURLOPT_WRITEFUNCTION, kb_discard);
-		curl_easy_setopt(pr[i].h, CURLOPT_PRIVATE, &pr[i]);
-	}
-	for (;;) {
-		uint64_t now = kb_now();
-		if (!t_kill && now - start >= (uint64_t)(cfg->warmup * 1e9)) {
-			t_kill = kb_now();
-			if (kill(cfg->kill_pid, SIGKILL)) {
-				fprintf(stderr, "kvbench: kill %d: %s\n",
-					(int)cfg->kill_pid, strerror(errno));
-				goto out;
-			}
-		}
-		if (t_kill && now - t_kill > (uint64_t)cfg->max_wait_ms * 1000000ull)
+	kb_sleep_ns(iv * (cl->id / cfg->kp.n_endpoints));
+	while (!atomic_load(&kb_stop)) {
+		char key[64], val[32];
+		uint64_t t0 = kb_now();
+		uint64_t kill_ns = atomic_load(&kb_kill_ns);
+		snprintf(key, sizeof(key), "probe/%u", cl->id);
+		snprintf(val, sizeof(val), "%" PRIu64, seq++);
+		kvc_put(cl->c, key, val, strlen(val), r);
+		uint64_t t1 = kb_now();
+		/* Only puts issued after the kill measure the failover: an
+		 * earlier one may have been committed by the old leader. */
+		if (r->status == KVC_OK && kill_ns && t0 >= kill_ns) {
+			uint64_t cur = 0;
+			atomic_compare_exchange_strong(&kb_first_ack, &cur, t1);
+			if (cur && t1 < cur)
+				atomic_store(&kb_first_ack, t1);
 			break;
-		while (now >= next) {
-			for (size_t e = 0; e < n_ep; e++) {
-				size_t i = 0;
-				while (i < KB_MAX_PROBES && pr[i].busy)
-					i++;
-				if (i == KB_MAX_PROBES) {
-					saturated++;
-					continue;
-				}
-				char key[64], val[32], url[320];
-				snprintf(key, sizeof(key), "probe/%zu", e);
-				snprintf(val, sizeof(val), "%lu", seq++);
-				snprintf(url, sizeof(url), "%s/v3/kv/put",
-					 cfg->kp.endpoints[e]);
-				char *body = kvc_put_body(key, val, strlen(val));
-				if (!body)
-					continue;
-				curl_easy_setopt(pr[i].h, CURLOPT_URL, url);
-				curl_easy_setopt(pr[i].h, CURLOPT_COPYPOSTFIELDS,
-						 body);
-				free(body);
-				pr[i].t0 = kb_now();
-				pr[i].busy = true;
-				curl_multi_add_handle(m, pr[i].h);
-			}
-			next += iv;
 		}
-		int running, left;
-		curl_multi_perform(m, &running);
-		CURLMsg *msg;
-		while ((msg = curl_multi_info_read(m, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct kb_probe *p;
-			long http = 0;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-					  (char **)&p);
-			curl_easy_getinfo(msg->easy_handle,
-					  CURLINFO_RESPONSE_CODE, &http);
-			bool ok = msg->data.result == CURLE_OK && http == 200;
-			/* Only writes issued after the kill measure the
-			 * failover: an earlier one may have been committed
-			 * by the old leader. */
-			if (ok && t_kill && p->t0 >= t_kill && !best)
-				best = kb_now();
-			if (!ok && t_kill)
-				failed_after++;
-			curl_multi_remove_handle(m, msg->easy_handle);
-			p->busy = false;
-		}
-		if (best)
-			break;
-		now = kb_now();
-		int wait_ms = next > now ? (int)((next - now) / 1000000ull) : 0;
-		curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+		if (r->status != KVC_OK && kill_ns)
+			cl->errors++;
+		if (t1 - t0 < period)
+			kb_sleep_ns(period - (t1 - t0));
 	}
-	if (saturated)
-		printf("%s: %lu probes skipped: %d requests in flight\n",
-		       cfg->label, saturated, KB_MAX_PROBES);
+	free(r);
+	return NULL;
+}
+
+static int kb_run_failover(const struct kb_cfg *cfg, struct kb_client *cls)
+{
+	unsigned n = (unsigned)cfg->kp.n_endpoints * cfg->probers;
+
+	if (n > KB_MAX_CLIENTS) {
+		fprintf(stderr, "kvbench: --probers: at most %u threads in "
+			"all\n", KB_MAX_CLIENTS);
+		return 1;
+	}
+	/* kvc_create(..., i) starts client i at endpoint i % n_endpoints */
+	if (kb_start(cls, n, cfg, kb_probe_main))
+		return 1;
+	kb_sleep_ns((uint64_t)(cfg->warmup * 1e9));
+	uint64_t t_kill = kb_now();
+	atomic_store(&kb_kill_ns, t_kill);
+	if (kill(cfg->kill_pid, SIGKILL)) {
+		fprintf(stderr, "kvbench: kill %d: %s\n", (int)cfg->kill_pid,
+			strerror(errno));
+		kb_join(cls, n);
+		return 1;
+	}
+	while (!atomic_load(&kb_first_ack) &&
+	       kb_now() - t_kill < (uint64_t)cfg->max_wait_ms * 1000000ull)
+		kb_sleep_ns(1000000);
+	/* Probers in flight may still land an earlier-issued ack; give them
+	 * one timeout to report, then stop. */
+	if (atomic_load(&kb_first_ack))
+		kb_sleep_ns((uint64_t)cfg->kp.timeout_ms * 1000000ull);
+	kb_join(cls, n);
+	uint64_t best = atomic_load(&kb_first_ack);
+	unsigned long failed = 0;
+	for (unsigned i = 0; i < n; i++)
+		failed += cls[i].errors;
 	if (!best) {
 		printf("%s: no write acknowledged within %u ms of killing pid "
 		       "%d\n", cfg->label, cfg->max_wait_ms, (int)cfg->kill_pid);
 		printf("RESULT failover system=%s ms=-1\n", cfg->label);
-		goto out;
+		return 1;
 	}
 	double ms = (double)(best - t_kill) / 1e6;
 	printf("%s: SIGKILL pid %d -> first acknowledged write %.1f ms later "
-	       "(%lu probes failed meanwhile)\n", cfg->label,
-	       (int)cfg->kill_pid, ms, failed_after);
+	       "(%lu probes failed meanwhile; resolution about %.0f ms)\n",
+	       cfg->label, (int)cfg->kill_pid, ms, failed,
+	       (double)cfg->kp.timeout_ms / cfg->probers);
 	printf("RESULT failover system=%s ms=%.1f\n", cfg->label, ms);
-	rc = 0;
-out:
-	for (size_t i = 0; pr && i < KB_MAX_PROBES; i++) {
-		if (pr[i].busy)
-			curl_multi_remove_handle(m, pr[i].h);
-		if (pr[i].h)
-			curl_easy_cleanup(pr[i].h);
-	}
-	free(pr);
-	curl_multi_cleanup(m);
-	curl_slist_free_all(hdr);
-	return rc;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -513,7 +478,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvbench: libcurl init failed\n");
 		return 2;
 	}
-	int rc = cfg.failover ? kb_run_failover(&cfg) :
+	int rc = cfg.failover ? kb_run_failover(&cfg, cls) :
 				kb_run_put(&cfg, cls);
 	for (unsigned i = 0; i < KB_MAX_CLIENTS; i++)
 		kvc_free(cls[i].c);
