@@ -45,7 +45,8 @@ start_fake() { # name args...
 	fail "fake_api.py $name did not start"
 }
 
-start_fake good
+# Watch streams end after 1 s so `get -w` has to resume.
+start_fake good --watch-seconds 1
 start_fake noleader --no-leader
 GOOD=https://127.0.0.1:$(cat "$WORK/good.port")
 NOLEADER=https://127.0.0.1:$(cat "$WORK/noleader.port")
@@ -135,14 +136,24 @@ echo "4. get -o yaml | apply -f - is a no-op (the YAML printer reads back)"
 run 0 apply -f - <"$WORK/web.yaml"
 has out "pod/web-1 unchanged"
 
-echo "5. get -w prints a change made by another process"
+echo "5. get -w prints a change made by another process, across stream ends"
 "$SLUICE" get pods -w --no-headers >"$WORK/watch.out" 2>"$WORK/watch.err" &
 WPID=$!
 PIDS+=($WPID)
 watch_until "$WORK/watch.out" web-1
+# Let the server end the stream at least once: get -w resumes from the last
+# revision it printed, so nothing below may appear twice.
+fake_watches() {
+	python3 "$FAKE" --certs "$WORK/pki" --stat "$GOOD" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["watches"])'
+}
+for _ in $(seq 100); do [ "$(fake_watches)" -ge 2 ] && break; sleep 0.05; done
+[ "$(fake_watches)" -ge 2 ] || fail "get -w did not reconnect after the stream ended"
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: late-1}\nspec: {containers: [{name: c, image: x}]}\n' |
 	"$SLUICE" apply -f - >/dev/null || fail "apply late-1"
 watch_until "$WORK/watch.out" late-1
+[ "$(grep -c web-1 "$WORK/watch.out")" = 1 ] || fail "get -w printed web-1 twice after resuming"
+[ "$(grep -c late-1 "$WORK/watch.out")" = 1 ] || fail "get -w printed late-1 twice"
 kill -INT $WPID
 wait $WPID
 WRC=$?

@@ -12,6 +12,9 @@ and /healthz. Knobs for failure paths:
                   straddle chunk boundaries
   /_test/badwatch a watch stream with one good event, then a line of garbage
   /_test/hang     accepts the request and never answers
+  /_test/conns    {"connections": N, "watches": W}: TLS connections accepted
+                  and watch requests served so far
+  --watch-seconds N  a watch stream ends (cleanly) after N seconds
 
   fake_api.py --certs DIR [--port 0] --port-file FILE [--no-leader] [--chunk N]
 --certs DIR makes (once) ca.crt, server.{crt,key}, admin.{crt,key} and
@@ -191,6 +194,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.wfile.write(data)
         if u.path == "/cluster/status":
             return self.send_json(200, self.server.cluster_status())
+        if u.path == "/_test/conns":
+            return self.send_json(200, {"connections": self.server.conns,
+                                        "watches": self.server.watches})
         if u.path == "/_test/hang":
             time.sleep(30)
             return
@@ -322,6 +328,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def watch(self, res, ns, q):
         st = self.server.store
+        with self.server.conns_lock:
+            self.server.watches += 1
         try:
             since = int(q.get("resourceVersion", ["0"])[0] or 0)
         except ValueError:
@@ -336,7 +344,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         def source():
             pos = since
-            deadline = time.time() + 60
+            deadline = time.time() + self.server.watch_seconds
             while time.time() < deadline:
                 out = []
                 with st.lock:
@@ -376,6 +384,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             request.settimeout(10)
             conn = self.ctx.wrap_socket(request, server_side=True)
             conn.settimeout(None)
+            with self.conns_lock:
+                self.conns += 1
         except (ssl.SSLError, OSError) as e:
             if self.verbose:
                 sys.stderr.write("fake_api: handshake: %s\n" % e)
@@ -401,6 +411,16 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             "revision": self.store.rev, "self": 1}
 
 
+def print_stat(url, certs):
+    import http.client
+    ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
+    ctx.load_cert_chain(os.path.join(certs, "admin.crt"), os.path.join(certs, "admin.key"))
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10)
+    c.request("GET", "/_test/conns")
+    print(c.getresponse().read().decode().strip())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--certs", required=True)
@@ -410,9 +430,14 @@ def main():
     ap.add_argument("--chunk", type=int, default=0)
     ap.add_argument("--compacted", type=int, default=0,
                     help="watches from below this revision get a 410 ERROR event")
+    ap.add_argument("--watch-seconds", type=float, default=60)
+    ap.add_argument("--stat", metavar="URL",
+                    help="print /_test/conns of a running fake_api.py and exit")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     make_certs(a.certs)
+    if a.stat:
+        return print_stat(a.stat, a.certs)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(a.certs, "server.crt"), os.path.join(a.certs, "server.key"))
@@ -425,6 +450,10 @@ def main():
     srv.chunk = a.chunk
     srv.compacted = a.compacted
     srv.verbose = a.verbose
+    srv.watch_seconds = a.watch_seconds
+    srv.conns = 0
+    srv.watches = 0
+    srv.conns_lock = threading.Lock()
     if a.port_file:
         tmp = a.port_file + ".tmp"
         with open(tmp, "w") as f:

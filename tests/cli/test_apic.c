@@ -20,7 +20,7 @@
 static const char *script;
 static char certs[256];
 static char ca[300], cert[300], key[300];
-static struct fake_server good, noleader, compacted;
+static struct fake_server good, noleader, compacted, shortwatch;
 
 static int group_setup(void **state)
 {
@@ -28,10 +28,12 @@ static int group_setup(void **state)
 	static const char *const chunked[] = {"--chunk", "7", NULL};
 	static const char *const nl[] = {"--no-leader", NULL};
 	static const char *const comp[] = {"--compacted", "50", NULL};
+	static const char *const sw[] = {"--watch-seconds", "0.5", NULL};
 	fake_certs_dir(certs, sizeof(certs));
 	fake_server_start(&good, script, certs, chunked);
 	fake_server_start(&noleader, script, certs, nl);
 	fake_server_start(&compacted, script, certs, comp);
+	fake_server_start(&shortwatch, script, certs, sw);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
 	snprintf(cert, sizeof(cert), "%s/admin.crt", certs);
 	snprintf(key, sizeof(key), "%s/admin.key", certs);
@@ -44,6 +46,7 @@ static int group_teardown(void **state)
 	fake_server_stop(&good);
 	fake_server_stop(&noleader);
 	fake_server_stop(&compacted);
+	fake_server_stop(&shortwatch);
 	fake_rm_rf(certs);
 	return 0;
 }
@@ -447,6 +450,68 @@ static void test_watch_no_answer(void **state)
 	apic_free(c);
 }
 
+static long server_connections(struct apic *c)
+{
+	struct apic_resp r;
+	assert_int_equal(apic_request(c, "GET", "/_test/conns", NULL, &r), APIC_OK);
+	long n = (long)json_integer_value(json_object_get(r.body, "connections"));
+	apic_resp_clear(&r);
+	return n;
+}
+
+/* Consecutive requests share one TLS connection (keep-alive). */
+static void test_keepalive(void **state)
+{
+	(void)state;
+	struct apic *c = client(good.url, NULL, 0);
+	struct apic_resp r;
+	long before = server_connections(c);
+	for (int i = 0; i < 5; i++) {
+		json_t *pod = i % 2 ? NULL : json_pack("{s:{s:s}}", "metadata", "name", "ka");
+		assert_int_equal(apic_request(c, i % 2 ? "GET" : "POST",
+					      "/api/v1/namespaces/default/pods", pod, &r),
+				 APIC_OK);
+		apic_resp_clear(&r);
+		json_decref(pod);
+	}
+	assert_int_equal(server_connections(c), before);
+	apic_free(c);
+	/* A second client is a second connection: the counter does count. */
+	c = client(good.url, NULL, 0);
+	assert_int_equal(server_connections(c), before + 1);
+	apic_free(c);
+}
+
+/* A server that accepts and never answers costs one timeout. */
+static void test_request_timeout(void **state)
+{
+	(void)state;
+	struct apic *c = client(good.url, NULL, 500);
+	struct apic_resp r;
+	assert_int_equal(apic_request(c, "GET", "/_test/hang", NULL, &r), APIC_ERR_UNREACHABLE);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.errmsg, good.url));
+	assert_non_null(strstr(r.errmsg, "timed out"));
+	apic_free(c);
+}
+
+/* A stream the server ends is an error the caller resumes from. */
+static void test_watch_closed_by_server(void **state)
+{
+	(void)state;
+	struct apic *c = client(shortwatch.url, NULL, 0);
+	char err[APIC_ERRMSG_SIZE];
+	long st;
+	struct collect k = {.want = 10};
+	assert_int_equal(apic_watch(c, "/api/v1/pods?watch=1", collect_cb, &k, NULL, &st, err,
+				    sizeof(err)), APIC_ERR_UNREACHABLE);
+	assert_int_equal(st, 200);
+	assert_int_equal(k.n, 0);
+	assert_non_null(strstr(err, "closed by the server"));
+	assert_string_equal(apic_current_server(c), shortwatch.url);
+	apic_free(c);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -540,6 +605,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_watch_failover_no_leader),
 		cmocka_unit_test(test_watch_stop),
 		cmocka_unit_test(test_watch_no_answer),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_request_timeout),
+		cmocka_unit_test(test_watch_closed_by_server),
 		cmocka_unit_test(test_config),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
