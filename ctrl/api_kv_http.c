@@ -29,11 +29,6 @@
 #include "master.h"
 #include "store_lease.h"
 
-struct api_kv_route {
-	struct master *m;
-	enum api_kv_ep ep;
-};
-
 struct api_kv_call {
 	struct master_propose prop;
 	struct master_read rd;
@@ -255,15 +250,50 @@ static void api_kv_read(struct api_kv_call *c, bool linearizable)
 
 /* ----------------------------------------------------------- handler */
 
+/* Routes are exact paths, so the handler finds its endpoint by path and
+ * the route argument is just the master (nothing to allocate or free). */
+static const struct {
+	const char *path;
+	enum api_kv_ep ep;
+	unsigned flags;
+} api_kv_routes[] = {
+	{"/v3/kv/put", API_KV_PUT, HTTP_ROUTE_FWD_WRITES},
+	{"/v3/kv/range", API_KV_RANGE, 0},
+	{"/v3/kv/deleterange", API_KV_DELETE, HTTP_ROUTE_FWD_WRITES},
+	{"/v3/kv/txn", API_KV_TXN, HTTP_ROUTE_FWD_WRITES},
+	{"/v3/kv/compaction", API_KV_COMPACT, HTTP_ROUTE_FWD_WRITES},
+	{"/v3/lease/grant", API_KV_LEASE_GRANT, HTTP_ROUTE_FWD_WRITES},
+	{"/v3/lease/revoke", API_KV_LEASE_REVOKE, HTTP_ROUTE_FWD_WRITES},
+	{"/v3/kv/lease/revoke", API_KV_LEASE_REVOKE,
+	 HTTP_ROUTE_FWD_WRITES},
+	{"/v3/lease/keepalive", API_KV_LEASE_KEEPALIVE,
+	 HTTP_ROUTE_FWD_WRITES},
+	/* A POST that only reads: forwarded by master_read, like
+	 * range, since the route flags would forward it as a write. */
+	{"/v3/lease/timetolive", API_KV_LEASE_TTL, 0},
+	{"/v3/kv/lease/timetolive", API_KV_LEASE_TTL, 0},
+	{"/v3/watch", API_KV_WATCH, 0},
+};
+#define API_KV_NROUTES (sizeof(api_kv_routes) / sizeof(api_kv_routes[0]))
+
 static void api_kv_handle(struct http_req *req, void *arg)
 {
-	const struct api_kv_route *rt = arg;
+	struct master *m = arg;
 	struct api_kv_err e;
 	size_t len;
 	const uint8_t *body = http_req_body(req, &len);
+	enum api_kv_ep ep = 0;
 
-	if (rt->ep == API_KV_WATCH) {
-		api_watch_kv(req, rt->m, (const char *)body, len);
+	for (size_t i = 0; i < API_KV_NROUTES && !ep; i++)
+		if (strcmp(http_req_path(req), api_kv_routes[i].path) == 0)
+			ep = api_kv_routes[i].ep;
+	if (ep == 0) {
+		api_kv_reply_errf(req, API_KV_GRPC_UNIMPLEMENTED, 404,
+				  "unknown endpoint");
+		return;
+	}
+	if (ep == API_KV_WATCH) {
+		api_watch_kv(req, m, (const char *)body, len);
 		return;
 	}
 	struct api_kv_call *c = calloc(1, sizeof(*c));
@@ -273,13 +303,13 @@ static void api_kv_handle(struct http_req *req, void *arg)
 		return;
 	}
 	c->req = req;
-	c->m = rt->m;
-	if (api_kv_decode(rt->ep, (const char *)body, len, &c->kv, &e) < 0) {
+	c->m = m;
+	if (api_kv_decode(ep, (const char *)body, len, &c->kv, &e) < 0) {
 		api_kv_reply_err(req, &e);
 		free(c);
 		return;
 	}
-	switch (rt->ep) {
+	switch (ep) {
 	case API_KV_RANGE:
 		api_kv_read(c, !c->kv.serializable);
 		break;
@@ -295,46 +325,13 @@ static void api_kv_handle(struct http_req *req, void *arg)
 int api_kv_register(struct http_server *srv, struct master *m, char *errmsg,
 		    size_t errlen)
 {
-	static const struct {
-		const char *path;
-		enum api_kv_ep ep;
-		unsigned flags;
-	} routes[] = {
-		{"/v3/kv/put", API_KV_PUT, HTTP_ROUTE_FWD_WRITES},
-		{"/v3/kv/range", API_KV_RANGE, 0},
-		{"/v3/kv/deleterange", API_KV_DELETE, HTTP_ROUTE_FWD_WRITES},
-		{"/v3/kv/txn", API_KV_TXN, HTTP_ROUTE_FWD_WRITES},
-		{"/v3/kv/compaction", API_KV_COMPACT, HTTP_ROUTE_FWD_WRITES},
-		{"/v3/lease/grant", API_KV_LEASE_GRANT, HTTP_ROUTE_FWD_WRITES},
-		{"/v3/lease/revoke", API_KV_LEASE_REVOKE, HTTP_ROUTE_FWD_WRITES},
-		{"/v3/kv/lease/revoke", API_KV_LEASE_REVOKE,
-		 HTTP_ROUTE_FWD_WRITES},
-		{"/v3/lease/keepalive", API_KV_LEASE_KEEPALIVE,
-		 HTTP_ROUTE_FWD_WRITES},
-		/* A POST that only reads: forwarded by master_read, like
-		 * range, since the route flags would forward it as a write. */
-		{"/v3/lease/timetolive", API_KV_LEASE_TTL, 0},
-		{"/v3/kv/lease/timetolive", API_KV_LEASE_TTL, 0},
-		{"/v3/watch", API_KV_WATCH, 0},
-	};
-	size_t n = sizeof(routes) / sizeof(routes[0]);
-	/* Lives as long as the server (api_register has no free). */
-	struct api_kv_route *ctx = calloc(n, sizeof(*ctx));
-
-	if (ctx == NULL) {
-		snprintf(errmsg, errlen, "api: out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		ctx[i].m = m;
-		ctx[i].ep = routes[i].ep;
-		if (http_route(srv, HTTP_POST, routes[i].path,
-			       HTTP_ROUTE_EXACT | routes[i].flags,
-			       api_kv_handle, &ctx[i]) < 0) {
+	for (size_t i = 0; i < API_KV_NROUTES; i++)
+		if (http_route(srv, HTTP_POST, api_kv_routes[i].path,
+			       HTTP_ROUTE_EXACT | api_kv_routes[i].flags,
+			       api_kv_handle, m) < 0) {
 			snprintf(errmsg, errlen, "api: route %s: %s",
-				 routes[i].path, strerror(errno));
+				 api_kv_routes[i].path, strerror(errno));
 			return -1;
 		}
-	}
 	return 0;
 }

@@ -25,8 +25,9 @@
 set -u
 BIN=${1:?usage: api_cluster.sh path/to/sluice-ctrl}
 WORK=$(mktemp -d /tmp/sluice-api.XXXXXX)
-# Ports 20000 + 20k + {8,9,10,18,19,20}: never those of cluster3.sh.
-BASE=$((22007 + ($$ % 1500) * 20))
+# Ports 20000 + 20k + {8,9,10,18,19,20}: never those of cluster3.sh, and
+# below the kernel's ephemeral range (32768+) that clients draw from.
+BASE=$((22007 + ($$ % 500) * 20))
 NS=t$$
 declare -A PID
 WPID=""
@@ -300,10 +301,31 @@ req "$L2" GET "$PODS"
 NOW=$(field .metadata.resourceVersion)
 req "$L2" POST /v3/kv/compaction "{\"revision\":\"$NOW\"}"
 expect 200 "compaction"
+# Followers apply it a moment later: wait until m$R has.
+for _ in $(seq 100); do
+	req "$R" POST /v3/kv/range "{\"key\":\"$k\",\"revision\":\"$R0\",\"serializable\":true}"
+	[ "$(field .code)" = 11 ] && break
+	sleep 0.1
+done
+[ "$(field .code)" = 11 ] || fail "m$R never applied the compaction: $BODY"
 out=$("${C[@]}" --max-time 10 -N "$(api "$R")$PODS?watch=1&resourceVersion=$R0")
 [ "$(jq -r '.type + " " + (.object.code | tostring) + " " + .object.reason' <<<"$out")" = "ERROR 410 Expired" ] ||
 	fail "watch from compacted $R0: $out"
 req "$R" GET "$PODS?resourceVersion=$R0"
 expect 410 "list at a compacted resourceVersion"
 echo "compacted resourceVersion: watch ERROR 410 line, list 410"
+
+# Clean shutdown; a sanitizer build (build-*-asan) reports into the logs.
+for i in 1 2 3; do
+	[ -n "${PID[$i]}" ] || continue
+	kill "${PID[$i]}"
+	wait "${PID[$i]}"
+	rc=$?
+	PID[$i]=""
+	[ $rc = 0 ] || fail "m$i exited $rc on SIGTERM"
+done
+if grep -l "Sanitizer\|runtime error:" "$WORK"/m*.log; then
+	grep -h -A20 "Sanitizer\|runtime error:" "$WORK"/m*.log | head -60
+	fail "sanitizer report"
+fi
 echo "PASS"
