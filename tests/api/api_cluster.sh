@@ -232,7 +232,26 @@ done
 kill "$WPID" 2>/dev/null
 wait "$WPID" 2>/dev/null
 WPID=""
-echo "/v3: put, range, txn CAS, deleterange, watch"
+# Leases: grant, attach, timetolive lists the key, keepalive, revoke
+# deletes it.
+req "$F" POST /v3/lease/grant '{"TTL":"60"}'
+LID=$(field .ID)
+[ -n "$LID" ] && [ "$(field .TTL)" = 60 ] || fail "lease grant: $BODY"
+lk=$(printf 'lease/k' | base64 -w0)
+req "$F" POST /v3/kv/put "{\"key\":\"$lk\",\"value\":\"eA==\",\"lease\":\"$LID\"}"
+expect 200 "put with lease"
+req "$F2" POST /v3/lease/timetolive "{\"ID\":\"$LID\",\"keys\":true}"
+[ "$(field '.grantedTTL + " " + .keys[0]')" = "60 $lk" ] || fail "timetolive: $BODY"
+req "$F2" POST /v3/lease/keepalive "{\"ID\":\"$LID\"}"
+[ "$(field .result.TTL)" = 60 ] || fail "keepalive: $BODY"
+req "$F" POST /v3/lease/revoke "{\"ID\":\"$LID\"}"
+expect 200 "revoke"
+req "$F" POST /v3/kv/range "{\"key\":\"$lk\"}"
+[ "$(field .count)" = 0 ] || fail "key of a revoked lease: $BODY"
+req "$F" POST /v3/lease/keepalive "{\"ID\":\"$LID\"}"
+expect 404 "keepalive of a revoked lease"
+[ "$(field .code)" = 5 ] || fail "keepalive error: $BODY"
+echo "/v3: put, range, txn CAS, deleterange, watch, leases"
 
 # ------------------------------------------- 4. watch across a leader kill
 req "$L" GET "$PODS"
@@ -295,6 +314,10 @@ kill "$WPID" 2>/dev/null
 wait "$WPID" 2>/dev/null
 WPID=""
 echo "watch: resumed on m$R from $LAST after SIGKILL of leader m$L: 10 events, once each, in order"
+# One object's watch (name in the path) sees only that object.
+got=$("${C[@]}" --max-time 3 -N "$(api "$R")$PODS/w4?watch=1&resourceVersion=$R0" |
+	jq -rj '.type + " " + .object.metadata.name + ";"')
+[ "$got" = "ADDED w4;MODIFIED w4;" ] || fail "watch of one pod: $got"
 
 # ------------------------------------------------------ 5. compacted watch
 req "$L2" GET "$PODS"
