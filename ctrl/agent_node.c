@@ -720,27 +720,45 @@ static json_t *an_node_status(struct agent_node *n)
 
 static void an_node_seen(struct agent_node *n, json_t *node);
 
-/* PUT our Node's status (Ready, capacity, addresses) on obj (a Node). */
+/*
+ * PUT our Node's status (Ready, capacity, addresses) on obj (a Node). A
+ * 409 means the masters wrote the Node meanwhile (the IPAM controller
+ * assigning spec.podCIDR right after registration): fetch it, try again.
+ */
 static int an_put_node_status(struct agent_node *n, json_t *obj)
 {
-	char path[400], err[700];
-	long st;
+	char path[400], get[400], err[700];
+	long st = 0;
+	json_t *cur = json_incref(obj);
 
-	json_t *body = json_deep_copy(obj);
-	if (body == NULL)
-		return -1;
-	json_object_set_new(body, "status", an_node_status(n));
 	snprintf(path, sizeof(path), "/api/v1/nodes/%s/status", n->node);
-	json_t *out = an_req(n, "PUT", path, body, &st, err, sizeof(err));
-	json_decref(body);
-	if (st != 200 || out == NULL) {
-		an_logf(n, "agent-node: node status: %s", err);
+	snprintf(get, sizeof(get), "/api/v1/nodes/%s", n->node);
+	for (int attempt = 0; attempt < 4 && cur != NULL; attempt++) {
+		json_t *body = json_deep_copy(cur);
+		json_decref(cur);
+		cur = NULL;
+		if (body == NULL)
+			return -1;
+		json_object_set_new(body, "status", an_node_status(n));
+		json_t *out = an_req(n, "PUT", path, body, &st, err, sizeof(err));
+		json_decref(body);
+		if (st == 200 && out != NULL) {
+			an_node_seen(n, out);
+			json_decref(out);
+			return 0;
+		}
 		json_decref(out);
-		return -1;
+		if (st != 409)
+			break;
+		cur = an_req(n, "GET", get, NULL, &st, err, sizeof(err));
+		if (st != 200) {
+			json_decref(cur);
+			cur = NULL;
+		}
 	}
-	an_node_seen(n, out);
-	json_decref(out);
-	return 0;
+	json_decref(cur);
+	an_logf(n, "agent-node: node status: %s", err);
+	return -1;
 }
 
 static int an_register(struct agent_node *n)

@@ -30,7 +30,7 @@ KEEP=0
 [ "${1:-}" = "--keep" ] && KEEP=1
 BUILD=build-demo
 STEP=0
-NSTEPS=10
+NSTEPS=9
 CUR=""
 ID=$$
 CL_P=sd
@@ -235,7 +235,7 @@ say "Deployment $APP: $(running_on '*') pods Running; leader $(cl_leader)"
 echo
 echo "demo: all steps passed."
 if [ $KEEP = 1 ]; then
-  step "running until Ctrl-C; try:"
+  echo "demo: running until Ctrl-C; try:"
   echo "  ip netns exec $(cl_under) $SLUICE --config $CL_PKI/admin.conf get pods -o wide"
   echo "  ip netns exec \$(ip netns list | awk '{print \$1}' | grep ^$(cl_podns_prefix) | head -1) curl -s http://<pod IP>:8080/"
   while sleep 1; do :; done

@@ -150,6 +150,15 @@ cl_node_cidr() { # i: the Node's spec.podCIDR ("" until assigned)
     python3 -c 'import json,sys; print(json.load(sys.stdin).get("spec",{}).get("podCIDR",""))' 2>/dev/null
 }
 
+cl_node_ready() { # i: the Node is Ready with its InternalIP
+  cl_api GET "/api/v1/nodes/$(cl_wname "$1")" 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin).get("status", {})
+ok = any(c.get("type") == "Ready" and c.get("status") == "True" for c in s.get("conditions", []))
+ip = any(a.get("type") == "InternalIP" for a in s.get("addresses", []))
+sys.exit(0 if ok and ip else 1)' 2>/dev/null
+}
+
 cl_start_agent() { # i
   local i=$1 w
   w=$(cl_wname "$i")
@@ -204,7 +213,8 @@ cl_start_worker() { # i: agent, wait for the pod CIDR, then dp
     sleep 0.25
   done
   [ -n "$(cl_node_cidr "$1")" ] || { echo "node $(cl_wname "$1") got no spec.podCIDR in 60 s" >&2; return 1; }
-  cl_start_dp "$1"
+  cl_start_dp "$1" || return 1
+  cl_wait 30 "node $(cl_wname "$1") Ready" cl_node_ready "$1"
 }
 
 cl_kill() { # key (m1, a2, d2 ...) [signal]
