@@ -26,7 +26,12 @@ stopped by PID and the work directory removed on exit.
  8. FailedScheduling: a pod asking for 1000 cpus gets PodScheduled False,
     reason Unschedulable, with the "0/4 nodes are available" message.
 
-usage: orch_cluster.py SLUICE_CTRL ORCH_RUN [MASTERS]
+With a 4th argument "embedded", the controllers are the masters' own (no
+--no-controllers, no orch_run): 3 masters, a Deployment of 6 is bound 2 per
+node by the leader's orch; the leader is killed; the Deployment scaled to 9
+through a survivor is completed by the new leader's orch, exactly 9 pods.
+
+usage: orch_cluster.py SLUICE_CTRL ORCH_RUN [MASTERS [embedded]]
 """
 import http.client
 import ipaddress
@@ -43,8 +48,29 @@ import time
 
 CTRL, ORCH = sys.argv[1], sys.argv[2]
 NMASTERS = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+EMBEDDED = len(sys.argv) > 4 and sys.argv[4] == "embedded"
 WORK = tempfile.mkdtemp(prefix="sluice-orch.")
-BASE = 30000 + (os.getpid() % 1500) * 20
+
+
+def free_base():
+    """A base port whose +1..+3 (Raft) and +11..+13 (API) are free now; below
+    the ephemeral range (32768+) so outgoing connections do not take them."""
+    import random
+    import socket
+    rnd = random.Random(os.getpid())
+    for _ in range(50):
+        base = 10000 + rnd.randrange(1100) * 20
+        try:
+            for off in (1, 2, 3, 11, 12, 13):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + off))
+            return base
+        except OSError:
+            continue
+    return base
+
+
+BASE = free_base()
 PROCS = []
 LOGS = {}
 
@@ -102,7 +128,9 @@ class Api:
     """A tiny HTTPS client with the admin certificate (one per thread)."""
 
     def __init__(self, port):
-        self.port = port
+        # A list of ports fails over on connection errors (a killed master).
+        self.ports = port if isinstance(port, list) else [port]
+        self.port = self.ports[0]
         self.ctx = ssl.create_default_context(cafile=os.path.join(WORK, "pki/ca.crt"))
         self.ctx.load_cert_chain(os.path.join(WORK, "pki/admin.crt"),
                                  os.path.join(WORK, "pki/admin.key"))
@@ -125,6 +153,7 @@ class Api:
                     return r.status, None
             except (OSError, http.client.HTTPException):
                 self.conn = None
+                self.port = self.ports[(self.ports.index(self.port) + 1) % len(self.ports)]
                 time.sleep(0.2)
         return 0, None
 
@@ -211,25 +240,24 @@ def pods(api, ns="default", label=None):
     return b["items"] if b else []
 
 
-def main():
-    # --- masters
+def start_masters(controllers):
     members = ";".join("%d=m%d,tcp://127.0.0.1:%d,https://127.0.0.1:%d" %
                        (i, i, BASE + i, BASE + 10 + i) for i in range(1, NMASTERS + 1))
     subprocess.run([CTRL, "init", "--dir", os.path.join(WORK, "pki"), "--members", members],
                    check=True, stdout=subprocess.DEVNULL)
+    masters = {}
     for i in range(1, NMASTERS + 1):
-        start("m%d" % i, [CTRL, "--role=master", "--name", "m%d" % i,
-                          "--data-dir", os.path.join(WORK, "d%d" % i),
-                          "--pki-dir", os.path.join(WORK, "pki"), "--members", members,
-                          "--api-listen", "127.0.0.1:%d" % (BASE + 10 + i),
-                          "--election-timeout-ms", "500", "--heartbeat-ms", "50",
-                          "--no-controllers"])
-    api = Api(BASE + 11)
-    wait_until("a leader", lambda: (api.get("/cluster/status") or {}).get("leader", 0) > 0)
-    conf = os.path.join(WORK, "pki/admin.conf")
+        masters[i] = start("m%d" % i, [CTRL, "--role=master", "--name", "m%d" % i,
+                                       "--data-dir", os.path.join(WORK, "d%d" % i),
+                                       "--pki-dir", os.path.join(WORK, "pki"), "--members", members,
+                                       "--api-listen", "127.0.0.1:%d" % (BASE + 10 + i),
+                                       "--election-timeout-ms", "500", "--heartbeat-ms", "50"]
+                           + ([] if controllers else ["--no-controllers"]))
+    return masters
 
-    # --- fake agents register their nodes
-    for n in NODES:
+
+def register_nodes(api, names):
+    for n in names:
         st, _ = api.req("POST", "/api/v1/nodes", {
             "apiVersion": "v1", "kind": "Node", "metadata": {"name": n},
             "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
@@ -243,6 +271,77 @@ def main():
                      "leaseDurationSeconds": 3}})
         if st != 201:
             fail("create lease %s: HTTP %d" % (n, st))
+
+
+def web_deployment(replicas):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "c", "image": "srv:1",
+                                                           "ports": [{"containerPort": 8080}],
+                                                           "resources": {"requests": {"cpu": "100m"}}}]}}}}
+
+
+def spread(ps):
+    per = {}
+    for p in ps:
+        per[p["spec"]["nodeName"]] = per.get(p["spec"]["nodeName"], 0) + 1
+    return per
+
+
+def main_embedded():
+    """The masters' own controllers, across a leader change."""
+    masters = start_masters(True)
+    ports = [BASE + 10 + i for i in range(1, NMASTERS + 1)]
+    api = Api(ports)
+    wait_until("a leader", lambda: (api.get("/cluster/status") or {}).get("leader", 0) > 0)
+    register_nodes(api, NODES[:3])
+    agents = Agents(ports)
+    agents.alive = set(NODES[:3])
+    agents.start()
+    if api.req("POST", "/apis/apps/v1/namespaces/default/deployments", web_deployment(6))[0] != 201:
+        fail("create deployment")
+
+    def bound(n):
+        ps = pods(api, label="app%3Dweb")
+        return ps if len(ps) == n and all(p["spec"].get("nodeName") for p in ps) else None
+    ps = wait_until("6 pods bound by the leader's controllers", lambda: bound(6))
+    if sorted(spread(ps).values()) != [2, 2, 2]:
+        fail("not spread 2 per node: %s" % spread(ps))
+    leader = api.get("/cluster/status")["leader"]
+    log("embedded: leader m%d's orch bound 6 pods %s" % (leader, spread(ps)))
+    masters[leader].kill()
+    masters[leader].wait()
+    api.ports = [p for p in ports if p != BASE + 10 + leader]
+    api.port, api.conn = api.ports[0], None
+    agents.api.ports, agents.api.port, agents.api.conn = api.ports, api.ports[0], None
+    new = wait_until("a new leader", lambda: (lambda l: l if l and l != leader else None)(
+        (api.get("/cluster/status") or {}).get("leader", 0)))
+    cur = api.get("/apis/apps/v1/namespaces/default/deployments/web")
+    cur["spec"]["replicas"] = 9
+    if api.req("PUT", "/apis/apps/v1/namespaces/default/deployments/web", cur)[0] != 200:
+        fail("scale deployment")
+    ps = wait_until("9 pods bound by the new leader's controllers", lambda: bound(9), 40)
+    time.sleep(1.5)
+    if len(pods(api, label="app%3Dweb")) != 9:
+        fail("more than 9 pods after the scale-up")
+    log("embedded: m%d killed, m%d leads; its orch scaled to 9 pods %s" % (leader, new, spread(ps)))
+    agents.stop = True
+    log("PASS")
+
+
+def main():
+    if EMBEDDED:
+        return main_embedded()
+    # --- masters
+    start_masters(False)
+    api = Api(BASE + 11)
+    wait_until("a leader", lambda: (api.get("/cluster/status") or {}).get("leader", 0) > 0)
+    conf = os.path.join(WORK, "pki/admin.conf")
+
+    # --- fake agents register their nodes
+    register_nodes(api, NODES)
     agents = Agents(BASE + 11)
     agents.start()
 
@@ -262,13 +361,7 @@ def main():
     log("1. IPAM: %s" % ", ".join(sorted(c)))
 
     # 2. Deployment: bound and spread
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment",
-           "metadata": {"name": "web", "namespace": "default"},
-           "spec": {"replicas": 8, "selector": {"matchLabels": {"app": "web"}},
-                    "template": {"metadata": {"labels": {"app": "web"}},
-                                 "spec": {"containers": [{"name": "c", "image": "srv:1",
-                                                          "ports": [{"containerPort": 8080}],
-                                                          "resources": {"requests": {"cpu": "100m"}}}]}}}}
+    dep = web_deployment(8)
     st, _ = api.req("POST", "/apis/apps/v1/namespaces/default/deployments", dep)
     if st != 201:
         fail("create deployment: HTTP %d" % st)
@@ -278,9 +371,7 @@ def main():
         ok = [p for p in ps if p["spec"].get("nodeName") and p["spec"]["nodeName"] not in exclude]
         return ps if len(ps) == n and len(ok) == n else None
     ps = wait_until("8 web pods bound", lambda: bound(8))
-    per = {}
-    for p in ps:
-        per[p["spec"]["nodeName"]] = per.get(p["spec"]["nodeName"], 0) + 1
+    per = spread(ps)
     if sorted(per.values()) != [2, 2, 2, 2]:
         fail("pods not spread 2 per node: %s" % per)
     wait_until("Deployment status readyReplicas 8", lambda: (api.get(

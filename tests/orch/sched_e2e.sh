@@ -15,7 +15,7 @@ B=${SLUICE_BUILD:?set SLUICE_BUILD to the build directory}
 NODES=${1:-1000}
 PODS=${2:-10000}
 WORK=$(mktemp -d /tmp/sluice-sched-e2e.XXXXXX)
-BASE=$((32000 + ($$ % 1500) * 20))
+BASE=$((10000 + ($$ % 1100) * 20))
 PIDS=()
 
 cleanup() {
