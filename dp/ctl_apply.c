@@ -37,20 +37,23 @@ struct ctl_apply {
 	struct ctl_apply_port ports[DP_MAX_PORTS];
 };
 
-/* Conntrack flows per worker (power of two): SLUICE_LB_CT_CAPACITY, or
- * LB_CT_CAPACITY_DEFAULT. ~72 bytes per flow per worker (docs/lb.md). */
-static uint32_t ctl_apply_ct_capacity(void)
+/*
+ * Environment knobs of the LB (docs/lb.md, "Sizing"): a u32 from `name`
+ * in [min, max] (and a power of two if pow2), or 0 = the default, with one
+ * line naming the variable when it is malformed.
+ */
+static uint32_t ctl_apply_env_u32(const char *name, unsigned long min, unsigned long max, int pow2)
 {
-	const char *s = getenv("SLUICE_LB_CT_CAPACITY");
+	const char *s = getenv(name);
 	char *end;
 	unsigned long v;
 
 	if (s == NULL || *s == '\0')
 		return 0;
 	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v < CT_CAPACITY_MIN || v > CT_CAPACITY_MAX || (v & (v - 1)) != 0) {
-		fprintf(stderr, "sluice-dp: SLUICE_LB_CT_CAPACITY=%s: not a power of two in %u..%u; "
-				"using %u\n", s, CT_CAPACITY_MIN, CT_CAPACITY_MAX, LB_CT_CAPACITY_DEFAULT);
+	if (*end != '\0' || v < min || v > max || (pow2 && (v & (v - 1)) != 0)) {
+		fprintf(stderr, "sluice-dp: %s=%s: not %s in %lu..%lu; using the default\n", name, s,
+			pow2 ? "a power of two" : "a number", min, max);
 		return 0;
 	}
 	return (uint32_t)v;
@@ -68,8 +71,14 @@ struct ctl_apply *ctl_apply_create(struct dp *dp)
 	 * through it, so replies come back to dp). */
 	struct lb_params lp = {
 		.qsbr = dp->qsbr, .n_workers = dp->n_workers, .snat_ip = dp->gateway_ip,
-		.tsc_hz = dp->hz, .ct_capacity = ctl_apply_ct_capacity(),
+		.tsc_hz = dp->hz,
+		/* flows per worker, ~72 bytes each */
+		.ct_capacity = ctl_apply_env_u32("SLUICE_LB_CT_CAPACITY", CT_CAPACITY_MIN,
+						 CT_CAPACITY_MAX, 1),
 	};
+	/* UDP flows never answered (benchmarks fill conntrack with them) */
+	lp.ct_timeout_ms[CT_UDP_NEW] = ctl_apply_env_u32("SLUICE_LB_UDP_NEW_TIMEOUT_MS", 1000,
+							 CT_TIMEOUT_MAX_MS, 0);
 	ca->lb = lb_create(&lp);
 	if (ca->lb == NULL) {
 		int e = errno;

@@ -117,6 +117,7 @@ struct lb *lb_create(const struct lb_params *p)
 			.capacity = p->ct_capacity ? p->ct_capacity : LB_CT_CAPACITY_DEFAULT,
 			.tsc_hz = p->tsc_hz,
 		};
+		memcpy(cp.timeout_ms, p->ct_timeout_ms, sizeof(cp.timeout_ms));
 		lb->lc[w] = aligned_alloc(64, sizeof(struct lb_lcore));
 		if (lb->lc[w] == NULL)
 			goto fail;

@@ -68,6 +68,7 @@ struct lb_params {
 	uint32_t snat_ip;          /* network order, the LB's own address */
 	uint64_t tsc_hz;
 	uint32_t maglev_m;         /* prime table size; 0 = MAGLEV_M_DEFAULT */
+	uint32_t ct_timeout_ms[CT_STATE_MAX]; /* 0 = ct's default per state */
 };
 
 struct lb;

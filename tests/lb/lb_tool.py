@@ -15,6 +15,7 @@
                                     DF off), from distinct source ports;
                                     checks each answer's length and hash;
                                     prints the backend name per datagram
+  rate VIP PORT SECONDS             connections per second, one at a time
   synflood VIP PORT N               N spoofed SYNs (sources in 198.18.0.0/15,
                                     RFC 2544 benchmarking space) via a raw
                                     socket; prints how many were sent
@@ -113,6 +114,24 @@ def hold(vip, port, ctl, out):
     return 0
 
 
+def rate(vip, port, seconds):
+    """Connections per second, one at a time (connect, read the name, RST)."""
+    n, t0 = 0, time.time()
+    end = t0 + float(seconds)
+    while time.time() < end:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(3)
+        try:
+            s.connect((vip, int(port)))
+            if s.recv(64):
+                n += 1
+        except OSError:
+            pass
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    print("%.0f" % (n / (time.time() - t0)))
+
+
 def udpfrag(vip, port, n, size):
     bad = 0
     for i in range(int(n)):
@@ -171,5 +190,5 @@ def synflood(vip, port, n):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     rc = {"server": server, "conns": conns, "hold": hold, "udpfrag": udpfrag,
-          "synflood": synflood}[cmd](*args)
+          "synflood": synflood, "rate": rate}[cmd](*args)
     sys.exit(rc or 0)
