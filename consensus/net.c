@@ -23,6 +23,7 @@
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
+#include <nanomsg/tcp.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -278,9 +279,14 @@ int raft_net_peer_add(struct raft_net *net, uint64_t id, const char *url,
 	int s = nn_socket(AF_SP, NN_PUSH);
 	/* Do not keep frames for a dead peer after close. */
 	int linger = 0;
+	/* nanomsg leaves Nagle on: a small AppendEntries or its reply then
+	 * waits for the peer's delayed ACK (~40 ms per commit on Linux). */
+	int nodelay = 1;
 	if (s < 0 ||
 	    nn_setsockopt(s, NN_SOL_SOCKET, NN_LINGER, &linger,
 			  sizeof(linger)) < 0 ||
+	    nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &nodelay,
+			  sizeof(nodelay)) < 0 ||
 	    nn_connect(s, url) < 0) {
 		int e = nn_errno();
 		if (s >= 0)
