@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# multinode: the flat pod network across two nodes (issue 7), in both
-# cluster modes. Topology: see mn_lib.sh (underlay bridge netns, two node
-# netns each with an uplink veth whose kernel keeps its IP, a sluice-dp per
-# node with its own --file-prefix, one pod per node).
+# multinode: the flat pod network across nodes (issue 7), in both cluster
+# modes. Topology: see mn_lib.sh (an underlay netns with two bridged
+# segments and a router between them, three node netns each with an uplink
+# veth whose kernel keeps its IP, a sluice-dp per node with its own
+# --file-prefix, one pod per node; node 3 is on the second segment).
 #
 # For each mode (direct, then vxlan), asserting on what arrives at the far
 # side and on what crosses the underlay:
@@ -22,7 +23,8 @@
 #     exactly 3 drop_neigh_unresolved, nothing leaves the uplink;
 #   - vxlan only: a DF packet that would exceed 1500 after encapsulation
 #     gets ICMP fragmentation needed with next-hop MTU 1450, one that fits
-#     crosses.
+#     crosses; node 3 (other segment, outer next hop = the uplink's
+#     gateway) reaches and is reached by the others' pods and nodes.
 # Then once more in VXLAN mode with no routes in the config: each node's
 # sluice-ctrl agent (IPC route_add with a nexthop and no port, i.e. ROUTE_ADD
 # via RING_PORT_UPLINK on the ring) installs them; pods cross; route_del
@@ -40,8 +42,9 @@ BG_PIDS=()
 pretty() { echo -e "\x1b[32m\x1b[1m[+] ${1}:\x1b[0m ${2}"; }
 fail() {
   echo "FAIL: $*" >&2
-  for i in 1 2; do
+  for i in 1 2 3; do
     [ -f "$MN_DIR/dp$i.log" ] && sed "s/^/  dp$i.log: /" "$MN_DIR/dp$i.log" | tail -15 >&2
+    [ -n "${MN_DP_PIDS[$i]}" ] && echo "  dp$i stats: $(mn_tel "$i" /sluice/stats 2>&1)" >&2
   done
   exit 1
 }
@@ -145,10 +148,15 @@ delta() { echo $(( $(mn_stat "$1" "$2") - ${C0[$1.$2]} )); }
 
 run_mode() { # mode
   local mode=$1
-  pretty "$mode" "starting both dps"
-  mn_start_dp 1 "$mode" || fail "dp1 did not start"
-  mn_start_dp 2 "$mode" || fail "dp2 did not start"
-  for i in 1 2; do
+  # direct: the two nodes of one segment; vxlan: also node 3 behind the
+  # underlay router
+  local nodes="1 2"
+  [ "$mode" = vxlan ] && nodes="1 2 3"
+  pretty "$mode" "starting sluice-dp on nodes $nodes"
+  for i in $nodes; do
+    mn_start_dp "$i" "$mode" || fail "dp$i did not start"
+  done
+  for i in $nodes; do
     t=$(mn_tel "$i" /sluice/ports --get up0/type)
     [ "$t" = uplink ] || fail "dp$i: up0 attached as $t"
   done
@@ -171,12 +179,21 @@ run_mode() { # mode
   [ "$TCP_PEER" = "$(mn_host_ip 1)" ] || fail "pod2 saw node1 as $TCP_PEER, want $(mn_host_ip 1)"
 
   pretty "$mode" "10 echo requests: exact counters and the form on the underlay"
-  rm -f "$MN_DIR/sniff.out" "$MN_DIR/sniff.out.ready"
-  sniff_start
-  snap
-  n "$(mn_pod 1)" ping -q -c 10 -i 0.05 -W 2 "$(mn_pod_ip 2)" | grep -q ' 10 received' \
-    || fail "ping x10"
-  wait "$SNIFF" || fail "sniffer failed"
+  local try
+  for try in 1 2; do
+    rm -f "$MN_DIR/sniff.out" "$MN_DIR/sniff.out.ready"
+    sniff_start
+    snap
+    if n "$(mn_pod 1)" ping -q -c 10 -i 0.05 -W 2 "$(mn_pod_ip 2)" | grep -q ' 10 received'; then
+      wait "$SNIFF" || fail "sniffer failed"
+      break
+    fi
+    # A loss makes the exact counts meaningless; seen once in ~10 runs on
+    # a 2-CPU host at load 8. Say so (with dp1's counters), measure again.
+    [ "$try" = 2 ] && fail "ping x10 lost replies twice"
+    echo "NOTE: ping x10 lost a reply; dp1: $(mn_tel 1 /sluice/stats)" >&2
+    wait "$SNIFF" || true
+  done
   read -r sd sv < "$MN_DIR/sniff.out"
   for i in 1 2; do
     [ "$(delta $i forwarded)" = 20 ] || fail "dp$i forwarded +$(delta $i forwarded), want 20"
@@ -238,16 +255,25 @@ PY
     [ $(( $(mn_stat 1 drop_mtu_exceeded) - m0 )) = 1 ] || fail "drop_mtu_exceeded did not move by 1"
   fi
 
-  for i in 1 2; do
+  if [ "$mode" = vxlan ]; then
+    pretty vxlan "node 3 on the other segment: VXLAN through the underlay router"
+    ping_ok "$(mn_node 1)" "$(mn_node_ip 3)"
+    ping_ok "$(mn_pod 1)" "$(mn_pod_ip 3)"
+    ping_ok "$(mn_pod 3)" "$(mn_pod_ip 2)"
+    tcp_ok "$(mn_pod 3)" "$(mn_pod 1)" "$(mn_pod_ip 1)" 5104 262144
+    [ "$TCP_PEER" = "$(mn_pod_ip 3)" ] || fail "pod1 saw pod3 as $TCP_PEER"
+    ping_ok "$(mn_node 2)" "$(mn_pod_ip 3)"
+  fi
+
+  for i in $nodes; do
     [ "$(mn_stat $i drop_vxlan_malformed)" = 0 ] || fail "dp$i drop_vxlan_malformed"
     [ "$(mn_stat $i drop_encap_headroom)" = 0 ] || fail "dp$i drop_encap_headroom"
     mn_stop_dp "$i" || fail "dp$i exited non-zero"
   done
-  # The node route through the tap goes with dp's tap.
 }
 
 # Routes from the node agents, over the rings.
-CTRL_PIDS=(x "" "")
+CTRL_PIDS=(x "" "" "")
 ctrl_call() { # i json
   n "$(mn_node "$1")" "$CTRL" --ipc "ipc://$MN_DIR/agent$1.ipc" --call "$2"
 }
