@@ -188,6 +188,21 @@ static int cli_get_list(struct cli *c, const struct cli_res *r, const char *extr
 	return 0;
 }
 
+/* How long `get -w` keeps retrying a cluster that does not answer. */
+#define CLI_WATCH_OUTAGE_MS 30000
+
+/* Sleep ms, in steps, returning true early if the stop flag is raised. */
+static bool cli_nap(struct cli *c, long ms)
+{
+	for (long slept = 0; slept < ms; slept += 50) {
+		if (c->stop != NULL && *c->stop)
+			return true;
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return c->stop != NULL && *c->stop;
+}
+
 static int cli_get_watch(struct cli *c, const struct cli_res *r, const char *extra_field,
 			 const char *from_rv)
 {
@@ -197,6 +212,7 @@ static int cli_get_watch(struct cli *c, const struct cli_res *r, const char *ext
 	struct apic *api = cli_client(c, &rc);
 	if (api == NULL)
 		return rc;
+	long outage = 0; /* ms of consecutive failed attempts */
 	snprintf(w.rv, sizeof(w.rv), "%s", from_rv);
 	for (;;) {
 		rc = cli_list_query(c, q, sizeof(q), extra_field);
@@ -223,8 +239,21 @@ static int cli_get_watch(struct cli *c, const struct cli_res *r, const char *ext
 			return cli_fail(c, CLI_EXIT_REFUSED, "watch: %s", w.message);
 		if (rc == APIC_ERR_UNREACHABLE && status == 200) {
 			/* The stream ended after it began: resume where we are. */
-			struct timespec ts = {0, 200 * 1000 * 1000};
-			nanosleep(&ts, NULL);
+			outage = 0;
+			if (cli_nap(c, 200))
+				return CLI_EXIT_OK;
+			continue;
+		}
+		/* No master answering, or none with a leader (an election after
+		 * a crash): wait for the cluster a while rather than exit. */
+		bool transient = (rc == APIC_ERR_UNREACHABLE && status == 0) ||
+				 (rc == APIC_ERR_PROTOCOL && status == 503);
+		if (transient && outage < CLI_WATCH_OUTAGE_MS) {
+			if (outage == 0)
+				fprintf(c->e, "sluice: watch interrupted (%s); retrying\n", err);
+			outage += 500;
+			if (cli_nap(c, 500))
+				return CLI_EXIT_OK;
 			continue;
 		}
 		return cli_apic_error(c, rc, err);

@@ -16,7 +16,8 @@
 # 5. cordon + drain delete the pods bound to the node; delete; NotFound = 1;
 # 6. kill the leader: once the two others have elected a new one, the same
 #    config (whose first two endpoints may now be dead) still reads and
-#    writes; `cluster status` from a survivor shows the new leader.
+#    writes; `cluster status` from a survivor shows the new leader; a
+#    `get -w` started before the crash prints a pod created after it.
 # The controllers are off (--no-controllers) so only this test writes.
 #
 # usage: cli_cluster3.sh path/to/sluice path/to/sluice-ctrl
@@ -165,6 +166,10 @@ run 1 get svc web
 has err "NotFound"
 
 echo "6. kill the leader m$LEADER; the CLI keeps working through the survivors"
+# A watch started before the crash must go on printing after it.
+"$SLUICE" get pods -w --no-headers >"$WORK/watch.out" 2>"$WORK/watch.err" &
+WPID=$!
+sleep 0.5
 kill -9 "${PID[$LEADER]}"
 wait "${PID[$LEADER]}" 2>/dev/null
 PID[$LEADER]=
@@ -175,6 +180,13 @@ jcheck 'd["spec"]["replicas"] == 3'
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: after-failover}\nspec: {containers: [{name: c, image: busybox}]}\n' >"$WORK/p.yaml"
 run 0 apply -f "$WORK/p.yaml"
 has out "pod/after-failover created"
+watch_until "$WORK/watch.out" after-failover
+[ "$(grep -c after-failover "$WORK/watch.out")" = 1 ] || fail "the watch printed after-failover twice"
+kill -INT "$WPID"
+wait "$WPID"
+WRC=$?
+WPID=
+[ $WRC = 0 ] || fail "get -w exited $WRC after the failover"
 run 0 cluster status
 has out "Leader:        m$NEW"
 # Only dead endpoints left: exit 3 naming both.
