@@ -325,6 +325,12 @@ fail:
 	return NULL;
 }
 
+void informer_signal_stop(struct informer *inf)
+{
+	if (inf)
+		inf->stop = 1;
+}
+
 void informer_stop(struct informer *inf)
 {
 	if (inf == NULL)

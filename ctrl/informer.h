@@ -64,6 +64,9 @@ void informer_queue_wake(struct informer_queue *q);
 
 /* Start the watch thread. NULL with errmsg on failure. */
 struct informer *informer_start(const struct informer_params *p, char *errmsg, size_t errlen);
+/* Ask the thread to stop without waiting (stop several, then join each:
+ * they wind down in parallel). Any thread. */
+void informer_signal_stop(struct informer *inf);
 /* Stop and join the thread (returns within ~200 ms), free the cache;
  * accepts NULL. Entries it left on the queue are discarded by the next
  * drain. Orch thread. */

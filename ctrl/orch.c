@@ -114,6 +114,7 @@ struct orch {
 	json_t *first_seen;  /* node name -> microseconds */
 	json_t *warned;      /* one-shot log keys */
 	json_t *inflight;    /* pod key -> true while a binding is out */
+	json_t *orphans;     /* deleted node name -> when first seen gone */
 	/* Binder threads: todo filled by the orch thread, done by binders. */
 	pthread_mutex_t bind_lock;
 	pthread_cond_t bind_cond;
@@ -308,9 +309,10 @@ static void orch_on_change(void *arg, struct informer *inf, enum informer_event 
 			o->deploy_deleted = true;
 	} else if (inf == o->inf[ORCH_SVCS] || inf == o->inf[ORCH_EPS]) {
 		json_object_set_new(o->dirty_svc, key, json_true());
-	} else if (inf == o->inf[ORCH_LEASES]) {
-		o->nodes_changed = true;
 	}
+	/* Leases need no flag: the lifecycle looks at them every second, and
+	 * a renewal must not count as a node change (it would retry every
+	 * unschedulable pod each round). */
 }
 
 /* ------------------------------------------------------------ binders */
@@ -461,6 +463,8 @@ static void orch_binders_stop(struct orch *o)
 static void orch_deactivate(struct orch *o)
 {
 	orch_binders_stop(o);
+	for (int i = 0; i < ORCH_NRES; i++)
+		informer_signal_stop(o->inf[i]);
 	for (int i = 0; i < ORCH_NRES; i++) {
 		informer_stop(o->inf[i]);
 		o->inf[i] = NULL;
@@ -474,7 +478,7 @@ static void orch_deactivate(struct orch *o)
 	ipam_free(o->ipam);
 	o->ipam = NULL;
 	json_t **sets[] = {&o->pending,    &o->unsched, &o->dirty_dep, &o->dirty_svc,
-			   &o->first_seen, &o->warned,  &o->inflight};
+			   &o->first_seen, &o->warned,  &o->inflight, &o->orphans};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
 		json_decref(*sets[i]);
 		*sets[i] = NULL;
@@ -498,7 +502,8 @@ static bool orch_activate(struct orch *o)
 	o->first_seen = json_object();
 	o->warned = json_object();
 	o->inflight = json_object();
-	if (!o->api || !o->sched || !o->ipam || !o->q || !o->pending || !o->unsched ||
+	o->orphans = json_object();
+	if (!o->orphans || !o->api || !o->sched || !o->ipam || !o->q || !o->pending || !o->unsched ||
 	    !o->dirty_dep || !o->dirty_svc || !o->first_seen || !o->warned || !o->inflight) {
 		orch_logf(o, "cannot take up leadership: %s",
 			  o->api && o->ipam ? "out of memory" : err);
@@ -654,14 +659,13 @@ static void orch_node_mark(struct orch *o, const json_t *node, unsigned action, 
 	json_decref(upd);
 }
 
-static void orch_evict(struct orch *o, const char *node)
+static void orch_evict(struct orch *o, const char *node, const char *why)
 {
 	json_t *pods = json_array();
 	if (pods == NULL)
 		return;
 	orch_pods_on(o, node, pods);
-	orch_logf(o, "node %s: NotReady past the eviction timeout: deleting its %zu pod(s)", node,
-		  json_array_size(pods));
+	orch_logf(o, "node %s: %s: deleting its %zu pod(s)", node, why, json_array_size(pods));
 	size_t i;
 	json_t *pod;
 	char path[768], key[512];
@@ -683,15 +687,45 @@ static void orch_evict(struct orch *o, const char *node)
 	json_decref(pods);
 }
 
+/* Pods bound to a Node that no longer exists (deleted by an operator) are
+ * deleted once it has been gone for the grace period, so their
+ * controllers place them again (kube-controller-manager's pod GC). */
+static void orch_orphans(struct orch *o, const json_t *per_node, int64_t now)
+{
+	int64_t grace = (int64_t)(o->p.node_grace_s ? o->p.node_grace_s : 40) * 1000000;
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(o->orphans, tmp, k, v) {
+		if (json_object_get(per_node, k) == NULL ||
+		    informer_get(o->inf[ORCH_NODES], k) != NULL)
+			json_object_del(o->orphans, k);
+	}
+	json_t *due = json_array();
+	json_object_foreach((json_t *)per_node, k, v) {
+		if (informer_get(o->inf[ORCH_NODES], k) != NULL || due == NULL)
+			continue;
+		json_t *since = json_object_get(o->orphans, k);
+		if (since == NULL)
+			json_object_set_new(o->orphans, k, json_integer(now));
+		else if (now - json_integer_value(since) >= grace)
+			json_array_append_new(due, json_string(k));
+	}
+	size_t i;
+	json_array_foreach(due, i, v) {
+		orch_evict(o, json_string_value(v), "the Node was deleted");
+		json_object_del(o->orphans, json_string_value(v));
+	}
+	json_decref(due);
+}
+
 static void orch_lifecycle(struct orch *o, int64_t now)
 {
 	const json_t *nodes = informer_items(o->inf[ORCH_NODES]);
 	size_t n = json_object_size(nodes);
-	if (n == 0)
-		return;
-	struct nodelc_node *in = calloc(n, sizeof(*in));
-	unsigned *out = calloc(n, sizeof(*out));
-	const json_t **objs = calloc(n, sizeof(*objs));
+	struct nodelc_node *in = calloc(n + 1, sizeof(*in));
+	unsigned *out = calloc(n + 1, sizeof(*out));
+	const json_t **objs = calloc(n + 1, sizeof(*objs));
 	json_t *per_node = json_object(); /* name -> pod count */
 	if (!in || !out || !objs || !per_node)
 		goto done;
@@ -704,6 +738,7 @@ static void orch_lifecycle(struct orch *o, int64_t now)
 		json_t *c = json_object_get(per_node, pn);
 		json_object_set_new(per_node, pn, json_integer(c ? json_integer_value(c) + 1 : 1));
 	}
+	orch_orphans(o, per_node, now);
 	size_t i = 0;
 	json_object_foreach((json_t *)nodes, k, v) {
 		char lk[512];
@@ -741,7 +776,7 @@ static void orch_lifecycle(struct orch *o, int64_t now)
 			orch_node_mark(o, json_object_get(v, "node"),
 				       a & (NODELC_MARK_READY | NODELC_MARK_NOT_READY), now);
 		if (a & NODELC_EVICT)
-			orch_evict(o, name);
+			orch_evict(o, name, "NotReady past the eviction timeout");
 	}
 	json_decref(todo);
 done:

@@ -18,13 +18,15 @@ stopped by PID and the work directory removed on exit.
     it becomes NotReady with the unreachable taint, its pods are deleted
     and recreated on the 3 others; renewing again makes it Ready.
  5. Rollout: a new image replaces all 8 pods, never more than 10 at once.
+    A Node deleted by an operator: its pods are deleted after the grace
+    period and recreated on the others.
  6. Two competing schedulers (two orch_run, both leading) and 60 bare pods:
     every pod is bound exactly once (the sum of successful bindings of
     both is 60) and the losers saw 409s, never a second binding.
  7. Leadership gating: an orch_run that leads only while a file exists
     binds nothing once the file is gone, and binds again when it is back.
  8. FailedScheduling: a pod asking for 1000 cpus gets PodScheduled False,
-    reason Unschedulable, with the "0/4 nodes are available" message.
+    reason Unschedulable, with the "0/3 nodes are available" message.
 
 With a 4th argument "embedded", the controllers are the masters' own (no
 --no-controllers, no orch_run): 3 masters, a Deployment of 6 is bound 2 per
@@ -437,6 +439,16 @@ def main():
         fail("rollout ran %d pods at once (maxSurge 25%% of 8 allows 10)" % peak[0])
     log("5. rollout: 8 pods replaced, at most %d at once" % peak[0])
     wait_until("Endpoints follow the rollout", ep_ips, 30)
+
+    # 5b. A deleted Node: its pods are deleted after the grace period and
+    # recreated on the others (pod garbage collection).
+    on_n3 = len([p for p in pods(api, label="app%3Dweb") if p["spec"].get("nodeName") == "n3"])
+    agents.alive.discard("n3")
+    if api.req("DELETE", "/api/v1/nodes/n3")[0] != 200:
+        fail("delete node n3")
+    ps = wait_until("8 pods bound off the deleted n3", lambda: bound(8, exclude=("n3",)), 30)
+    log("5b. node n3 deleted: its %d pod(s) recreated on %s" %
+        (on_n3, sorted({p["spec"]["nodeName"] for p in ps})))
     ca = stop_orch(a, "orchA")
     log("   orchA counters: %s" % ca)
 
@@ -500,7 +512,7 @@ def main():
         return None
     c = wait_until("PodScheduled False on the huge pod", failed)
     if c.get("reason") != "Unschedulable" or c.get("message") != \
-            "0/4 nodes are available: 4 Insufficient cpu.":
+            "0/3 nodes are available: 3 Insufficient cpu.":
         fail("condition %s" % c)
     log("8. FailedScheduling: %s" % c["message"])
     stop_orch(g, "orchG")
