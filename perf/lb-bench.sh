@@ -44,7 +44,7 @@ export SLUICE_LB_CT_CAPACITY=4194304 SLUICE_LB_UDP_NEW_TIMEOUT_MS=3600000
 # perf_start_dp's rig plus NB_BE backend pods behind g1 (the generator's
 # port 1 MAC): full NAT gives each backend ip:port ~64K SNAT ports, so 1M
 # concurrent flows need at least 16 backends.
-NB_BE=32
+NB_BE=${LB_BACKENDS:-32}
 DUT_PREFIX=sp$$lb
 pods=""
 for i in $(seq 0 $(( NB_BE - 1 ))); do
@@ -69,6 +69,9 @@ JSON
 DUT_PID=$!
 PERF_PIDS+=("$DUT_PID")
 perf_wait_file "$PERF_DIR/g1.sock" 20 || { tail -20 "$PERF_DIR/dp-lb.log" >&2; exit 1; }
+# the LB (and its 300 MB of conntrack) exists once the ring segment is up
+for _ in $(seq 300); do grep -q "ctl: segment .* up" "$PERF_DIR/dp-lb.log" && break; sleep 0.1; done
+grep -q "ctl: segment .* up" "$PERF_DIR/dp-lb.log" || { tail -20 "$PERF_DIR/dp-lb.log" >&2; exit 1; }
 "$CTRL_BIN" --role=worker --state "$PERF_DIR/agent.json" --segment "$PERF_DIR/seg.shm" \
   --ipc "ipc://$PERF_DIR/agent.ipc" > "$PERF_DIR/ctrl.log" 2>&1 &
 PERF_PIDS+=($!)
