@@ -435,18 +435,36 @@ static void api_kv_dec_range(struct api_kv_ctx *c, const json_t *o,
 		c->req->serializable = api_kv_bool(c, o, "serializable");
 	int order = api_kv_enum(c, o, "sort_order", orders, 3);
 	int target = api_kv_enum(c, o, "sort_target", targets, 5);
-	/* The store returns keys in ascending byte order; other orders
-	 * would need the whole range sorted here, which nothing uses yet. */
-	if (order == 2 || (order == 1 && target != 0))
-		api_kv_bad(c, "sort_order", "only ascending by key is "
-					    "supported");
-	static const char *const unsupported[] = {
+	static const char *const bounds[] = {
 		"min_mod_revision", "max_mod_revision", "min_create_revision",
 		"max_create_revision"};
-	for (size_t i = 0; i < 4; i++)
-		if (api_kv_int64(c, o, unsupported[i]) != 0)
-			api_kv_bad(c, unsupported[i], "not supported");
-	if (op->limit < 0)
+	int64_t b[4];
+	bool filtered = false;
+	for (size_t i = 0; i < 4; i++) {
+		b[i] = api_kv_int64(c, o, bounds[i]);
+		filtered |= b[i] != 0;
+	}
+	/* etcd: a target other than KEY with order NONE sorts ascending. */
+	if (order == 0 && target != 0)
+		order = 1;
+	bool post = filtered || (order != 0 && !(order == 1 && target == 0));
+	if (post && in_txn) {
+		api_kv_bad(c, filtered ? "min_mod_revision" : "sort_order",
+			   "sorting and revision filters are not supported "
+			   "inside a txn");
+	} else if (post) {
+		/* The store returns keys ascending; sorting or filtering
+		 * needs the whole range, then the limit (etcd does the same:
+		 * the limit applies after sort and filters). */
+		struct api_kv_req *req = c->req;
+		req->post = true;
+		req->sort_order = order;
+		req->sort_target = target;
+		memcpy(req->rev_bounds, b, sizeof(b));
+		req->post_limit = op->limit;
+		op->limit = 0;
+	}
+	if (op->limit < 0 || c->req->post_limit < 0)
 		api_kv_bad(c, "limit", "must not be negative");
 	if (op->revision < 0)
 		api_kv_bad(c, "revision", "must not be negative");
@@ -890,12 +908,95 @@ static int api_kv_op_fields(json_t *o, const struct store_op_result *r,
 	return rc ? -1 : 0;
 }
 
+static int64_t api_kv_sort_field(const struct store_kv *kv, int target)
+{
+	switch (target) {
+	case 1: return kv->version;
+	case 2: return kv->create_revision;
+	case 3: return kv->mod_revision;
+	default: return 0;
+	}
+}
+
+static int api_kv_bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b,
+			    size_t bn)
+{
+	int d = memcmp(a, b, an < bn ? an : bn);
+	return d ? d : (an > bn) - (an < bn);
+}
+
+/* qsort_r comparator; arg is the api_kv_req. Ties keep key order, as
+ * etcd's stable sort over a key-ordered range does. */
+static int api_kv_kv_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct api_kv_req *req = arg;
+	const struct store_kv *a = pa, *b = pb;
+	int d;
+
+	if (req->sort_target == 4)
+		d = api_kv_bytes_cmp(a->value, a->value_len, b->value,
+				     b->value_len);
+	else if (req->sort_target == 0)
+		d = 0;
+	else {
+		int64_t x = api_kv_sort_field(a, req->sort_target);
+		int64_t y = api_kv_sort_field(b, req->sort_target);
+		d = (x > y) - (x < y);
+	}
+	if (req->sort_order == 2)
+		d = -d;
+	if (d == 0) {
+		d = api_kv_bytes_cmp(a->key, a->key_len, b->key, b->key_len);
+		if (req->sort_order == 2 && req->sort_target == 0)
+			d = -d;
+	}
+	return d;
+}
+
+/* Revision filters, sort and the deferred limit (etcd's order). Reorders
+ * r->kvs in place and returns how many to answer with; every kv stays in
+ * r, so store_op_result_clear() still frees them all. */
+static size_t api_kv_range_post(const struct api_kv_req *req,
+				struct store_op_result *r, bool *more)
+{
+	const int64_t *b = req->rev_bounds;
+	size_t n = 0;
+
+	*more = r->more;
+	if (!req->post)
+		return r->n_kvs;
+	for (size_t i = 0; i < r->n_kvs; i++) {
+		const struct store_kv *kv = &r->kvs[i];
+		if ((b[0] && kv->mod_revision < b[0]) ||
+		    (b[1] && kv->mod_revision > b[1]) ||
+		    (b[2] && kv->create_revision < b[2]) ||
+		    (b[3] && kv->create_revision > b[3]))
+			continue;
+		struct store_kv t = r->kvs[n];
+		r->kvs[n++] = *kv;
+		r->kvs[i] = t;
+	}
+	qsort_r(r->kvs, n, sizeof(*r->kvs), api_kv_kv_cmp, (void *)req);
+	*more = false;
+	if (req->post_limit > 0 && n > (size_t)req->post_limit) {
+		n = (size_t)req->post_limit;
+		*more = true;
+	}
+	return n;
+}
+
 json_t *api_kv_range_json(const struct api_kv_req *req,
-			  const struct store_op_result *r,
+			  struct store_op_result *r,
 			  const struct api_kv_header *h)
 {
+	bool more;
+	size_t n = api_kv_range_post(req, r, &more);
+	struct store_op_result view = *r;
 	json_t *o = api_kv_with_header(h);
-	if (o && api_kv_op_fields(o, r, req->keys_only)) {
+
+	view.n_kvs = n;
+	view.more = more;
+	if (o && api_kv_op_fields(o, &view, req->keys_only)) {
 		json_decref(o);
 		return NULL;
 	}

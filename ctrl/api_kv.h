@@ -87,6 +87,14 @@ struct api_kv_req {
 	struct store_op range;
 	bool serializable;
 	bool keys_only;           /* range: omit values */
+	/* range: sort other than ascending by key, or revision filters:
+	 * the whole range is read and api_kv_range_json() filters, sorts
+	 * and applies post_limit (range.limit is then 0). */
+	bool post;
+	int sort_order;           /* 0 NONE, 1 ASCEND, 2 DESCEND */
+	int sort_target;          /* 0 KEY, 1 VERSION, 2 CREATE, 3 MOD, 4 VALUE */
+	int64_t rev_bounds[4];    /* min/max mod, min/max create; 0 = none */
+	int64_t post_limit;
 	bool lease_keys;          /* timetolive: list attached keys */
 	struct store_watch_params watch;
 	bool watch_progress;      /* watch: progress_notify */
@@ -129,9 +137,11 @@ json_t *api_kv_result_json(const struct api_kv_req *req,
 			   const struct store_result *res,
 			   const struct api_kv_header *h);
 
-/* The RangeResponse for a local read. NULL on ENOMEM. */
+/* The RangeResponse for a local read, after req's filters, sort and
+ * limit (which reorder r->kvs; r still owns and frees them all). NULL on
+ * ENOMEM. */
 json_t *api_kv_range_json(const struct api_kv_req *req,
-			  const struct store_op_result *r,
+			  struct store_op_result *r,
 			  const struct api_kv_header *h);
 
 /* LeaseTimeToLiveResponse: ttl -1 when the lease is not found (etcd).

@@ -187,6 +187,68 @@ static void test_txn(void **state)
 	store_free(s);
 }
 
+/* Sort orders, revision filters and the limit applied after them, as
+ * etcd: keys a(v1) b(v3) c(v2), so by version: a c b. */
+static void test_range_sort_filter(void **state)
+{
+	(void)state;
+	struct store *s = store_create(NULL);
+	static const char *const puts[] = {
+		"{\"key\":\"Yg==\",\"value\":\"MQ==\"}", /* b rev 2 */
+		"{\"key\":\"Yw==\",\"value\":\"Mg==\"}", /* c rev 3 */
+		"{\"key\":\"Yg==\",\"value\":\"Mw==\"}", /* b rev 4 */
+		"{\"key\":\"YQ==\",\"value\":\"NA==\"}", /* a rev 5 */
+		"{\"key\":\"Yg==\",\"value\":\"NQ==\"}", /* b rev 6 */
+		"{\"key\":\"Yw==\",\"value\":\"Ng==\"}", /* c rev 7 */
+	};
+	for (size_t i = 0; i < 6; i++) {
+		char *r = kv_apply(s, API_KV_PUT, puts[i]);
+		free(r);
+	}
+	static const struct {
+		const char *body;
+		const char *keys; /* base64 keys in answer order, then more */
+	} cases[] = {
+		{"\"sort_order\":\"DESCEND\"", "Yw== Yg== YQ== "},
+		{"\"sort_target\":\"VERSION\"", "YQ== Yw== Yg== "},
+		{"\"sort_target\":\"VERSION\",\"sort_order\":\"DESCEND\","
+		 "\"limit\":\"2\"", "Yg== Yw== more"},
+		{"\"sort_target\":\"CREATE\",\"sort_order\":\"ASCEND\"",
+		 "Yg== Yw== YQ== "},
+		{"\"sort_target\":\"VALUE\",\"sort_order\":\"DESCEND\"",
+		 "Yw== Yg== YQ== "},
+		{"\"min_mod_revision\":\"6\"", "Yg== Yw== "},
+		{"\"max_create_revision\":\"3\",\"limit\":1",
+		 "Yg== more"},
+		{"\"min_create_revision\":\"5\",\"max_mod_revision\":\"5\"",
+		 "YQ== "},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char body[256], got[128] = "";
+		snprintf(body, sizeof(body),
+			 "{\"key\":\"YQ==\",\"range_end\":\"ZA==\",%s}",
+			 cases[i].body);
+		char *out = kv_apply(s, API_KV_RANGE, body);
+		json_t *j = json_loads(out, 0, NULL);
+		size_t k;
+		json_t *kv;
+		json_array_foreach(json_object_get(j, "kvs"), k, kv) {
+			strcat(got, json_string_value(json_object_get(kv, "key")));
+			strcat(got, " ");
+		}
+		if (json_is_true(json_object_get(j, "more")))
+			strcat(got, "more");
+		/* count is the range's, before filters and limit (etcd). */
+		if (strcmp(got, cases[i].keys) != 0 ||
+		    strcmp(json_string_value(json_object_get(j, "count")), "3"))
+			fail_msg("case %zu %s: got \"%s\" from %s", i + 1, body,
+				 got, out);
+		json_decref(j);
+		free(out);
+	}
+	store_free(s);
+}
+
 static void test_store_errors(void **state)
 {
 	(void)state;
@@ -296,9 +358,10 @@ static void test_rejects(void **state)
 			  "revision: must be positive"},
 		/* 11 */ {API_KV_LEASE_REVOKE, "{\"ID\":\"0\"}", 400, 3,
 			  "ID: must be a positive lease id"},
-		/* 12 */ {API_KV_RANGE,
-			  "{\"key\":\"YQ==\",\"sort_order\":\"DESCEND\"}", 400,
-			  3, "sort_order: only ascending"},
+		/* 12 */ {API_KV_TXN,
+			  "{\"success\":[{\"request_range\":{\"key\":\"YQ==\","
+			  "\"sort_order\":\"DESCEND\"}}]}", 400, 3,
+			  "success[0].request_range.sort_order: sorting"},
 		/* 13 */ {API_KV_WATCH, "{\"cancel_request\":{}}", 400, 3,
 			  "create_request: required"},
 		/* 14 */ {API_KV_PUT, "{\"key\":\"YQ==\",\"key\":\"Yg==\"}",
@@ -423,6 +486,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_range),
 		cmocka_unit_test(test_txn),
+		cmocka_unit_test(test_range_sort_filter),
 		cmocka_unit_test(test_store_errors),
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_rejects),
