@@ -444,6 +444,31 @@ static int burst1(struct lb *lb, uint8_t *frame, size_t len, uint64_t *drop)
 	return (int)n;
 }
 
+/* n frames through one lb_fwd_burst call; returns how many came back. */
+static unsigned burst_n(struct lb *lb, uint8_t **frames, const size_t *len, unsigned n,
+			uint64_t *drop)
+{
+	struct rte_mbuf m[4], *pkts[4];
+	struct pkt_info pi[4];
+	uint8_t idx[4], kidx[4];
+	uint32_t keys[4];
+
+	assert_true(n <= 4);
+	for (unsigned i = 0; i < n; i++) {
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].buf_addr = frames[i];
+		m[i].data_len = (uint16_t)len[i];
+		m[i].pkt_len = (uint32_t)len[i];
+		m[i].buf_len = 2048;
+		m[i].nb_segs = 1;
+		pkts[i] = &m[i];
+		assert_int_equal(pkt_parse(frames[i], len[i], &pi[i]), 0);
+		assert_true(lb_fwd_wants(lb, frames[i], &pi[i]));
+		idx[i] = (uint8_t)i;
+	}
+	return lb_fwd_burst(lb, 0, pkts, pi, idx, n, keys, kidx, drop);
+}
+
 /* Ethernet + IPv4 TCP/UDP frame in f; returns its length. */
 static size_t frame(uint8_t *f, uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
 		    uint16_t dport, size_t payload, uint8_t flags)
@@ -614,6 +639,31 @@ static void test_burst_frag_affinity(void **state)
 	memcpy(re + 20 + 800, f2 + 34, len - 34 - 800);
 	assert_true(l4_ok(re, re + 20, len - 34));
 
+	/* first and later fragment of one datagram in one burst, in either
+	 * order: the later one waits for its first (regression: lb_netns) */
+	for (int order = 0; order < 2; order++) {
+		uint16_t sp = (uint16_t)(4100 + order);
+		len = frame(whole, 17, CLIENT, BE16(sp), VIP, BE16(53), 1200, 0);
+		memcpy(f1, whole, 34 + 800);
+		wr16(f1 + 16, 820);
+		wr16(f1 + 18, (uint16_t)(0x4000 + order)); /* IP id per datagram */
+		wr16(f1 + 20, 0x2000);
+		memcpy(f2, whole, 34);
+		memcpy(f2 + 34, whole + 34 + 800, len - 34 - 800);
+		wr16(f2 + 16, (uint16_t)(20 + len - 34 - 800));
+		wr16(f2 + 18, (uint16_t)(0x4000 + order));
+		wr16(f2 + 20, 100);
+		for (uint8_t *h = f1; h; h = h == f1 ? f2 : NULL) {
+			wr16(h + 24, 0);
+			wr16(h + 24, pkt_csum(h + 14, 20));
+		}
+		uint8_t *fr[2] = { order ? f2 : f1, order ? f1 : f2 };
+		size_t fl[2] = { order ? l2 : 34 + 800, order ? 34 + 800 : l2 };
+		assert_int_equal(burst_n(lb, fr, fl, 2, drop), 2);
+		assert_int_equal(ip_dst(f1), ip_dst(f2));
+		assert_int_equal(ip_src(f2), SNAT);
+	}
+
 	/* ClientIP affinity: every source port of one client, one backend */
 	uint32_t first = 0;
 	for (uint16_t p = 0; p < 100; p++) {
@@ -622,6 +672,36 @@ static void test_burst_frag_affinity(void **state)
 			first = be;
 		assert_int_equal(be, first);
 	}
+}
+
+/* Two clients, same source port, one backend: distinct SNAT ports, and
+ * each reply finds its own client. */
+static void test_snat_collision(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t a[256], b[256];
+	uint16_t pa, pb;
+	size_t la, lb_;
+
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 1), 0);
+	assert_int_equal(lb_backend_add(lb, 1, 1, BE(1), 8080, 1, 1), 0);
+	la = frame(a, 6, CLIENT, BE16(5000), VIP, BE16(80), 0, 0x02);
+	lb_ = frame(b, 6, IP4(10, 77, 1, 3), BE16(5000), VIP, BE16(80), 0, 0x02);
+	assert_int_equal(burst1(lb, a, la, drop), 1);
+	assert_int_equal(burst1(lb, b, lb_, drop), 1);
+	pa = sport(a);
+	pb = sport(b);
+	assert_int_equal(pa, BE16(5000)); /* the client's own port first */
+	assert_int_not_equal(pa, pb);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_SNAT_RETRY], 1);
+	la = frame(a, 6, BE(1), BE16(8080), SNAT, pb, 0, 0x12);
+	assert_int_equal(burst1(lb, a, la, drop), 1);
+	assert_int_equal(ip_dst(a), IP4(10, 77, 1, 3));
+	la = frame(a, 6, BE(1), BE16(8080), SNAT, pa, 0, 0x12);
+	assert_int_equal(burst1(lb, a, la, drop), 1);
+	assert_int_equal(ip_dst(a), CLIENT);
 }
 
 int main(void)
@@ -636,6 +716,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_svc_control, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_frag_affinity, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_snat_collision, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
