@@ -131,6 +131,30 @@ run 0 get svc web -o json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["spec"]["ports"][0]["targetPort"]==9090; assert d["metadata"]["resourceVersion"]!=sys.argv[2]' "$WORK/out" "$RV1" ||
 	fail "apply did not update the service"
 
+echo "3b. a concurrent writer between our GET and PUT: apply and cordon retry"
+fake_stat() { # [N]: print a stat field after optionally arming N conflicts
+	python3 "$FAKE" --certs "$WORK/pki" --stat "$GOOD" ${2:+--set-conflicts "$2"} |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+fake_stat conflicts 2 >/dev/null
+sed -i 's/targetPort: 9090/targetPort: 9191/' "$WORK/app.yaml"
+run 0 apply -f "$WORK/app.yaml"
+has out "service/web configured"
+[ "$(fake_stat conflicts)" = 0 ] || fail "apply did not meet the injected conflicts"
+run 0 get svc web -o json
+jcheck 'd["spec"]["ports"][0]["targetPort"] == 9191'
+fake_stat conflicts 2 >/dev/null
+run 0 cordon n1
+has out "node/n1 cordoned"
+[ "$(fake_stat conflicts)" = 0 ] || fail "cordon did not meet the injected conflicts"
+run 0 uncordon n1
+# A writer that always wins: apply gives up after 5 attempts, exit 1.
+fake_stat conflicts 100 >/dev/null
+sed -i 's/targetPort: 9191/targetPort: 9292/' "$WORK/app.yaml"
+run 1 apply -f "$WORK/app.yaml"
+has err "service/web: still conflicting after 5 attempts"
+fake_stat conflicts 0 >/dev/null
+
 echo "4. get -o yaml | apply -f - is a no-op (the YAML printer reads back)"
 "$SLUICE" get pod web-1 -o yaml >"$WORK/web.yaml" || fail "get -o yaml"
 run 0 apply -f - <"$WORK/web.yaml"
@@ -143,12 +167,8 @@ PIDS+=($WPID)
 watch_until "$WORK/watch.out" web-1
 # Let the server end the stream at least once: get -w resumes from the last
 # revision it printed, so nothing below may appear twice.
-fake_watches() {
-	python3 "$FAKE" --certs "$WORK/pki" --stat "$GOOD" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["watches"])'
-}
-for _ in $(seq 100); do [ "$(fake_watches)" -ge 2 ] && break; sleep 0.05; done
-[ "$(fake_watches)" -ge 2 ] || fail "get -w did not reconnect after the stream ended"
+for _ in $(seq 100); do [ "$(fake_stat watches)" -ge 2 ] && break; sleep 0.05; done
+[ "$(fake_stat watches)" -ge 2 ] || fail "get -w did not reconnect after the stream ended"
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: late-1}\nspec: {containers: [{name: c, image: x}]}\n' |
 	"$SLUICE" apply -f - >/dev/null || fail "apply late-1"
 watch_until "$WORK/watch.out" late-1

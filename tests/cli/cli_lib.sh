@@ -43,8 +43,10 @@ watch_until() {
 # PID` in the caller; peers on BASE+1..3, APIs on BASE+11..13.
 peer() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
 api() { echo "https://127.0.0.1:$((BASE + 10 + $1))"; }
-MEMBERS="1=m1,$(peer 1),$(api 1);2=m2,$(peer 2),$(api 2);3=m3,$(peer 3),$(api 3)"
-PKI=$WORK/pki
+if [ -n "${BASE:-}" ]; then
+	MEMBERS="1=m1,$(peer 1),$(api 1);2=m2,$(peer 2),$(api 2);3=m3,$(peer 3),$(api 3)"
+	PKI=$WORK/pki
+fi
 start() { # N: start master mN
 	"$CTRL" --role=master --name "m$1" --data-dir "$WORK/d$1" --pki-dir "$PKI" \
 		--members "$MEMBERS" --api-listen "127.0.0.1:$((BASE + 10 + $1))" \

@@ -12,8 +12,11 @@ and /healthz. Knobs for failure paths:
                   straddle chunk boundaries
   /_test/badwatch a watch stream with one good event, then a line of garbage
   /_test/hang     accepts the request and never answers
-  /_test/conns    {"connections": N, "watches": W}: TLS connections accepted
-                  and watch requests served so far
+  /_test/conns    {"connections": N, "watches": W, "conflicts": C}: TLS
+                  connections accepted, watch requests served, injected
+                  conflicts still to come
+  POST /_test/conflicts {"n": N}: the next N updates (PUT) fail with 409
+                  Conflict, as if another client had written just before
   --watch-seconds N  a watch stream ends (cleanly) after N seconds
 
   fake_api.py --certs DIR [--port 0] --port-file FILE [--no-leader] [--chunk N]
@@ -196,7 +199,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, self.server.cluster_status())
         if u.path == "/_test/conns":
             return self.send_json(200, {"connections": self.server.conns,
-                                        "watches": self.server.watches})
+                                        "watches": self.server.watches,
+                                        "conflicts": self.server.conflicts})
+        if u.path == "/_test/conflicts" and method == "POST":
+            obj, err = self.body()
+            if err or not isinstance(obj.get("n"), int):
+                return self.fail(400, "BadRequest", "want {\"n\": N}")
+            self.server.conflicts = obj["n"]
+            return self.send_json(200, {"conflicts": self.server.conflicts})
         if u.path == "/_test/hang":
             time.sleep(30)
             return
@@ -273,6 +283,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rv = md.get("resourceVersion")
             if not isinstance(rv, str):
                 return self.fail(422, "Invalid", "metadata.resourceVersion: Required value")
+            if self.server.conflicts > 0:
+                # Another writer got there first: its write bumps the revision.
+                self.server.conflicts -= 1
+                st.commit("MODIFIED", res, ns, cur)
             if rv != cur["metadata"]["resourceVersion"]:
                 return self.fail(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": '
                                  "the object has been modified" % (res, name))
@@ -411,12 +425,15 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             "revision": self.store.rev, "self": 1}
 
 
-def print_stat(url, certs):
+def print_stat(url, certs, conflicts=None):
     import http.client
     ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
     ctx.load_cert_chain(os.path.join(certs, "admin.crt"), os.path.join(certs, "admin.key"))
     u = urllib.parse.urlsplit(url)
     c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10)
+    if conflicts is not None:
+        c.request("POST", "/_test/conflicts", body=json.dumps({"n": conflicts}))
+        c.getresponse().read()
     c.request("GET", "/_test/conns")
     print(c.getresponse().read().decode().strip())
 
@@ -433,11 +450,13 @@ def main():
     ap.add_argument("--watch-seconds", type=float, default=60)
     ap.add_argument("--stat", metavar="URL",
                     help="print /_test/conns of a running fake_api.py and exit")
+    ap.add_argument("--set-conflicts", type=int, metavar="N",
+                    help="with --stat: first make the next N updates conflict")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     make_certs(a.certs)
     if a.stat:
-        return print_stat(a.stat, a.certs)
+        return print_stat(a.stat, a.certs, a.set_conflicts)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(a.certs, "server.crt"), os.path.join(a.certs, "server.key"))
@@ -453,6 +472,7 @@ def main():
     srv.watch_seconds = a.watch_seconds
     srv.conns = 0
     srv.watches = 0
+    srv.conflicts = 0
     srv.conns_lock = threading.Lock()
     if a.port_file:
         tmp = a.port_file + ".tmp"
