@@ -5,9 +5,14 @@
  * It holds a list of API endpoints and fails over between them: a request
  * that cannot connect (or whose TLS handshake fails, or that times out
  * before any response byte) moves to the next endpoint and retries, once
- * per endpoint; an HTTP response of any status is an answer and is returned
- * as is. Authentication is by client certificate (cert + key) against the
- * cluster CA.
+ * per endpoint; so does a 503 whose Status reason is "NoLeader" (unless it
+ * came from the last endpoint left, when it is the answer). Any other HTTP
+ * response is an answer and is returned as is; a transfer that broke after
+ * the response began is not retried (the write may have been applied).
+ * The endpoint that answered is tried first next time. Authentication is
+ * by client certificate (cert + key) against the cluster CA; a certificate
+ * the server refuses gives APIC_ERR_TLS, also when TLS 1.3 reports it only
+ * after the handshake. One connection is kept alive between requests.
  *
  * Client config file (written by `sluice-ctrl init` / `sluice-ctrl cert`),
  * JSON:
