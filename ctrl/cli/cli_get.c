@@ -269,6 +269,9 @@ int cli_cmd_get(struct cli *c)
 		return rc;
 	if (t.n_names > 0 && (c->selector || c->field_selector))
 		return cli_fail(c, CLI_EXIT_USAGE, "get: names and selectors do not mix");
+	if (t.n_names > 0 && c->all_ns && t.res->namespaced)
+		return cli_fail(c, CLI_EXIT_USAGE,
+				"get: a name needs one namespace (-n), not -A");
 
 	if (t.n_names == 0) {
 		if (!c->watch_only) {
