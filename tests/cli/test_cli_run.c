@@ -63,9 +63,9 @@ static const struct run_case cases[] = {
 	/* 31 */ {"delete pods x --ignore-not-found --help", 0, "Usage: sluice delete", NULL},
 	/* 32 */ {"get pods --server https://a,https://b,https://c,https://d,https://e,"
 		  "https://f,https://g,https://h,https://i", 2, NULL, "at most 8 endpoints"},
-	/* 34 */ {"get pods web -A", 2, NULL, "a name needs one namespace"},
-	/* 33: a dead endpoint: exit 3 naming it */
-	/* 33 */ {"get pods --server @DEAD@ --timeout 2s", 3, NULL,
+	/* 33 */ {"get pods web -A", 2, NULL, "a name needs one namespace"},
+	/* 34: a dead endpoint: exit 3 naming it */
+	/* 34 */ {"get pods --server @DEAD@ --timeout 2s", 3, NULL,
 		  "cluster unreachable"},
 };
 
