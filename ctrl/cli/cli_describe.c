@@ -72,7 +72,7 @@ static void cli_describe_pod(FILE *f, const json_t *o)
 	size_t i;
 	json_t *c;
 	cli_kv(f, 0, "Node:", cli_str(o, "spec.nodeName"));
-	cli_kv(f, 0, "Status:", cli_str(o, "status.phase"));
+	cli_kv(f, 0, "Status:", cli_str(o, "status.phase") ? cli_str(o, "status.phase") : "Pending");
 	cli_kv(f, 0, "IP:", cli_str(o, "status.podIP"));
 	cli_kv(f, 0, "Host IP:", cli_str(o, "status.hostIP"));
 	fprintf(f, "Containers:\n");
