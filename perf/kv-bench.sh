@@ -17,7 +17,7 @@
 #
 # Usage: kv-bench.sh [--only sluice|etcd] [--help]
 # Env: SLUICE_BUILD (build dir), KV_SECONDS (per level, default 5),
-#      KV_KILLS (default 3), KV_HB_MS (50), KV_ELECT_MS (500),
+#      KV_KILLS (default 5), KV_HB_MS (50), KV_ELECT_MS (500),
 #      KV_CLIENTS ("1 16 256")
 set -u
 
@@ -37,7 +37,7 @@ BUILD=${SLUICE_BUILD:-$HERE/../build}
 KVB=$BUILD/perf/kvbench
 CTRL=$BUILD/ctrl/sluice-ctrl
 SECS=${KV_SECONDS:-5}
-KILLS=${KV_KILLS:-3}
+KILLS=${KV_KILLS:-5}
 HB=${KV_HB_MS:-50}
 ELECT=${KV_ELECT_MS:-500}
 CLIENTS=${KV_CLIENTS:-1 16 256}
@@ -143,7 +143,7 @@ all_ready() { # system: every member answers a linearizable read
 
 bench_system() {
 	local sys=$1 i c k L out
-	echo "== $sys: starting 3 members (heartbeat $HB ms, election timeout $ELECT ms)"
+	echo "== $sys: starting 3 members (heartbeat $HB ms, election timeout $ELECT ms); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	for i in 1 2 3; do start_member $sys $i; done
 	all_ready $sys || { echo "kv-bench: $sys did not become ready" >&2; return 1; }
 	for c in $CLIENTS; do
@@ -169,11 +169,12 @@ bench_system() {
 		all_ready $sys || { echo "kv-bench: $sys: m$L did not come back" >&2; break; }
 		sleep 2 # let the restarted member catch up before the next kill
 	done
+	echo "== $sys: done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	stop_all
 }
 
 echo "kv-bench: $(nproc) cores, $(uname -r), etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), ${SECS}s per level"
-echo "kv-bench: TLS: one CA, client-certificate auth on both systems' APIs"
+echo "kv-bench: TLS: one CA, client-certificate auth on both systems' APIs; git $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null)"
 [ "$ONLY" != sluice ] && { command -v etcd >/dev/null || { echo "kv-bench: etcd missing (apt-get install etcd-server)" >&2; exit 2; }; }
 [ "$ONLY" != etcd ] && [ $SLUICE_OK = 1 ] && bench_system sluice
 [ "$ONLY" != sluice ] && bench_system etcd

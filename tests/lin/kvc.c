@@ -333,11 +333,14 @@ void kvc_set_endpoint(struct kvc *c, size_t i)
 }
 
 /*
- * 503 answers that say the request never reached the Raft log: no leader
- * known to the member asked (sluice's Status reason NoLeader, docs/api.md;
- * etcd's ErrNoLeader "etcdserver: no leader"), or a sluice follower that
- * could not even connect to the leader to forward it (http_forward's
- * "unreachable: Couldn't connect to server"). Erring here is visible, not
+ * 503 answers that say the request never reached the Raft log because no
+ * leader was known to the member asked: sluice's Status reason NoLeader
+ * (docs/api.md; http_forward answers it before forwarding, and a leader
+ * that lost its role before proposing), etcd's ErrNoLeader "etcdserver: no
+ * leader". Not "leader ... unreachable: Couldn't connect to server" from a
+ * forwarding follower: its libcurl may have sent the request on a kept-alive
+ * connection to a leader that applied it and died, then failed to
+ * reconnect (a sluice run showed exactly that). Erring here is visible, not
  * silent: a write wrongly called not-applied that did apply shows up as a
  * violation, never hides one.
  */
@@ -347,12 +350,7 @@ static bool kvc_not_applied(json_t *j, const char *msg)
 
 	if (reason && !strcmp(reason, "NoLeader"))
 		return true;
-	if (!msg)
-		return false;
-	if (!strcmp(msg, "etcdserver: no leader"))
-		return true;
-	return reason && !strcmp(reason, "ServiceUnavailable") &&
-	       strstr(msg, "unreachable: Couldn't connect to server");
+	return msg && !strcmp(msg, "etcdserver: no leader");
 }
 
 /* POST body to path on the current endpoint; on KVC_OK *out is the
