@@ -887,7 +887,7 @@ static int an_report(void *arg, const struct runtime_pod_spec *spec, const struc
 		json_decref(status);
 		return 1;
 	}
-	/* Keep transition times stable when the condition did not change. */
+	runtime_status_keep_times(status, json_object_get(pod, "status"));
 	json_object_set_new(body, "status", status);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", spec->ns, spec->name);
 	json_t *out = an_req(n, "PUT", path, body, &code, err, sizeof(err));

@@ -282,3 +282,27 @@ json_t *runtime_status_json(const struct runtime_pod_spec *spec, const struct ru
 		json_object_set_new(s, "message", json_string(st->message));
 	return s;
 }
+
+void runtime_status_keep_times(json_t *status, const json_t *old)
+{
+	size_t i, j;
+	json_t *c, *o;
+
+	if (!json_is_object(status) || !json_is_object(old))
+		return;
+	json_t *st = json_object_get(old, "startTime");
+	if (json_is_string(st))
+		json_object_set(status, "startTime", st);
+	json_array_foreach(json_object_get(status, "conditions"), i, c) {
+		const char *type = json_string_value(json_object_get(c, "type"));
+		const char *now = json_string_value(json_object_get(c, "status"));
+		json_array_foreach(json_object_get(old, "conditions"), j, o) {
+			const char *ot = json_string_value(json_object_get(o, "type"));
+			const char *os = json_string_value(json_object_get(o, "status"));
+			json_t *t = json_object_get(o, "lastTransitionTime");
+			if (type && ot && now && os && strcmp(type, ot) == 0 && strcmp(now, os) == 0 &&
+			    json_is_string(t))
+				json_object_set(c, "lastTransitionTime", t);
+		}
+	}
+}

@@ -116,6 +116,13 @@ enum runtime_phase runtime_phase_of(const struct runtime_status *st, enum runtim
 json_t *runtime_status_json(const struct runtime_pod_spec *spec, const struct runtime_status *st,
 			    const char *now);
 
+/*
+ * Carry the times over from the status the API holds (old, may be NULL):
+ * a condition whose status did not change keeps its lastTransitionTime,
+ * and startTime, once reported, never moves. Edits status in place.
+ */
+void runtime_status_keep_times(json_t *status, const json_t *old);
+
 /* RFC 3339 UTC with microseconds (the API's timestamp form). */
 void runtime_now_rfc3339(char *buf, size_t len);
 

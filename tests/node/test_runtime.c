@@ -235,6 +235,27 @@ static void test_status_json(void **state)
 	json_decref(p);
 }
 
+static void test_keep_times(void **state)
+{
+	(void)state;
+	json_t *old = json_loads("{\"startTime\":\"T0\",\"conditions\":["
+				 "{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"T1\"},"
+				 "{\"type\":\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"T2\"}]}", 0, NULL);
+	json_t *now = json_loads("{\"startTime\":\"T9\",\"conditions\":["
+				 "{\"type\":\"Ready\",\"status\":\"False\",\"lastTransitionTime\":\"T9\"},"
+				 "{\"type\":\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"T9\"}]}", 0, NULL);
+	runtime_status_keep_times(now, old);
+	assert_string_equal(json_string_value(json_object_get(now, "startTime")), "T0");
+	json_t *c = json_object_get(now, "conditions");
+	/* Ready flipped: new time; PodScheduled did not: old time. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(c, 0), "lastTransitionTime")), "T9");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(c, 1), "lastTransitionTime")), "T2");
+	runtime_status_keep_times(now, NULL); /* nothing reported yet: unchanged */
+	assert_string_equal(json_string_value(json_object_get(now, "startTime")), "T0");
+	json_decref(old);
+	json_decref(now);
+}
+
 static void test_netns_name(void **state)
 {
 	(void)state;
@@ -281,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_phase),
 		cmocka_unit_test(test_status_json),
+		cmocka_unit_test(test_keep_times),
 		cmocka_unit_test(test_netns_name),
 		cmocka_unit_test(test_resolve),
 	};
