@@ -228,7 +228,11 @@ int dp_route_add_via(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_
 		rc = -ENODEV;
 		goto out;
 	}
-	if (mode >= DP_OVERLAY_MAX || nh_ip == dp->ul.ip) {
+	/* Direct routes work in either cluster mode (the pod CIDR is always
+	 * steered); VXLAN needs the VXLAN port steered and decapsulation on,
+	 * i.e. a VXLAN cluster. */
+	if (mode >= DP_OVERLAY_MAX || nh_ip == dp->ul.ip ||
+	    (mode == DP_OVERLAY_VXLAN && dp->ul.mode != DP_OVERLAY_VXLAN)) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -240,7 +244,18 @@ int dp_route_add_via(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_
 		rc = -EINVAL;
 		goto out;
 	}
-	rc = neigh_ref(dp->neigh, nh_ip, &idx);
+	/* The L2 next hop: the node itself when it is on the uplink's subnet;
+	 * VXLAN may cross an underlay router, direct routing cannot (the
+	 * router knows no pod CIDR). */
+	uint32_t l2_nh = nh_ip;
+	if ((nh_ip & dp->ul.mask) != (dp->ul.ip & dp->ul.mask)) {
+		if (mode != DP_OVERLAY_VXLAN || dp->ul.gateway == 0) {
+			rc = -ENETUNREACH;
+			goto out;
+		}
+		l2_nh = dp->ul.gateway;
+	}
+	rc = neigh_ref(dp->neigh, l2_nh, &idx);
 	if (rc != 0)
 		goto out;
 	struct tbl_nh nh = {

@@ -79,6 +79,7 @@ enum dp_overlay {
 struct dp_uplink_params {
 	char port[DP_NAME_MAX];    /* an attached port of type uplink */
 	uint32_t ip;               /* the node's underlay IPv4 (the kernel's), network order */
+	uint32_t gateway;          /* underlay router for VXLAN to off-link nodes, 0 = none */
 	uint8_t mode;              /* enum dp_overlay: the cluster's mode */
 	uint32_t vni;              /* VXLAN network identifier, 1..2^24-1 */
 	uint16_t vxlan_port;       /* UDP destination port, host order */
@@ -134,9 +135,12 @@ int dp_route_add(struct dp *dp, uint32_t prefix, uint8_t depth, const char *port
  * Make @p->port dp's uplink: adopt the XDP program the af_xdp PMD attached
  * (xdp_prog=), steer this node's pod CIDR (and, in VXLAN mode, VXLAN to
  * @p->ip) to dp, open the ARP socket that resolves underlay next hops.
+ * @p->ip must be an IPv4 address of the uplink's netdev (its netmask
+ * decides which nodes are on-link), @p->gateway (if set) on-link.
  * Once per dp: -EEXIST the second time. -ENOENT (no such port), -EINVAL
- * (not of type uplink, bad mode/VNI), -errno from BPF or the socket.
- * On failure @err holds one line. Control side.
+ * (not of type uplink, bad mode/VNI, ip not on the netdev, gateway off
+ * link), -errno from BPF or the socket. On failure @err holds one line.
+ * Control side.
  */
 int dp_uplink_set(struct dp *dp, const struct dp_uplink_params *p, char *err, size_t errlen);
 
@@ -144,9 +148,11 @@ int dp_uplink_set(struct dp *dp, const struct dp_uplink_params *p, char *err, si
  * Add or replace the route @prefix/@depth "behind the node at underlay
  * address @nh_ip": out the uplink, directly (@encap 0) or in VXLAN (@encap
  * 1, VNI @vni, 0 = the uplink's). @encap -1 takes the cluster mode from
- * the uplink. Resolution of @nh_ip by ARP starts now. -ENODEV (no uplink),
- * -EINVAL (depth, host bits, bad next hop, VNI other than the cluster's),
- * -ENOSPC (routes or neighbours full).
+ * the uplink. ARP resolution of the L2 next hop starts now: @nh_ip when it
+ * is on the uplink's subnet, else (VXLAN only) the uplink's gateway.
+ * -ENODEV (no uplink), -EINVAL (depth, host bits, bad next hop, VNI other
+ * than the cluster's, VXLAN in a direct-mode cluster), -ENETUNREACH (off-link and direct mode, or no
+ * gateway), -ENOSPC (routes or neighbours full).
  */
 int dp_route_add_via(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_ip, int encap,
 		     uint32_t vni, uint32_t gen);

@@ -360,6 +360,8 @@ int dp_port_detach(struct dp *dp, const char *name)
 		rc = -ENOENT;
 	else if (tbl_port_refs(dp->tbl, pt->port_id) != 0 || (h->valid && h->port_id == pt->port_id))
 		rc = -EBUSY;
+	else if (dp->uplink != NULL && dp->ul.port_id == pt->port_id)
+		rc = -EBUSY; /* workers compare rx ports with it; set once per dp */
 	else
 		dp_port_detach_locked(dp, pt);
 	pthread_mutex_unlock(&dp->lock);
