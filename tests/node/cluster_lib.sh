@@ -134,16 +134,7 @@ print(next((m["name"] for m in d.get("members", []) if m.get("id") == d.get("lea
 }
 
 # cl_wait SECONDS DESCRIPTION COMMAND...: poll every 0.25 s; 1 on timeout.
-cl_wait() {
-  local t=$1 what=$2 i
-  shift 2
-  for i in $(seq $((t * 4))); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.25
-  done
-  echo "timed out after ${t}s waiting for $what" >&2
-  return 1
-}
+cl_wait() { poll_until "$@"; }
 
 cl_node_cidr() { # i: the Node's spec.podCIDR ("" until assigned)
   cl_api GET "/api/v1/nodes/$(cl_wname "$1")" 2>/dev/null |

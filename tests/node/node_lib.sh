@@ -46,16 +46,21 @@ api_result() {
 # jq-like: jget EXPR reads JSON on stdin, prints eval(EXPR) with d bound.
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$1"; }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.2 s.
-wait_for() {
+# poll_until SECONDS DESCRIPTION COMMAND...: run COMMAND every 0.25 s
+# until it succeeds; 1 with a line on stderr on timeout.
+poll_until() {
   local t=$1 what=$2 i
   shift 2
-  for i in $(seq $((t * 5))); do
+  for i in $(seq $((t * 4))); do
     "$@" >/dev/null 2>&1 && return 0
-    sleep 0.2
+    sleep 0.25
   done
-  fail "timed out after ${t}s waiting for $what"
+  echo "timed out after ${t}s waiting for $what" >&2
+  return 1
 }
+
+# wait_for: poll_until, failing the test on timeout.
+wait_for() { poll_until "$@" || fail "timed out after ${1}s waiting for $2"; }
 
 # pod_json NS NAME NODE RESTART CMD...: a Pod bound to NODE running CMD.
 pod_json() {
