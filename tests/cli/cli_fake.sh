@@ -245,7 +245,8 @@ run 3 get pods --server "$DEAD,$DEAD2" --timeout 2s
 has err "cluster unreachable"
 has err "$DEAD"
 has err "$DEAD2"
-run 3 get pods --server "$NOLEADER"
+run 3 get pods --server "$NOLEADER" --timeout 1s
+has err "retrying"
 has err "NoLeader"
 SLUICE_CONFIG= run 4 get pods --server "$GOOD" --cacert "$WORK/pki/ca.crt"
 has err "no client certificate"
