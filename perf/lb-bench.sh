@@ -64,7 +64,7 @@ cat > "$PERF_DIR/dp-lb.json" <<JSON
 }
 JSON
 "${LB_DP_WRAP:-$DP_BIN}" --lcores "0@$CTL_CPU,1@$DUT_CPU" --file-prefix "$DUT_PREFIX" --no-pci $EAL_MEM \
-  -- --config "$PERF_DIR/dp-lb.json" --ctl "$PERF_DIR/seg.shm" --idle-backoff-us 0 \
+  -- --config "$PERF_DIR/dp-lb.json" --ctl "$PERF_DIR/seg.shm" --idle-backoff-us 1000 \
   > "$PERF_DIR/dp-lb.log" 2>&1 &
 DUT_PID=$!
 PERF_PIDS+=("$DUT_PID")

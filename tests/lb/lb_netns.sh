@@ -192,7 +192,7 @@ JSON
   call "$k" "{\"op\":\"batch\",\"ops\":[${ops%,}]}" > "$DIR/batch-$k.out" \
     || { cat "$DIR/batch-$k.out" >&2; fail "node $k: adding pods"; }
   for i in 0 1 2 3; do start_server "$k" "$i"; done
-  call "$k" '{"op":"svc.add","name":"default/web","vip":"'$VIP'","port":80,"proto":"tcp","health":{"type":"tcp","interval_ms":200,"timeout_ms":150,"fall":2,"rise":2}}' \
+  call "$k" '{"op":"svc.add","name":"default/web","vip":"'$VIP'","port":80,"proto":"tcp","health":{"type":"tcp","interval_ms":300,"timeout_ms":250,"fall":3,"rise":2}}' \
     > "$DIR/svc-$k.out" || { cat "$DIR/svc-$k.out" >&2; fail "node $k: svc.add web"; }
   call "$k" '{"op":"svc.add","name":"default/dns","vip":"'$VIP'","port":53,"proto":"udp"}' \
     > "$DIR/svc-$k.out" || { cat "$DIR/svc-$k.out" >&2; fail "node $k: svc.add dns"; }
@@ -223,7 +223,7 @@ wait_log() { # file pattern seconds
 pretty setup "LB node a: sluice-dp, sluice-ctrl, client and 4 backends"
 setup_node a
 # the agent's health checks have decided once every backend is healthy
-for i in 1 2 3 4; do wait_log "$DIR/ctrl-a.log" "backend ${BE_IPS[$(( i - 1 ))]}:8080 healthy" 10; done
+for i in 1 2 3 4; do wait_log "$DIR/ctrl-a.log" "backend ${BE_IPS[$(( i - 1 ))]}:8080 healthy" 20; done
 
 # --- 1. spread ---------------------------------------------------------
 conns a 400 > "$DIR/spread"
@@ -239,7 +239,7 @@ done
 # --- 2. a second LB node agrees ----------------------------------------
 pretty setup "LB node b: the same services on a second sluice-dp"
 setup_node b
-for i in 1 2 3 4; do wait_log "$DIR/ctrl-b.log" "backend ${BE_IPS[$(( i - 1 ))]}:8080 healthy" 10; done
+for i in 1 2 3 4; do wait_log "$DIR/ctrl-b.log" "backend ${BE_IPS[$(( i - 1 ))]}:8080 healthy" 20; done
 conns a 60 40000 > "$DIR/tuples-a"
 conns b 60 40000 > "$DIR/tuples-b"
 grep -q ERROR "$DIR/tuples-a" "$DIR/tuples-b" && fail "a fixed-port connection failed"
@@ -291,7 +291,7 @@ set_web a 1 1 1 1
 # --- 6. health checks -----------------------------------------------------
 victim=2; vip_be=${BE_IPS[$(( victim - 1 ))]}
 kill "${SERVER_PID[a$(( victim - 1 ))]}"
-wait_log "$DIR/ctrl-a.log" "backend $vip_be:8080 unhealthy: weight 0" 10
+wait_log "$DIR/ctrl-a.log" "backend $vip_be:8080 unhealthy: weight 0" 20
 conns a 100 > "$DIR/unhealthy"
 grep -q ERROR "$DIR/unhealthy" && { sort "$DIR/unhealthy" | uniq -c >&2; fail "a connection failed with b$victim down"; }
 grep -qx "b$victim" "$DIR/unhealthy" && fail "a connection reached dead b$victim"
