@@ -408,6 +408,7 @@ static void api_rest_read(struct api_rest_call *c, bool linearizable)
 struct api_rest_watch {
 	struct api_rest_sel *sel;
 	int64_t rv; /* as asked, for the 410 message */
+	enum api_obj_kind kind;
 };
 
 static void api_rest_watch_release(void *arg)
@@ -432,6 +433,25 @@ static int api_rest_watch_deliver(void *arg, struct http_stream *st,
 			return -1;
 	}
 	return 0;
+}
+
+/* {"type":"BOOKMARK","object":{"kind","apiVersion","metadata":{
+ * "resourceVersion"}}}: every event up to rev was sent (or filtered). */
+static int api_rest_watch_bookmark(void *arg, struct http_stream *st,
+				   int64_t rev)
+{
+	struct api_rest_watch *w = arg;
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)rev);
+	json_t *line = json_pack("{s:s, s:{s:s, s:s, s:{s:s}}}", "type",
+				 "BOOKMARK", "object", "kind",
+				 api_obj_kind_name(w->kind), "apiVersion",
+				 api_obj_kind_api_version(w->kind), "metadata",
+				 "resourceVersion", buf);
+	int rc = line ? http_stream_json(st, line) : 0;
+	json_decref(line);
+	return rc;
 }
 
 static void api_rest_watch_fail(void *arg, struct http_stream *st, int err,
@@ -471,6 +491,7 @@ static void api_rest_watch(struct api_rest_call *c)
 	w->sel = c->q.sel;
 	c->q.sel = NULL;
 	w->rv = c->q.rv;
+	w->kind = c->path.kind;
 	struct api_watch_params p = {
 		.m = c->m,
 		.wp = {
@@ -482,6 +503,7 @@ static void api_rest_watch(struct api_rest_call *c)
 		},
 		.deliver = api_rest_watch_deliver,
 		.fail = api_rest_watch_fail,
+		.bookmark = api_rest_watch_bookmark,
 		.release = api_rest_watch_release,
 		.arg = w,
 	};

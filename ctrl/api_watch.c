@@ -26,6 +26,10 @@ struct api_watch {
 	struct store_watcher *sw;
 	struct http_stream *st;
 	struct event *ev;
+	struct event *mark;    /* bookmark timer, NULL without p.bookmark */
+	int64_t marked;        /* rev of the last bookmark (the pump does not
+				* know which events a selector let through,
+				* so events do not count) */
 	bool draining;
 	bool closed; /* client gone: the stream is freed */
 	bool started;
@@ -36,6 +40,8 @@ static void api_watch_free(struct api_watch *w)
 	store_watch_free(w->sw);
 	if (w->ev)
 		event_free(w->ev);
+	if (w->mark)
+		event_free(w->mark);
 	if (w->p.release)
 		w->p.release(w->p.arg);
 	free(w);
@@ -110,6 +116,29 @@ static void api_watch_drain(evutil_socket_t fd, short what, void *arg)
 		api_watch_free(w);
 }
 
+static void api_watch_bookmark(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_watch *w = arg;
+
+	(void)fd;
+	(void)what;
+	/* The cursor passes an event only once it was handed to deliver,
+	 * so cursor - 1 never covers an event the client has not been sent
+	 * (the mark follows those events in the stream). A client with
+	 * bytes still unsent is behind anyway: no marks pile up on it. */
+	if (w->closed || http_stream_pending(w->st) > 0)
+		return;
+	int64_t rev = store_watch_next_revision(w->sw) - 1;
+	if (rev <= w->marked)
+		return;
+	w->marked = rev;
+	w->draining = true;
+	w->p.bookmark(w->p.arg, w->st, rev);
+	w->draining = false;
+	if (w->closed)
+		api_watch_free(w);
+}
+
 static void api_watch_notify(struct store_watcher *sw, void *data)
 {
 	struct api_watch *w = data;
@@ -168,6 +197,15 @@ int api_watch_start(struct http_req *req, const struct api_watch_params *p,
 	*st = w->st;
 	/* History from start_revision may already be there. */
 	event_active(w->ev, EV_TIMEOUT, 0);
+	w->marked = store_watch_next_revision(w->sw) - 1;
+	if (p->bookmark) {
+		struct timeval tv = {API_WATCH_BOOKMARK_MS / 1000,
+				     API_WATCH_BOOKMARK_MS % 1000 * 1000};
+		w->mark = event_new(master_base(p->m), -1, EV_PERSIST,
+				    api_watch_bookmark, w);
+		if (w->mark)
+			event_add(w->mark, &tv);
+	}
 	return 0;
 }
 
@@ -244,6 +282,16 @@ static int api_watch_kv_deliver(void *arg, struct http_stream *st,
 	return api_watch_kv_line(k, st, json_pack("{s:o}", "events", arr));
 }
 
+/* etcd's progress notification: a WatchResponse with a header and no
+ * events; its header revision is what the client may resume after. */
+static int api_watch_kv_progress(void *arg, struct http_stream *st,
+				 int64_t rev)
+{
+	struct api_watch_kv *k = arg;
+	(void)rev;
+	return api_watch_kv_line(k, st, json_object());
+}
+
 static void api_watch_kv_fail(void *arg, struct http_stream *st, int err,
 			      int64_t compact_rev)
 {
@@ -287,6 +335,7 @@ void api_watch_kv(struct http_req *req, struct master *m, const char *body,
 		.wp = k->kv.watch,
 		.deliver = api_watch_kv_deliver,
 		.fail = api_watch_kv_fail,
+		.bookmark = k->kv.watch_progress ? api_watch_kv_progress : NULL,
 		.release = api_watch_kv_release,
 		.arg = k,
 	};

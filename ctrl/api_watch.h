@@ -38,6 +38,9 @@ struct api_watch; /* opaque */
 #define API_WATCH_RETRY_MS 20
 #define API_WATCH_BATCH 256
 #define API_WATCH_ROUNDS 16 /* batches per turn of the event loop */
+/* Progress marks (Kubernetes BOOKMARK, etcd progress notification) at most
+ * this often, and only when the watcher's resume point moved. */
+#define API_WATCH_BOOKMARK_MS 2000
 
 /* Write n events (n >= 1) to st. 0, or -1 when the client is gone. The
  * events point into the store: use them before returning. */
@@ -53,6 +56,13 @@ struct api_watch_params {
 	struct store_watch_params wp; /* notify and data are the pump's */
 	api_watch_deliver_fn deliver;
 	api_watch_fail_fn fail;
+	/* Optional: write a progress mark saying every event up to rev has
+	 * been delivered (rev is the watcher's resume point minus one, which
+	 * moves past revisions the watcher's range or selector skips, so a
+	 * client that resumes from it is not sent back to a compacted
+	 * revision for writes it never cared about). 0, or -1 when the
+	 * client is gone. */
+	int (*bookmark)(void *arg, struct http_stream *st, int64_t rev);
 	/* Called once when the watch ends for any reason (also when start
 	 * fails after it took arg); frees arg. May be NULL. */
 	void (*release)(void *arg);

@@ -293,6 +293,7 @@ expect 200 "modify w4"
 
 # Resume from the last complete event line the client saw.
 LAST=$(grep '^{.*}$' "$W1" | tail -n 1 | jq -r .object.metadata.resourceVersion)
+# (a BOOKMARK line, if last, carries a resourceVersion to resume from too)
 R=${SURV[0]}
 [ "$R" = "$L2" ] && R=${SURV[1]}
 W2=$WORK/watch2
@@ -301,14 +302,15 @@ WPID=$!
 WANT="ADDED w1;ADDED w2;ADDED w3;ADDED w4;ADDED w5;MODIFIED w1;DELETED w2;ADDED w6;DELETED w3;MODIFIED w4;"
 got=""
 for _ in $(seq 150); do
-	got=$(cat "$W1" "$W2" | grep '^{.*}$' | jq -rj '.type + " " + .object.metadata.name + ";"')
+	got=$(cat "$W1" "$W2" | grep '^{.*}$' |
+		jq -rj 'select(.type != "BOOKMARK") | .type + " " + .object.metadata.name + ";"')
 	[ "$got" = "$WANT" ] && break
 	sleep 0.1
 done
 [ "$got" = "$WANT" ] || fail "events across the leader kill:
  got  $got
  want $WANT"
-revs=$(cat "$W1" "$W2" | grep '^{.*}$' | jq -r .object.metadata.resourceVersion)
+revs=$(cat "$W1" "$W2" | grep '^{.*}$' | jq -r 'select(.type != "BOOKMARK") | .object.metadata.resourceVersion')
 [ "$(sort -n -u <<<"$revs")" = "$revs" ] || fail "resourceVersions not strictly increasing: $revs"
 kill "$WPID" 2>/dev/null
 wait "$WPID" 2>/dev/null
@@ -316,8 +318,29 @@ WPID=""
 echo "watch: resumed on m$R from $LAST after SIGKILL of leader m$L: 10 events, once each, in order"
 # One object's watch (name in the path) sees only that object.
 got=$("${C[@]}" --max-time 3 -N "$(api "$R")$PODS/w4?watch=1&resourceVersion=$R0" |
-	jq -rj '.type + " " + .object.metadata.name + ";"')
+	jq -rj 'select(.type != "BOOKMARK") | .type + " " + .object.metadata.name + ";"')
 [ "$got" = "ADDED w4;MODIFIED w4;" ] || fail "watch of one pod: $got"
+# A watch whose selector matches nothing still learns that time moved on:
+# a BOOKMARK at or past the revision of a write it filtered out.
+req "$R" GET "$PODS?consistency=serializable"
+WB=$WORK/watchb
+"${C[@]}" --max-time 20 -N "$(api "$R")$PODS?watch=1&resourceVersion=$(field .metadata.resourceVersion)&labelSelector=app%3Dnone" >"$WB" &
+WPID=$!
+req "$L2" POST "$PODS" "$(pod bm w)"
+expect 201 "create bm"
+BM=$(field .metadata.resourceVersion)
+b=0
+for _ in $(seq 100); do
+	b=$(jq -r 'select(.type == "BOOKMARK") | .object.metadata.resourceVersion' <"$WB" 2>/dev/null | tail -n 1)
+	[ -n "$b" ] && [ "$b" -ge "$BM" ] && break
+	sleep 0.1
+done
+[ -n "$b" ] && [ "$b" -ge "$BM" ] || fail "no BOOKMARK at or past $BM: $(cat "$WB")"
+[ "$(jq -r 'select(.type != "BOOKMARK") | .type' <"$WB")" = "" ] || fail "filtered watch got events: $(cat "$WB")"
+kill "$WPID" 2>/dev/null
+wait "$WPID" 2>/dev/null
+WPID=""
+echo "watch: BOOKMARK $b past a filtered-out write at $BM"
 
 # ------------------------------------------------------ 5. compacted watch
 req "$L2" GET "$PODS"
