@@ -21,8 +21,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <rte_prefetch.h>
-
 #include "ct.h"
 
 #define CT_WAYS 8u
@@ -114,30 +112,6 @@ ct_hash(const struct ct_key *k)
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
 	return h;
-}
-
-/* The two candidate buckets of a hash. */
-static inline void
-ct_buckets_of(const struct ct *ct, uint64_t hash, uint32_t *b1, uint32_t *b2)
-{
-	/* Two independent-ish bit ranges of the hash; forcing b2 != b1 keeps
-	 * two distinct choices even in a 2-bucket table. */
-	*b1 = (uint32_t)hash & ct->bucket_mask;
-	*b2 = (uint32_t)(hash >> 20) & ct->bucket_mask;
-	if (*b2 == *b1)
-		*b2 = *b1 ^ 1u;
-}
-
-/* Prefetch both bucket lines of hash, one stage before a ct_insert() of a
- * key that was not looked up (e.g. a NAT reply key). Owner lcore. */
-static inline void
-ct_prefetch(const struct ct *ct, uint64_t hash)
-{
-	uint32_t b1, b2;
-
-	ct_buckets_of(ct, hash, &b1, &b2);
-	rte_prefetch0(&ct->buckets[b1]);
-	rte_prefetch0(&ct->buckets[b2]);
 }
 
 /* Entry by index, for reading the backend and NAT state or setting the

@@ -549,23 +549,6 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 	/* One staged lookup for every flow key of the burst. */
 	if (nw != 0)
 		ct_lookup_bulk(lc->ct, ck, nw, &clk, hashes, cidx);
-	/* New flows insert a reply key nobody looked up: prefetch its buckets
-	 * for the likely SNAT port (the client's own) one stage ahead. */
-	for (unsigned k = 0; k < nw; k++) {
-		const struct lb_work *x = &w[k];
-		if (cidx[k] != CT_MISS || x->kind != LB_K_ORIG || x->svc->mt == NULL ||
-		    (x->svc->flags & RING_SVC_F_AFFINITY_CLIENTIP))
-			continue;
-		uint32_t slot = maglev_lookup(x->svc->mt, hashes[k]);
-		if (slot >= LB_BE_SLOTS)
-			continue;
-		uint64_t bw = __atomic_load_n(&lb->be[slot], __ATOMIC_RELAXED);
-		struct ct_key rk;
-		lb_key(&rk, LB_BE_IP(bw), lb->snat_ip, LB_BE_PORT(bw),
-		       lb_snat_port(lb->n_workers, worker, x->key.sport, hashes[k], 0), x->key.proto,
-		       LB_ZONE_REPLY);
-		ct_prefetch(lc->ct, ct_hash(&rk));
-	}
 	for (unsigned k = 0; k < nw; k++) {
 		struct lb_work *x = &w[k];
 		struct pkt_info *p = &pi[idx[x->j]];
