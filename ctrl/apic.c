@@ -455,7 +455,21 @@ static void apic_describe(struct apic *c, const char *server, CURLcode rc, bool 
 		snprintf(dst, size, "%s: %s", server, why);
 }
 
-/* The Status message of an error body, or its text, or "HTTP N". */
+/* Copy at most n bytes of src up to its first newline, dropping control
+ * bytes: errmsg is one line, and a server must not be able to send
+ * terminal escapes through it. Returns the length copied. */
+static size_t apic_copy_line(char *dst, size_t size, const char *src, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n && src[i] != '\n' && src[i] != '\0' && j + 1 < size; i++)
+		if ((unsigned char)src[i] >= ' ' && (unsigned char)src[i] != 0x7f)
+			dst[j++] = src[i];
+	dst[j] = '\0';
+	return j;
+}
+
+/* The Status message of an error body, or its reason, or the first line
+ * of a plain-text answer, or "HTTP N". */
 static void apic_status_message(long status, const json_t *body, const struct apic_buf *raw,
 				char *dst, size_t size)
 {
@@ -464,24 +478,12 @@ static void apic_status_message(long status, const json_t *body, const struct ap
 		msg = json_string_value(json_object_get(body, "message"));
 		reason = json_string_value(json_object_get(body, "reason"));
 	}
-	if (msg != NULL && msg[0] != '\0') {
-		snprintf(dst, size, "%s", msg);
+	if (msg != NULL && apic_copy_line(dst, size, msg, strlen(msg)) > 0)
 		return;
-	}
-	if (reason != NULL && reason[0] != '\0') {
-		snprintf(dst, size, "%s", reason);
+	if (reason != NULL && apic_copy_line(dst, size, reason, strlen(reason)) > 0)
 		return;
-	}
-	if (raw->len > 0) {
-		/* First line of a plain-text answer, control bytes dropped. */
-		size_t j = 0;
-		for (size_t i = 0; i < raw->len && raw->data[i] != '\n' && j + 1 < size; i++)
-			if ((unsigned char)raw->data[i] >= ' ')
-				dst[j++] = raw->data[i];
-		dst[j] = '\0';
-		if (j > 0)
-			return;
-	}
+	if (raw->len > 0 && apic_copy_line(dst, size, raw->data, raw->len) > 0)
+		return;
 	snprintf(dst, size, "HTTP %ld", status);
 }
 

@@ -12,6 +12,7 @@ and /healthz. Knobs for failure paths:
                   straddle chunk boundaries
   /_test/badwatch a watch stream with one good event, then a line of garbage
   /_test/hang     accepts the request and never answers
+  /_test/nasty    a 400 Status whose message holds an escape and a newline
   /_test/conns    {"connections": N, "watches": W, "conflicts": C}: TLS
                   connections accepted, watch requests served, injected
                   conflicts still to come
@@ -213,6 +214,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if u.path == "/_test/badwatch":
             return self.stream([b'{"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"a"}}}\n',
                                 b'{"type":"ADDED","object":\n'], close=False)
+        if u.path == "/_test/nasty":
+            return self.fail(400, "BadRequest", "bad\x1b[31m red\nsecond line")
         if u.path == "/_test/notobject":
             return self.stream([b'["type","ADDED"]\n'], close=False)
         p = parse_path(u.path)

@@ -110,6 +110,12 @@ static void test_request_and_status(void **state)
 	assert_string_equal(r.errmsg, "pods \"nope\" not found");
 	apic_resp_clear(&r);
 
+	/* A server's message reaches errmsg as one line without escapes. */
+	assert_int_equal(apic_request(c, "GET", "/_test/nasty", NULL, &r), APIC_OK);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.errmsg, "bad[31m red");
+	apic_resp_clear(&r);
+
 	/* A plain-text answer has no JSON body. */
 	assert_int_equal(apic_request(c, "GET", "/healthz", NULL, &r), APIC_OK);
 	assert_int_equal(r.status, 200);
