@@ -44,6 +44,8 @@
 #define HTTP_QUERY_PART_MAX 4096
 #define HTTP_FWD_TIMEOUT_MS 30000L
 #define HTTP_FWD_CONNECT_MS 2000L
+#define HTTP_FWD_MAX_CONNS 32
+#define HTTP_LISTEN_BACKLOG 1024
 #define HTTP_HDR_FORWARDED "X-Sluice-Forwarded"
 #define HTTP_HDR_CLIENT_CN "X-Sluice-Client-CN"
 
@@ -1015,6 +1017,10 @@ struct http_server *http_server_create(const struct http_server_params *p,
 	curl_multi_setopt(srv->multi, CURLMOPT_SOCKETDATA, srv);
 	curl_multi_setopt(srv->multi, CURLMOPT_TIMERFUNCTION, http_curl_timer_cb);
 	curl_multi_setopt(srv->multi, CURLMOPT_TIMERDATA, srv);
+	/* Bound the relay's connections to the leader: requests beyond it
+	 * queue in curl rather than opening a TLS handshake each. */
+	curl_multi_setopt(srv->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTP_FWD_MAX_CONNS);
+	curl_multi_setopt(srv->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_FWD_MAX_CONNS);
 	evhttp_set_bevcb(srv->evh, http_bevcb, srv);
 	evhttp_set_gencb(srv->evh, http_dispatch, srv);
 	evhttp_set_max_body_size(srv->evh, HTTP_EVHTTP_BODY_MAX);
@@ -1032,6 +1038,10 @@ struct http_server *http_server_create(const struct http_server_params *p,
 	 * written in two pieces waits ~40 ms for the client's delayed ACK. */
 	int one = 1;
 	setsockopt(evhttp_bound_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* evhttp listens with a backlog of 128; hundreds of clients
+	 * connecting at once (a restart, a benchmark) would overflow it and
+	 * wait for SYN retransmits. Linux lets listen() raise it. */
+	listen(evhttp_bound_socket_get_fd(sock), HTTP_LISTEN_BACKLOG);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) == 0) {

@@ -491,6 +491,12 @@ struct master *master_create(const struct master_params *p, char *errmsg,
 		sluice_errf(-1, errmsg, errlen, "master: out of memory");
 		goto fail;
 	}
+	/* Raft before HTTP: with 2+ priorities on the base (master_main sets
+	 * them up), a storm of TLS handshakes or requests cannot delay
+	 * heartbeats and votes past an election timeout. */
+	struct event *raft_evs[] = { m->ev_net, m->ev_disk, m->ev_timer, m->ev_step };
+	for (size_t i = 0; i < sizeof(raft_evs) / sizeof(raft_evs[0]); i++)
+		event_priority_set(raft_evs[i], 0);
 	struct timeval lt = { .tv_sec = 0, .tv_usec = MASTER_LEASE_TICK_MS * 1000 };
 	event_add(m->ev_net, NULL);
 	event_add(m->ev_disk, NULL);

@@ -77,7 +77,10 @@ struct master_member {
 };
 
 struct master_params {
-	struct event_base *base;  /* required; borrowed */
+	/* required; borrowed. Raft's events get priority 0: give the base 2
+	 * priorities (event_base_priority_init) so that HTTP, at the default
+	 * priority 1, runs only when Raft has nothing to do. */
+	struct event_base *base;
 	const char *name;         /* required: this member's name */
 	const char *data_dir;     /* required: raft log + snapshots */
 	const char *peer_listen;  /* nanomsg bind URL; NULL = own peer_url */

@@ -307,7 +307,18 @@ int master_main(int argc, char **argv)
 		return 1;
 	}
 
-	struct event_base *base = event_base_new();
+	/* Two priorities: Raft (0) before HTTP (1), and at most 32 HTTP
+	 * callbacks before the loop looks for Raft traffic again. */
+	struct event_config *cfg = event_config_new();
+	struct timeval max_iv = { 0, 5000 };
+	if (cfg != NULL)
+		event_config_set_max_dispatch_interval(cfg, &max_iv, 32, 1);
+	struct event_base *base = cfg != NULL ? event_base_new_with_config(cfg) : NULL;
+	event_config_free(cfg);
+	if (base != NULL && event_base_priority_init(base, 2) < 0) {
+		event_base_free(base);
+		base = NULL;
+	}
 	if (base == NULL) {
 		fprintf(stderr, "sluice-ctrl: event_base_new failed\n");
 		return 1;
