@@ -11,11 +11,13 @@
 #   10.213.X.1      10.213.X.2      10.213.X.3
 #   master m1       master m2       master m3        (or etcd 3.4 members)
 #
-# While the driver runs, a nemesis alternates two faults on a random member:
+# While the driver runs, a nemesis cycles three faults on a random member:
 #   kill:      SIGKILL, wait for the PID, restart it after a few seconds
 #   partition: an nftables table (lin_PID) inside that member's netns drops
 #              everything to and from the other members (clients still reach
 #              it), removed a few seconds later
+#   pause:     SIGSTOP, SIGCONT a few seconds later (a paused leader wakes up
+#              still believing it leads: the classic stale-read trap)
 # It stops well before the driver's load phase ends, everything heals, and the
 # driver checks the history (linearizable, no acknowledged write lost, all
 # replicas agree). As a control, a copy of the recorded history with one read
@@ -28,11 +30,11 @@
 set -u
 
 TARGET=sluice
-DURATION=50
+DURATION=60
 CLIENTS=8
 KEEP=
 usage() {
-	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -178,30 +180,42 @@ T_END=$(( $(date +%s) + DURATION - 12 ))
 round=0
 kills=0
 parts=0
+pauses=0
 sleep 3
 while [ "$(date +%s)" -lt "$T_END" ] && kill -0 $DPID 2>/dev/null; do
 	i=$(( RANDOM % 3 + 1 ))
-	if [ $((round % 2)) = 0 ]; then
+	case $((round % 3)) in
+	0)
 		lin_log "nemesis: SIGKILL m$i (pid ${PID[$i]})" 2>>"$NEM_LOG"
 		kill -9 "${PID[$i]}"
 		lin_wait_pid "${PID[$i]}" 30 || { echo "lin_faults: m$i survived SIGKILL" >&2; exit 1; }
-		sleep $(( RANDOM % 3 + 2 ))
+		sleep $(( RANDOM % 2 + 2 ))
 		start_member $i
 		lin_log "nemesis: restarted m$i (pid ${PID[$i]})" 2>>"$NEM_LOG"
 		kills=$((kills + 1))
-	else
+		;;
+	1)
 		lin_log "nemesis: partition m$i from its peers" 2>>"$NEM_LOG"
 		partition $i || { echo "lin_faults: nft failed" >&2; exit 1; }
-		sleep $(( RANDOM % 3 + 4 ))
+		sleep $(( RANDOM % 3 + 3 ))
 		heal $i
 		lin_log "nemesis: healed m$i" 2>>"$NEM_LOG"
 		parts=$((parts + 1))
-	fi
+		;;
+	2)
+		lin_log "nemesis: SIGSTOP m$i (pid ${PID[$i]})" 2>>"$NEM_LOG"
+		kill -STOP "${PID[$i]}"
+		sleep $(( RANDOM % 2 + 3 ))
+		kill -CONT "${PID[$i]}"
+		lin_log "nemesis: SIGCONT m$i" 2>>"$NEM_LOG"
+		pauses=$((pauses + 1))
+		;;
+	esac
 	round=$((round + 1))
-	sleep $(( RANDOM % 2 + 2 ))
+	sleep $(( RANDOM % 2 + 1 ))
 done
 for i in 1 2 3; do heal $i; done
-lin_log "lin_faults: nemesis done: $kills kills, $parts partitions; waiting for the driver"
+lin_log "lin_faults: nemesis done: $kills kills, $parts partitions, $pauses pauses; waiting for the driver"
 
 wait $DPID
 RC=$?
@@ -213,7 +227,8 @@ if [ $RC != 0 ]; then
 	head -c 20000 "$TMP/driver.err" >&2
 	exit 1
 fi
-[ $kills -ge 2 ] && [ $parts -ge 2 ] || { echo "lin_faults: FAIL: too few faults injected ($kills kills, $parts partitions)" >&2; exit 1; }
+[ $kills -ge 2 ] && [ $parts -ge 2 ] && [ $pauses -ge 1 ] ||
+	{ echo "lin_faults: FAIL: too few faults injected ($kills kills, $parts partitions, $pauses pauses)" >&2; exit 1; }
 
 # Control: the checker must reject the same history with one final read
 # (client >= 256, after every other op) turned stale: it returns the value of
@@ -245,5 +260,5 @@ if [ $CRC != 1 ]; then
 	exit 1
 fi
 echo "lin_faults: control: corrupted history rejected: $(head -1 "$TMP/control.out")"
-echo "lin_faults: PASS ($TARGET, $kills kills, $parts partitions, $CLIENTS clients, ${DURATION}s)"
+echo "lin_faults: PASS ($TARGET, $kills kills, $parts partitions, $pauses pauses, $CLIENTS clients, ${DURATION}s)"
 exit 0
