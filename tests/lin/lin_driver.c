@@ -53,6 +53,8 @@ struct drv_cfg {
 	unsigned final_timeout_s;
 	uint64_t budget;
 	unsigned seed;
+	bool serializable; /* reads from the member's local store: stale
+			    * reads possible, a deliberate negative control */
 };
 
 struct drv_client {
@@ -184,7 +186,7 @@ static void *drv_client_main(void *arg)
 		op.invoke_ns = drv_now();
 		switch (op.kind) {
 		case LIN_READ:
-			kvc_get(cl->c, kname, false, r);
+			kvc_get(cl->c, kname, cfg->serializable, r);
 			break;
 		case LIN_WRITE:
 			kvc_put(cl->c, kname, val, strlen(val), r);
@@ -391,6 +393,9 @@ static void drv_usage(FILE *f)
 "  --history FILE           write the history (one op per line)\n"
 "  --check FILE             only check a history file written before\n"
 "  --seed N                 random seed, default the pid\n"
+"  --serializable-reads     read with serializable=true (a member's local,\n"
+"                           possibly stale copy): a negative control that\n"
+"                           should fail under partitions\n"
 "  --help\n"
 "exit: 0 pass, 1 violation, 2 search budget exceeded, 3 harness error\n");
 }
@@ -409,6 +414,7 @@ static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 		{ "history", required_argument, NULL, 'H' },
 		{ "check", required_argument, NULL, 'X' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "serializable-reads", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -478,6 +484,9 @@ static int drv_parse_args(int argc, char **argv, struct drv_cfg *cfg)
 			if (kvc_num("lin_driver", "--seed", optarg, 0, 4294967295.0, &v))
 				return -EINVAL;
 			cfg->seed = (unsigned)v;
+			break;
+		case 'S':
+			cfg->serializable = true;
 			break;
 		case 'h':
 			drv_usage(stdout);

@@ -24,7 +24,9 @@
 # corrupted must be rejected by the checker.
 #
 # Usage: lin_faults.sh [--target sluice|etcd] [--duration S] [--clients N]
-#                      [--keep DIR]
+#                      [--keep DIR] [--serializable-reads]
+# --serializable-reads makes the driver read members' local copies: a
+# negative control, expected to FAIL (stale reads) once a member is cut off.
 # Env: SLUICE_BUILD (build dir with ctrl/sluice-ctrl, tests/lin/lin_driver).
 # Needs root (netns, nft). Everything it creates carries the suffix $$.
 set -u
@@ -33,8 +35,9 @@ TARGET=sluice
 DURATION=60
 CLIENTS=8
 KEEP=
+EXTRA=()
 usage() {
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--duration) DURATION=${2:-}; shift 2 ;;
 	--clients) CLIENTS=${2:-}; shift 2 ;;
 	--keep) KEEP=${2:-}; shift 2 ;;
+	--serializable-reads) EXTRA+=(--serializable-reads); shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "lin_faults: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -171,7 +175,7 @@ heal() { ip netns exec lin$1-$S nft delete table inet lin_$S 2>/dev/null; }
 
 "$DRIVER" --endpoints "$ENDPOINTS" "${CLIENT_ARGS[@]}" --clients "$CLIENTS" \
 	--duration "$DURATION" --history "$TMP/history.txt" --final-timeout 60 \
-	--timeout-ms 1500 >"$TMP/driver.out" 2>"$TMP/driver.err" &
+	--timeout-ms 1500 "${EXTRA[@]}" >"$TMP/driver.out" 2>"$TMP/driver.err" &
 DPID=$!
 
 # Faults only while the driver is loading, and not in its last 12 s: the
