@@ -40,7 +40,6 @@
  * between HTTP_BODY_MAX and this get our Status object. */
 #define HTTP_EVHTTP_BODY_MAX (4u * HTTP_BODY_MAX)
 #define HTTP_MAX_ROUTES 64
-#define HTTP_MAX_QUERY 32
 #define HTTP_QUERY_PART_MAX 4096
 #define HTTP_FWD_TIMEOUT_MS 30000L
 #define HTTP_FWD_CONNECT_MS 2000L
@@ -87,11 +86,7 @@ struct http_req {
 	unsigned method;
 	char *path;
 	const char *qs;
-	/* decoded query pairs: keys and values point into qbuf */
-	char *qbuf;
-	const char *qkeys[HTTP_MAX_QUERY];
-	const char *qvals[HTTP_MAX_QUERY];
-	size_t n_query;
+	struct http_query query;
 	uint8_t *body;
 	size_t body_len;
 	char cn[128];
@@ -244,7 +239,7 @@ static void http_req_free(struct http_req *req)
 {
 	if (req == NULL)
 		return;
-	free(req->qbuf);
+	http_query_clear(&req->query);
 	free(req->path);
 	free(req->body);
 	free(req);
@@ -275,33 +270,29 @@ const char *http_req_path(const struct http_req *req)
 
 const char *http_req_query(const struct http_req *req, const char *name)
 {
-	for (size_t i = 0; i < req->n_query; i++)
-		if (strcmp(req->qkeys[i], name) == 0)
-			return req->qvals[i];
-	return NULL;
+	return http_query_get(&req->query, name);
 }
 
-/* Split and percent-decode the query ("a=1&b&c=x%20y", '+' = space).
- * evhttp_parse_query_str (libevent 2.1) refuses a key without '=', which
- * Kubernetes clients send ("?watch"). -1 names nothing: the caller says
- * "query: malformed". */
-static int http_parse_query(struct http_req *req)
+/* evhttp_parse_query_str (libevent 2.1) refuses a key without '=', which
+ * Kubernetes clients send ("?watch"): hence our own splitter. */
+int http_query_parse(const char *qs, struct http_query *q)
 {
-	if (req->qs == NULL || req->qs[0] == '\0')
+	memset(q, 0, sizeof(*q));
+	if (qs == NULL || qs[0] == '\0')
 		return 0;
-	size_t n = strlen(req->qs);
+	size_t n = strlen(qs);
 	/* decoded text is never longer; plus two NULs per pair */
-	req->qbuf = malloc(3 * n + 2);
-	if (req->qbuf == NULL)
+	q->buf = malloc(3 * n + 2);
+	if (q->buf == NULL)
 		return -1;
-	char *out = req->qbuf;
-	const char *p = req->qs;
+	char *out = q->buf;
+	const char *p = qs;
 	while (*p != '\0') {
 		const char *amp = strchr(p, '&');
 		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
 		if (len > 0) {
-			if (req->n_query == HTTP_MAX_QUERY)
-				return -1;
+			if (q->n == HTTP_MAX_QUERY)
+				goto bad;
 			const char *eq = memchr(p, '=', len);
 			size_t klen = eq != NULL ? (size_t)(eq - p) : len;
 			const char *parts[2] = { p, eq != NULL ? eq + 1 : p + len };
@@ -309,28 +300,45 @@ static int http_parse_query(struct http_req *req)
 			for (int k = 0; k < 2; k++) {
 				char tmp[HTTP_QUERY_PART_MAX];
 				if (lens[k] >= sizeof(tmp))
-					return -1;
+					goto bad;
 				memcpy(tmp, parts[k], lens[k]);
 				tmp[lens[k]] = '\0';
 				size_t dlen = 0;
 				char *dec = evhttp_uridecode(tmp, 1, &dlen);
 				if (dec == NULL || strlen(dec) != dlen) { /* NUL inside */
 					free(dec);
-					return -1;
+					goto bad;
 				}
 				memcpy(out, dec, dlen + 1);
 				free(dec);
 				if (k == 0)
-					req->qkeys[req->n_query] = out;
+					q->keys[q->n] = out;
 				else
-					req->qvals[req->n_query] = out;
+					q->vals[q->n] = out;
 				out += dlen + 1;
 			}
-			req->n_query++;
+			q->n++;
 		}
 		p += len + (amp != NULL ? 1 : 0);
 	}
 	return 0;
+bad:
+	http_query_clear(q);
+	return -1;
+}
+
+void http_query_clear(struct http_query *q)
+{
+	free(q->buf);
+	memset(q, 0, sizeof(*q));
+}
+
+const char *http_query_get(const struct http_query *q, const char *name)
+{
+	for (size_t i = 0; i < q->n; i++)
+		if (strcmp(q->keys[i], name) == 0)
+			return q->vals[i];
+	return NULL;
 }
 
 const char *http_req_query_string(const struct http_req *req)
@@ -844,7 +852,7 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
 	req->qs = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	req->path = evhttp_uridecode(raw_path != NULL && raw_path[0] != '\0'
 					     ? raw_path : "/", 0, NULL);
-	bool query_ok = http_parse_query(req) == 0;
+	bool query_ok = http_query_parse(req->qs, &req->query) == 0;
 	http_peer_cn(ev, req->cn, sizeof(req->cn));
 	if (req->path == NULL) {
 		http_reply_status(req, 400, "BadRequest", "path: bad encoding");

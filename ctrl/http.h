@@ -159,6 +159,25 @@ bool http_req_forwarded(const struct http_req *req);
 /* The server the request arrived on. */
 struct http_server *http_req_server(const struct http_req *req);
 
+/* A decoded query string (what http_req_query() reads from). */
+#define HTTP_MAX_QUERY 32
+struct http_query {
+	char *buf; /* keys and values point into it */
+	const char *keys[HTTP_MAX_QUERY];
+	const char *vals[HTTP_MAX_QUERY];
+	size_t n;
+};
+
+/* Split qs ("a=1&b&c=x%20y", not including '?') into decoded pairs ('+'
+ * is a space; a key without '=' has value ""; malformed %-escapes stay
+ * literal, as evhttp_uridecode leaves them). Untrusted input: -1 (q left
+ * empty) for more than HTTP_MAX_QUERY pairs, a part over 4 KiB or an
+ * encoded NUL. Free with http_query_clear. Any thread. */
+int http_query_parse(const char *qs, struct http_query *q);
+void http_query_clear(struct http_query *q);
+/* First value of name, or NULL. */
+const char *http_query_get(const struct http_query *q, const char *name);
+
 /* -------------------------------------------------------------- replies */
 
 /* Add a response header (before the reply or stream start). Copied. */

@@ -20,97 +20,16 @@
 # Snapshots are taken every 64 entries (--snapshot-entries) and checked.
 #
 # usage: cluster3.sh path/to/sluice-ctrl
-set -u
 BIN=${1:?usage: cluster3.sh path/to/sluice-ctrl}
-WORK=$(mktemp -d /tmp/sluice-cluster3.XXXXXX)
-BASE=$((20000 + ($$ % 2000) * 20))
-declare -A PID
-
-cleanup() {
-	for i in 1 2 3; do
-		if [ -n "${PID[$i]:-}" ]; then
-			kill "${PID[$i]}" 2>/dev/null
-			wait "${PID[$i]}" 2>/dev/null
-		fi
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	for i in 1 2 3; do
-		echo "--- m$i log (tail)"
-		tail -n 15 "$WORK/m$i.log" 2>/dev/null
-	done
-	exit 1
-}
-
-peer() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
-api() { echo "https://127.0.0.1:$((BASE + 10 + $1))"; }
-MEMBERS="1=m1,$(peer 1),$(api 1);2=m2,$(peer 2),$(api 2);3=m3,$(peer 3),$(api 3)"
-PKI=$WORK/pki
-C=(curl -s --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
-
-b64() { printf '%s' "$1" | base64 -w0; }
-
-start() {
-	"$BIN" --role=master --name "m$1" --data-dir "$WORK/d$1" --pki-dir "$PKI" \
-		--members "$MEMBERS" --api-listen "127.0.0.1:$((BASE + 10 + $1))" \
-		--election-timeout-ms 500 --heartbeat-ms 50 --snapshot-entries 64 \
-		--no-controllers >>"$WORK/m$1.log" 2>&1 &
-	PID[$1]=$!
-}
-
-# leader id as seen by master $1 ("" if none or unreachable)
-leader_of() {
-	"${C[@]}" "$(api "$1")/cluster/status" | jq -r 'select(.leader > 0) | .leader' 2>/dev/null
-}
-
-# wait until every listed master agrees on a leader other than $NOT; prints it
-NOT=0
-wait_leader() {
-	for _ in $(seq 150); do
-		local l="" ok=1
-		for i in "$@"; do
-			local x
-			x=$(leader_of "$i")
-			[ -z "$x" ] && ok=0 && break
-			[ -n "$l" ] && [ "$l" != "$x" ] && ok=0 && break
-			l=$x
-		done
-		if [ $ok = 1 ] && [ -n "$l" ] && [ "$l" != "$NOT" ]; then
-			echo "$l"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
-put() { # master key value -> prints revision
-	"${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" \
-		"$(api "$1")/v3/kv/put" | jq -r '.header.revision // empty'
-}
-
-get_local() { # master key -> value (serializable: from that master's own store)
-	"${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"serializable\":true}" \
-		"$(api "$1")/v3/kv/range" | jq -r '.kvs[0].value // empty' | base64 -d 2>/dev/null
-}
-
-wait_value() { # master key value
-	for _ in $(seq 100); do
-		[ "$(get_local "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+NAME=cluster3
+. "$(dirname "$0")/lib.sh"
+MEMBERS="$(member 1);$(member 2);$(member 3)"
 
 "$BIN" init --dir "$PKI" --members "$MEMBERS" >/dev/null || fail "init"
-for i in 1 2 3; do start "$i"; done
+for i in 1 2 3; do start "$i" "$MEMBERS" --snapshot-entries 64; done
 
 # 1. election
-L=$(wait_leader 1 2 3) || fail "no leader agreed by all three"
+L=$(wait_leader_not 0 1 2 3) || fail "no leader agreed by all three"
 echo "leader: m$L"
 [ "$("${C[@]}" "$(api 1)/healthz")" = ok ] || fail "/healthz"
 F=$((L % 3 + 1)) # a follower
@@ -151,9 +70,7 @@ wait "${PID[$L]}" 2>/dev/null
 PID[$L]=""
 SURV=()
 for i in 1 2 3; do [ "$i" != "$L" ] && SURV+=("$i"); done
-NOT=$L
-L2=$(wait_leader "${SURV[@]}") || fail "no new leader after killing m$L"
-NOT=0
+L2=$(wait_leader_not "$L" "${SURV[@]}") || fail "no new leader after killing m$L"
 [ "$L2" != "$L" ] || fail "dead m$L still reported as leader"
 echo "new leader after SIGKILL of m$L: m$L2"
 [ -s "$WORK/d$L2/snapshot" ] || fail "m$L2 took no Raft snapshot after 80+ entries"
@@ -167,12 +84,12 @@ for i in "${SURV[@]}"; do
 done
 
 # 5. restart the killed master: it catches up from its data dir + the leader
-start "$L"
+start "$L" "$MEMBERS" --snapshot-entries 64
 for k in greeting k1 k80 "after-${SURV[0]}" "after-${SURV[1]}"; do
 	want=$(get_local "$L2" "$k")
 	wait_value "$L" "$k" "$want" || fail "restarted m$L lacks $k=$want"
 done
-L3=$(wait_leader 1 2 3) || fail "no leader agreed after restart"
+L3=$(wait_leader_not 0 1 2 3) || fail "no leader agreed after restart"
 echo "restarted m$L caught up (leader m$L3)"
 
 # 6. leases expire on the leader's clock: a key attached to a 1 s lease
@@ -182,28 +99,13 @@ lease=$("${C[@]}" -X POST -d '{"TTL":"1"}' "$(api "$L3")/v3/lease/grant" | jq -r
 "${C[@]}" -X POST -d "{\"key\":\"$(b64 ephemeral)\",\"value\":\"$(b64 x)\",\"lease\":\"$lease\"}" \
 	"$(api "$L3")/v3/kv/put" | jq -e '.header.revision' >/dev/null || fail "put with lease"
 for i in 1 2 3; do wait_value "$i" ephemeral x || fail "m$i lacks the leased key"; done
-gone() { # master key: the answer has a header and no kvs
-	for _ in $(seq 100); do
-		"${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"serializable\":true}" \
-			"$(api "$1")/v3/kv/range" | jq -e '.header and ((.kvs // []) | length) == 0' \
-			>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 for i in 1 2 3; do gone "$i" ephemeral || fail "leased key still on m$i after its TTL"; done
 echo "lease expired and its key was deleted everywhere"
 
 # 7. clean shutdown of all three, then a full restart keeps every key
-for i in 1 2 3; do
-	kill "${PID[$i]}"
-	wait "${PID[$i]}"
-	rc=$?
-	PID[$i]=""
-	[ $rc = 0 ] || fail "m$i exited $rc on SIGTERM"
-done
-for i in 1 2 3; do start "$i"; done
-wait_leader 1 2 3 >/dev/null || fail "no leader after a full restart"
+for i in 1 2 3; do stop "$i"; done
+for i in 1 2 3; do start "$i" "$MEMBERS" --snapshot-entries 64; done
+wait_leader_not 0 1 2 3 >/dev/null || fail "no leader after a full restart"
 for i in 1 2 3; do
 	for k in greeting k1 k40 k80; do
 		wait_value "$i" "$k" "$(case $k in greeting) echo hello ;; *) echo "v${k#k}" ;; esac)" ||

@@ -14,87 +14,9 @@
 #    which is only possible if both really are voters; writes continue.
 #
 # usage: join.sh path/to/sluice-ctrl
-set -u
 BIN=${1:?usage: join.sh path/to/sluice-ctrl}
-WORK=$(mktemp -d /tmp/sluice-join.XXXXXX)
-BASE=$((40000 + ($$ % 1000) * 20))
-declare -A PID
-
-cleanup() {
-	for i in 1 2 3; do
-		if [ -n "${PID[$i]:-}" ]; then
-			kill "${PID[$i]}" 2>/dev/null
-			wait "${PID[$i]}" 2>/dev/null
-		fi
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	for i in 1 2 3; do
-		echo "--- m$i log (tail)"
-		tail -n 15 "$WORK/m$i.log" 2>/dev/null
-	done
-	exit 1
-}
-
-peer() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
-api() { echo "https://127.0.0.1:$((BASE + 10 + $1))"; }
-member() { echo "$1=m$1,$(peer "$1"),$(api "$1")"; }
-PKI=$WORK/pki
-C=(curl -s --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
-b64() { printf '%s' "$1" | base64 -w0; }
-
-start() { # id members [--join]
-	"$BIN" --role=master --name "m$1" --data-dir "$WORK/d$1" --pki-dir "$PKI" \
-		--members "$2" --api-listen "127.0.0.1:$((BASE + 10 + $1))" \
-		--election-timeout-ms 500 --heartbeat-ms 50 --no-controllers ${3:-} \
-		>>"$WORK/m$1.log" 2>&1 &
-	PID[$1]=$!
-}
-
-status() { "${C[@]}" "$(api "$1")/cluster/status"; }
-
-wait_leader_not() { # not-id masters... -> leader id
-	local not=$1
-	shift
-	for _ in $(seq 150); do
-		local l=""
-		for i in "$@"; do
-			local x
-			x=$(status "$i" | jq -r 'select(.leader > 0) | .leader' 2>/dev/null)
-			if [ -z "$x" ] || { [ -n "$l" ] && [ "$x" != "$l" ]; }; then
-				l=""
-				break
-			fi
-			l=$x
-		done
-		if [ -n "$l" ] && [ "$l" != "$not" ]; then
-			echo "$l"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
-put() {
-	"${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" \
-		"$(api "$1")/v3/kv/put" | jq -r '.header.revision // empty'
-}
-
-wait_value() { # master key value (serializable read of that master's store)
-	for _ in $(seq 100); do
-		local v
-		v=$("${C[@]}" -X POST -d "{\"key\":\"$(b64 "$2")\",\"serializable\":true}" \
-			"$(api "$1")/v3/kv/range" | jq -r '.kvs[0].value // empty' | base64 -d 2>/dev/null)
-		[ "$v" = "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+NAME=join
+. "$(dirname "$0")/lib.sh"
 
 "$BIN" init --dir "$PKI" --members "$(member 1)" >/dev/null || fail "init"
 for i in 2 3; do
