@@ -482,7 +482,7 @@ static void apic_status_message(long status, const json_t *body, const struct ap
 		return;
 	if (reason != NULL && apic_copy_line(dst, size, reason, strlen(reason)) > 0)
 		return;
-	if (raw->len > 0 && apic_copy_line(dst, size, raw->data, raw->len) > 0)
+	if (raw->data != NULL && apic_copy_line(dst, size, raw->data, raw->len) > 0)
 		return;
 	snprintf(dst, size, "HTTP %ld", status);
 }

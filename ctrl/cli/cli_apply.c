@@ -135,8 +135,8 @@ static int cli_apply_update(struct cli *c, const struct cli_res *r, const char *
 static int cli_apply_one(struct cli *c, const char *file, size_t index, json_t *doc,
 			 bool update)
 {
-	const struct cli_res *r;
-	const char *ns, *name;
+	const struct cli_res *r = NULL;
+	const char *ns = NULL, *name = NULL;
 	char path[2048], ref[600];
 	int rc = cli_doc_target(c, file, index, doc, &r, &ns, &name);
 	if (rc != 0)

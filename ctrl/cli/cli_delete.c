@@ -83,8 +83,8 @@ static int cli_delete_files(struct cli *c)
 		size_t k;
 		json_t *doc;
 		json_array_foreach(docs, k, doc) {
-			const struct cli_res *r;
-			const char *ns, *name;
+			const struct cli_res *r = NULL;
+			const char *ns = NULL, *name = NULL;
 			rc = cli_doc_target(c, file, k, doc, &r, &ns, &name);
 			if (rc == 0)
 				rc = cli_delete_one(c, r, ns, name);

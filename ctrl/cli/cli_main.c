@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
 #define CLI_DEFAULT_CONFIG "/etc/sluice/admin.conf"
+#define CLI_LEADER_POLL_MS 200
 
 struct cli_cmd {
 	const char *name;
@@ -164,8 +166,9 @@ static int cli_api(struct cli *c)
 
 	if (c->api != NULL)
 		return 0;
-	if (path == NULL && getenv("SLUICE_CONFIG") != NULL && getenv("SLUICE_CONFIG")[0])
-		path = getenv("SLUICE_CONFIG");
+	const char *env = getenv("SLUICE_CONFIG");
+	if (path == NULL && env != NULL && env[0] != '\0')
+		path = env;
 	if (path == NULL && access(CLI_DEFAULT_CONFIG, R_OK) == 0)
 		path = CLI_DEFAULT_CONFIG;
 	if (path != NULL && apic_config_load(path, &c->cfg, err, sizeof(err)) != 0)
@@ -200,10 +203,29 @@ int cli_request(struct cli *c, const char *method, const char *path, const json_
 	int rc = cli_api(c);
 	if (rc != 0)
 		return rc;
-	rc = apic_request(c->api, method, path, body, r);
-	if (rc != APIC_OK)
-		return cli_apic_error(c, rc, r->errmsg);
-	return CLI_EXIT_OK;
+	/*
+	 * 503 means no quorum right now: NoLeader from every master, or
+	 * ServiceUnavailable from a follower that still relays to a leader
+	 * which has just died. An election takes an election timeout or two,
+	 * so wait for a leader within the request timeout. Asking again is
+	 * safe for what the CLI sends: a create that did land gives 409
+	 * AlreadyExists, an update at a resourceVersion 409 Conflict, a delete
+	 * 404, and the commands handle each.
+	 */
+	long budget = c->params.timeout_ms > 0 ? c->params.timeout_ms : 10000;
+	for (long waited = 0;; waited += CLI_LEADER_POLL_MS) {
+		rc = apic_request(c->api, method, path, body, r);
+		if (rc != APIC_OK)
+			return cli_apic_error(c, rc, r->errmsg);
+		if (r->status != 503 || waited >= budget || (c->stop != NULL && *c->stop))
+			return CLI_EXIT_OK;
+		if (waited == 0)
+			fprintf(c->e, "sluice: %s (election under way?); retrying for up to %ld ms\n",
+				r->errmsg, budget);
+		apic_resp_clear(r);
+		struct timespec ts = {0, CLI_LEADER_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 struct apic *cli_client(struct cli *c, int *rc)

@@ -82,14 +82,14 @@ static int cli_one_node(struct cli *c, const char **node)
 
 int cli_cmd_cordon(struct cli *c)
 {
-	const char *node;
+	const char *node = NULL;
 	int rc = cli_one_node(c, &node);
 	return rc != 0 ? rc : cli_node_set(c, node, true);
 }
 
 int cli_cmd_uncordon(struct cli *c)
 {
-	const char *node;
+	const char *node = NULL;
 	int rc = cli_one_node(c, &node);
 	return rc != 0 ? rc : cli_node_set(c, node, false);
 }
@@ -97,7 +97,7 @@ int cli_cmd_uncordon(struct cli *c)
 int cli_cmd_drain(struct cli *c)
 {
 	const struct cli_res *pods = cli_res_lookup("pods");
-	const char *node;
+	const char *node = NULL;
 	char q[600] = "", fs[400], path[1024];
 	struct apic_resp r;
 	int rc = cli_one_node(c, &node), worst = 0;
