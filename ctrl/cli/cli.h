@@ -133,6 +133,7 @@ struct cli {
 	enum cli_output out;
 	bool watch, watch_only, no_headers, ignore_not_found, help;
 	const char *selector, *field_selector;
+	const char *replicas; /* scale --replicas */
 	const char *files[CLI_MAX_FILES];
 	size_t n_files;
 	/* positional arguments after the command */
@@ -179,6 +180,19 @@ int cli_targets(struct cli *c, struct cli_target *t, bool need_names);
 int cli_doc_target(struct cli *c, const char *file, size_t index, json_t *doc,
 		   const struct cli_res **res, const char **ns, const char **name);
 
+/*
+ * Read-modify-write one object (ns ignored for cluster-scoped kinds):
+ * mutate changes the object read and returns true, or returns false when
+ * there is nothing to do; the result is PUT at the resourceVersion read,
+ * re-read and retried on 409 Conflict. Prints "kind/name DONE" or
+ * "kind/name SAME"; returns an exit code.
+ */
+typedef bool (*cli_mutate_fn)(json_t *obj, void *arg);
+int cli_update(struct cli *c, const struct cli_res *r, const char *ns, const char *name,
+	       cli_mutate_fn mutate, void *arg, const char *done, const char *same);
+/* obj's "spec" object, created when absent. */
+json_t *cli_spec(json_t *obj);
+
 /* Commands: each returns an exit code; usage text via cli_help(). */
 int cli_cmd_get(struct cli *c);
 int cli_cmd_describe(struct cli *c);
@@ -189,6 +203,7 @@ int cli_cmd_cluster(struct cli *c);
 int cli_cmd_cordon(struct cli *c);
 int cli_cmd_uncordon(struct cli *c);
 int cli_cmd_drain(struct cli *c);
+int cli_cmd_scale(struct cli *c);
 
 /* The top-level entry, also used by the unit tests (argv is permuted). */
 int cli_run(int argc, char **argv, FILE *o, FILE *e, volatile int *stop);

@@ -76,6 +76,10 @@ static const struct cli_cmd cli_cmds[] = {
 	{"uncordon", cli_cmd_uncordon, "mark a node schedulable",
 	 "sluice uncordon NODE\n"
 	 "  Make a node schedulable again.\n"},
+	{"scale", cli_cmd_scale, "set a deployment's replica count",
+	 "sluice scale deployment NAME... --replicas N\n"
+	 "  Set spec.replicas (read-modify-write at the resourceVersion, retried on\n"
+	 "  conflict); the Deployment controller adds or removes pods.\n"},
 	{"drain", cli_cmd_drain, "cordon a node and delete its pods",
 	 "sluice drain NODE\n"
 	 "  Cordon the node, then delete every pod bound to it (in all namespaces),\n"
@@ -293,6 +297,7 @@ enum {
 	CLI_OPT_IGNORE_NOT_FOUND,
 	CLI_OPT_NO_HEADERS,
 	CLI_OPT_WATCH_ONLY,
+	CLI_OPT_REPLICAS,
 };
 
 static const struct option cli_options[] = {
@@ -312,6 +317,7 @@ static const struct option cli_options[] = {
 	{"watch-only", no_argument, NULL, CLI_OPT_WATCH_ONLY},
 	{"ignore-not-found", no_argument, NULL, CLI_OPT_IGNORE_NOT_FOUND},
 	{"no-headers", no_argument, NULL, CLI_OPT_NO_HEADERS},
+	{"replicas", required_argument, NULL, CLI_OPT_REPLICAS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -387,6 +393,9 @@ static int cli_parse(struct cli *c, int argc, char **argv)
 			break;
 		case CLI_OPT_NO_HEADERS:
 			c->no_headers = true;
+			break;
+		case CLI_OPT_REPLICAS:
+			c->replicas = optarg;
 			break;
 		case 'h':
 			c->help = true;

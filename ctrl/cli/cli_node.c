@@ -2,8 +2,8 @@
  * cli_node: `sluice cordon|uncordon|drain NODE`.
  *
  * Cordoning is a read-modify-write of spec.unschedulable at the node's
- * resourceVersion; the node agent updates the same object (status), so a
- * 409 Conflict is expected now and then and is retried from a fresh read.
+ * resourceVersion (cli_update); the node agent updates the same object
+ * (status), so a 409 Conflict is expected now and then and is retried.
  * Drain cordons first, so the scheduler stops placing pods there, then
  * deletes the pods bound to the node; their controllers recreate them on
  * other nodes.
@@ -13,59 +13,25 @@
 
 #include "cli.h"
 
-#define CLI_NODE_RETRIES 8
+static bool cli_node_mutate(json_t *node, void *arg)
+{
+	bool cordon = *(const bool *)arg;
+	json_t *spec = cli_spec(node);
+	if (json_is_true(json_object_get(spec, "unschedulable")) == cordon)
+		return false;
+	if (cordon)
+		json_object_set_new(spec, "unschedulable", json_true());
+	else
+		json_object_del(spec, "unschedulable");
+	return true;
+}
 
-/* Set spec.unschedulable; prints the outcome. */
+/* Set or clear spec.unschedulable; prints the outcome. */
 static int cli_node_set(struct cli *c, const char *node, bool cordon)
 {
-	const struct cli_res *r = cli_res_lookup("nodes");
-	char path[1024];
-	if (cli_res_path(r, NULL, node, NULL, path, sizeof(path)) != 0)
-		return cli_fail(c, CLI_EXIT_USAGE, "node name too long");
-	for (int attempt = 0; attempt < CLI_NODE_RETRIES; attempt++) {
-		struct apic_resp cur, put;
-		int rc = cli_request(c, "GET", path, NULL, &cur);
-		if (rc != 0)
-			return rc;
-		if (cur.status != 200 || !json_is_object(cur.body)) {
-			rc = cli_server_error(c, &cur);
-			apic_resp_clear(&cur);
-			return rc;
-		}
-		json_t *spec = json_object_get(cur.body, "spec");
-		if (!json_is_object(spec)) {
-			spec = json_object();
-			json_object_set_new(cur.body, "spec", spec);
-		}
-		bool now = json_is_true(json_object_get(spec, "unschedulable"));
-		if (now == cordon) {
-			fprintf(c->o, "node/%s already %s\n", node, cordon ? "cordoned" : "uncordoned");
-			apic_resp_clear(&cur);
-			return 0;
-		}
-		if (cordon)
-			json_object_set_new(spec, "unschedulable", json_true());
-		else
-			json_object_del(spec, "unschedulable");
-		rc = cli_request(c, "PUT", path, cur.body, &put);
-		apic_resp_clear(&cur);
-		if (rc != 0)
-			return rc;
-		if (put.status == 200) {
-			fprintf(c->o, "node/%s %s\n", node, cordon ? "cordoned" : "uncordoned");
-			apic_resp_clear(&put);
-			return 0;
-		}
-		const char *reason = cli_str(put.body, "reason");
-		if (put.status != 409 || reason == NULL || strcmp(reason, "Conflict") != 0) {
-			rc = cli_server_error(c, &put);
-			apic_resp_clear(&put);
-			return rc;
-		}
-		apic_resp_clear(&put); /* the node changed under us: read again */
-	}
-	return cli_fail(c, CLI_EXIT_REFUSED, "node/%s: still conflicting after %d attempts", node,
-			CLI_NODE_RETRIES);
+	return cli_update(c, cli_res_lookup("nodes"), NULL, node, cli_node_mutate, &cordon,
+			  cordon ? "cordoned" : "uncordoned",
+			  cordon ? "already cordoned" : "already uncordoned");
 }
 
 static int cli_one_node(struct cli *c, const char **node)

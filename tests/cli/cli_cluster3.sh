@@ -14,7 +14,8 @@
 #    stored resourceVersion ("configured"), then "unchanged";
 # 4. `get -w` prints a pod created by another process;
 # 5. cordon + drain delete the pods bound to the node; delete; NotFound = 1;
-# 6. kill the leader: once the two others have elected a new one, the same
+# 6. kill the leader: a write sent at once waits out the election (every
+#    master answers 503 NoLeader meanwhile); once the two others have elected a new one, the same
 #    config (whose first two endpoints may now be dead) still reads and
 #    writes; `cluster status` from a survivor shows the new leader; a
 #    `get -w` started before the crash prints a pod created after it.
@@ -130,6 +131,12 @@ run 0 get deploy web -o json
 jcheck "d['spec']['replicas'] == 3 and int(d['metadata']['resourceVersion']) > $RV1"
 run 0 apply -f "$WORK/app.yaml"
 has out "deployment/web unchanged"
+run 0 scale deploy web --replicas 5
+has out "deployment/web scaled"
+run 0 get deploy web -o json
+jcheck 'd["spec"]["replicas"] == 5'
+run 0 apply -f "$WORK/app.yaml"
+has out "deployment/web configured"
 run 1 create -f "$WORK/app.yaml"
 has err "Error from server (AlreadyExists)"
 
@@ -173,6 +180,10 @@ sleep 0.5
 kill -9 "${PID[$LEADER]}"
 wait "${PID[$LEADER]}" 2>/dev/null
 PID[$LEADER]=
+# Right away, during the election: the CLI waits for the new leader.
+printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: in-election}\nspec: {containers: [{name: c, image: busybox}]}\n' >"$WORK/e.yaml"
+run 0 apply -f "$WORK/e.yaml"
+has out "pod/in-election created"
 NEW=$(wait_leader "$LEADER") || fail "no new leader after killing m$LEADER"
 echo "new leader is m$NEW"
 run 0 get deploy web -o json

@@ -148,6 +148,18 @@ run 0 cordon n1
 has out "node/n1 cordoned"
 [ "$(fake_stat conflicts)" = 0 ] || fail "cordon did not meet the injected conflicts"
 run 0 uncordon n1
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {replicas: 1}\n' |
+	"$SLUICE" apply -f - >/dev/null || fail "apply deployment api"
+fake_stat conflicts 3 >/dev/null
+run 0 scale deploy/api --replicas 4
+has out "deployment/api scaled"
+[ "$(fake_stat conflicts)" = 0 ] || fail "scale did not meet the injected conflicts"
+run 0 get deploy api -o json
+jcheck 'd["spec"]["replicas"] == 4'
+run 0 scale deployment api --replicas=4
+has out "deployment/api already at that scale"
+run 1 scale deploy nope --replicas 2
+has err "NotFound"
 # A writer that always wins: apply gives up after 5 attempts, exit 1.
 fake_stat conflicts 100 >/dev/null
 sed -i 's/targetPort: 9191/targetPort: 9292/' "$WORK/app.yaml"
@@ -245,7 +257,8 @@ run 3 get pods --server "$DEAD,$DEAD2" --timeout 2s
 has err "cluster unreachable"
 has err "$DEAD"
 has err "$DEAD2"
-run 3 get pods --server "$NOLEADER"
+run 3 get pods --server "$NOLEADER" --timeout 1s
+has err "retrying"
 has err "NoLeader"
 SLUICE_CONFIG= run 4 get pods --server "$GOOD" --cacert "$WORK/pki/ca.crt"
 has err "no client certificate"

@@ -64,8 +64,12 @@ static const struct run_case cases[] = {
 	/* 32 */ {"get pods --server https://a,https://b,https://c,https://d,https://e,"
 		  "https://f,https://g,https://h,https://i", 2, NULL, "at most 8 endpoints"},
 	/* 33 */ {"get pods web -A", 2, NULL, "a name needs one namespace"},
-	/* 34: a dead endpoint: exit 3 naming it */
-	/* 34 */ {"get pods --server @DEAD@ --timeout 2s", 3, NULL,
+	/* 34 */ {"scale deploy web", 2, NULL, "give --replicas N"},
+	/* 35 */ {"scale deploy web --replicas -1", 2, NULL, "--replicas: \"-1\""},
+	/* 36 */ {"scale pods a --replicas 1", 2, NULL, "only deployments scale"},
+	/* 37 */ {"scale deploy --replicas 1", 2, NULL, "give the name of the deployment"},
+	/* 38: a dead endpoint: exit 3 naming it */
+	/* 38 */ {"get pods --server @DEAD@ --timeout 2s", 3, NULL,
 		  "cluster unreachable"},
 };
 
