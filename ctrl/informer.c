@@ -249,15 +249,27 @@ static void *informer_main(void *arg)
 	}
 	char path[INFORMER_PATH_MAX + 64];
 	const char *sep = strchr(inf->path, '?') ? "&" : "?";
+	struct timespec last_list = {0, 0};
 	while (!inf->stop) {
-		if (inf->rv == 0 && !informer_list(inf, c)) {
-			informer_sleep(inf, inf->backoff_ms);
-			continue;
+		if (inf->rv == 0) {
+			/* Relisting again within a second (watches refused as
+			 * expired each time) would hammer the server: pace it. */
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (inf->stats.lists > 0 && now.tv_sec - last_list.tv_sec < 1)
+				informer_sleep(inf, inf->backoff_ms);
+			clock_gettime(CLOCK_MONOTONIC, &last_list);
+			if (!informer_list(inf, c)) {
+				informer_sleep(inf, inf->backoff_ms);
+				continue;
+			}
 		}
 		snprintf(path, sizeof(path), "%s%swatch=1&resourceVersion=%lld", inf->path, sep,
 			 (long long)inf->rv);
 		long status = 0;
 		int64_t before = inf->rv;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		inf->stats.watches++;
 		int rc = apic_watch(c, path, informer_on_event, inf, &inf->stop, &status, err,
 				    sizeof(err));
@@ -270,10 +282,16 @@ static void *informer_main(void *arg)
 			inf->rv = 0;
 			continue;
 		}
-		/* A stream that ended after making progress is normal
-		 * (server-side timeout): resume at once. Anything else backs
-		 * off. */
-		if (inf->rv == before) {
+		/* A stream the server ended (its watch timeout) is normal:
+		 * resume at once, pausing briefly only if it ended at once
+		 * with nothing in it, so a server that hangs up on every watch
+		 * is not spun on. Anything else is a failure: log, back off. */
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		bool quick = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000;
+		if (status == 200) {
+			if (quick && inf->rv == before)
+				informer_sleep(inf, 100);
+		} else if (inf->rv == before) {
 			inf->stats.errors++;
 			if (status != 0 && status != 200)
 				informer_logf(inf, "watch: HTTP %ld: %s", status, err);
@@ -501,11 +519,13 @@ void informer_del_local(struct informer *inf, const char *key, int64_t rv, infor
 			void *arg)
 {
 	json_t *old = json_object_get(inf->cache, key);
+	if (old && rv < informer_rv(old))
+		rv = informer_rv(old);
+	/* Even when the cache has not seen the object yet: its ADDED may
+	 * still be on its way and must not bring it back. */
+	json_object_set_new(inf->tombstones, key, json_integer(rv));
 	if (old == NULL)
 		return;
-	if (rv < informer_rv(old))
-		rv = informer_rv(old);
-	json_object_set_new(inf->tombstones, key, json_integer(rv));
 	json_incref(old);
 	json_object_del(inf->cache, key);
 	if (cb)
