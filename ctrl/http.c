@@ -101,8 +101,12 @@ struct http_stream {
 	struct http_stream *prev, *next;
 };
 
+/* A relayed request (req set) or a probe (probe_cb set; req NULL). */
 struct http_fwd {
+	struct http_server *srv;
 	struct http_req *req;
+	http_probe_cb probe_cb;
+	void *probe_arg;
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct evbuffer *body;
@@ -604,7 +608,14 @@ static void http_fwd_done(struct http_fwd *f, CURLcode res)
 	if (res == CURLE_OK)
 		curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
 	/* Detach from the server before answering: the answer frees req. */
-	http_fwd_unlink(req->srv, f);
+	http_fwd_unlink(f->srv, f);
+	if (req == NULL) {
+		http_probe_cb cb = f->probe_cb;
+		void *arg = f->probe_arg;
+		http_fwd_free(f);
+		cb(arg, res == CURLE_OK ? code : 0);
+		return;
+	}
 	f->req = NULL;
 	if (res != CURLE_OK) {
 		http_log(req->srv, "http: forward %s %s to %s: %s",
@@ -704,20 +715,20 @@ static int http_curl_sock_cb(CURL *easy, curl_socket_t s, int what, void *arg,
 	return 0;
 }
 
-static void http_forward_to(struct http_req *req, const char *base_url)
+/* A transfer to url with this master's client cert, linked into srv (not
+ * yet added to the multi handle). NULL if out of memory. */
+static struct http_fwd *http_fwd_new(struct http_server *srv, const char *url,
+				     long timeout_ms)
 {
-	struct http_server *srv = req->srv;
 	struct http_fwd *f = calloc(1, sizeof(*f));
 	if (f == NULL || (f->body = evbuffer_new()) == NULL ||
 	    (f->easy = curl_easy_init()) == NULL) {
 		if (f != NULL)
 			http_fwd_free(f);
-		http_reply_status(req, 500, "InternalError", "out of memory");
-		return;
+		return NULL;
 	}
-	f->req = req;
-	const char *uri = evhttp_request_get_uri(req->ev);
-	snprintf(f->url, sizeof(f->url), "%s%s", base_url, uri);
+	f->srv = srv;
+	snprintf(f->url, sizeof(f->url), "%s", url);
 	CURL *e = f->easy;
 	curl_easy_setopt(e, CURLOPT_URL, f->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, f);
@@ -726,12 +737,46 @@ static void http_forward_to(struct http_req *req, const char *base_url)
 	curl_easy_setopt(e, CURLOPT_SSLCERT, srv->cert_file);
 	curl_easy_setopt(e, CURLOPT_SSLKEY, srv->key_file);
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, HTTP_FWD_TIMEOUT_MS);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, HTTP_FWD_CONNECT_MS);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 timeout_ms < HTTP_FWD_CONNECT_MS ? timeout_ms : HTTP_FWD_CONNECT_MS);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_fwd_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_fwd_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+	return f;
+}
+
+/* Link f into srv and start it; on failure f is freed and -1 returned. */
+static int http_fwd_start(struct http_server *srv, struct http_fwd *f)
+{
+	f->next = srv->fwds;
+	if (f->next != NULL)
+		f->next->prev = f;
+	srv->fwds = f;
+	if (curl_multi_add_handle(srv->multi, f->easy) != CURLM_OK) {
+		CURL *e = f->easy;
+		f->easy = NULL; /* not in the multi: unlink only the list */
+		http_fwd_unlink(srv, f);
+		f->easy = e;
+		http_fwd_free(f);
+		return -1;
+	}
+	return 0;
+}
+
+static void http_forward_to(struct http_req *req, const char *base_url)
+{
+	struct http_server *srv = req->srv;
+	char url[1024];
+	snprintf(url, sizeof(url), "%s%s", base_url, evhttp_request_get_uri(req->ev));
+	struct http_fwd *f = http_fwd_new(srv, url, HTTP_FWD_TIMEOUT_MS);
+	if (f == NULL) {
+		http_reply_status(req, 500, "InternalError", "out of memory");
+		return;
+	}
+	f->req = req;
+	CURL *e = f->easy;
 	switch (req->method) {
 	case HTTP_GET:
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -758,16 +803,22 @@ static void http_forward_to(struct http_req *req, const char *base_url)
 	}
 	f->hdrs = curl_slist_append(f->hdrs, "Expect:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->hdrs);
-	f->next = srv->fwds;
-	if (f->next != NULL)
-		f->next->prev = f;
-	srv->fwds = f;
-	if (curl_multi_add_handle(srv->multi, e) != CURLM_OK) {
-		f->req = NULL;
-		http_fwd_unlink(srv, f);
-		http_fwd_free(f);
+	if (http_fwd_start(srv, f) < 0)
 		http_reply_status(req, 500, "InternalError", "forward: curl refused");
-	}
+}
+
+int http_probe(struct http_server *srv, const char *url, long timeout_ms,
+	       http_probe_cb cb, void *arg)
+{
+	if (srv->freeing || cb == NULL)
+		return -1;
+	struct http_fwd *f = http_fwd_new(srv, url, timeout_ms);
+	if (f == NULL)
+		return -1;
+	f->probe_cb = cb;
+	f->probe_arg = arg;
+	curl_easy_setopt(f->easy, CURLOPT_HTTPGET, 1L);
+	return http_fwd_start(srv, f);
 }
 
 void http_forward(struct http_req *req)

@@ -213,6 +213,18 @@ json_t *http_status_json(int code, const char *reason, const char *message);
  */
 void http_forward(struct http_req *req);
 
+/* Result of http_probe(): the HTTP status, or 0 if no answer came. */
+typedef void (*http_probe_cb)(void *arg, long status);
+
+/*
+ * GET url (e.g. another master's /healthz) with this server's client
+ * certificate, on the loop, through the relay's connection pool. cb runs
+ * once, later, on the loop thread, unless the server is freed first (then
+ * never). 0, or -1 if it could not start (cb will not run). Loop thread.
+ */
+int http_probe(struct http_server *srv, const char *url, long timeout_ms,
+	       http_probe_cb cb, void *arg);
+
 /* ------------------------------------------------------------ streaming */
 
 /* Called once when the client of a stream went away or the server is

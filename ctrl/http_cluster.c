@@ -6,19 +6,116 @@
  * that the leader was heard recently and that everything the leader told us
  * is committed has been applied. /cluster/status is served locally by any
  * member (what that member sees), so a test can poll every master.
+ *
+ * Health: a member is "ok" if a Raft frame from it arrived lately (the
+ * leader hears everyone; a follower only the leader) or if its /healthz
+ * answered 200 lately: every master probes the others' /healthz once a
+ * second with its own client certificate, so followers see each other too.
  */
 #include "http_cluster.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "http.h"
 #include "master.h"
+
+#define HTTP_CLUSTER_PROBE_MS 1000
+#define HTTP_CLUSTER_HEALTH_WINDOW_MS 3000
+#define HTTP_CLUSTER_SLOTS (2 * MASTER_MAX_MEMBERS)
+
+struct http_cluster;
+
+/* One probed member; the slot is the probe's callback argument, so probes
+ * need no allocation and a probe dropped at shutdown leaks nothing. */
+struct http_cluster_slot {
+	struct http_cluster *hc;
+	raft_id id;
+	bool inflight;
+	uint64_t ok_ms; /* last 200 from its /healthz, 0 = never */
+};
+
+struct http_cluster {
+	struct master *m;
+	struct http_server *srv;
+	struct event *tick;
+	struct http_cluster_slot slots[HTTP_CLUSTER_SLOTS];
+};
+
+static uint64_t http_cluster_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct http_cluster_slot *http_cluster_slot(struct http_cluster *hc, raft_id id,
+						   bool create)
+{
+	struct http_cluster_slot *free_slot = NULL;
+	for (size_t i = 0; i < HTTP_CLUSTER_SLOTS; i++) {
+		if (hc->slots[i].id == id)
+			return &hc->slots[i];
+		if (hc->slots[i].id == 0 && free_slot == NULL)
+			free_slot = &hc->slots[i];
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	free_slot->id = id;
+	free_slot->hc = hc;
+	return free_slot;
+}
+
+static void http_cluster_probe_done(void *arg, long status)
+{
+	struct http_cluster_slot *sl = arg;
+	sl->inflight = false;
+	if (status == 200)
+		sl->ok_ms = http_cluster_now_ms();
+}
+
+static void http_cluster_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_cluster *hc = arg;
+	struct master_member mems[MASTER_MAX_MEMBERS];
+	size_t n = master_members(hc->m, mems, MASTER_MAX_MEMBERS);
+	raft_id self = master_self(hc->m)->id;
+	for (size_t i = 0; i < n; i++) {
+		if (mems[i].id == self || mems[i].api_url[0] == '\0')
+			continue;
+		struct http_cluster_slot *sl = http_cluster_slot(hc, mems[i].id, true);
+		if (sl == NULL || sl->inflight)
+			continue;
+		char url[MASTER_URL_MAX + 16];
+		snprintf(url, sizeof(url), "%s/healthz", mems[i].api_url);
+		if (http_probe(hc->srv, url, HTTP_CLUSTER_PROBE_MS, http_cluster_probe_done,
+			       sl) == 0)
+			sl->inflight = true;
+	}
+}
+
+/* master_status_get plus the /healthz probes' view of reachability. */
+static void http_cluster_status_get(struct http_cluster *hc, struct master_status *st)
+{
+	master_status_get(hc->m, st);
+	uint64_t now = http_cluster_now_ms();
+	for (size_t i = 0; i < st->n_members; i++) {
+		struct http_cluster_slot *sl =
+			http_cluster_slot(hc, st->members[i].member.id, false);
+		if (sl != NULL && sl->ok_ms != 0 &&
+		    now - sl->ok_ms <= HTTP_CLUSTER_HEALTH_WINDOW_MS)
+			st->members[i].reachable = true;
+	}
+}
 
 static const char *http_cluster_role(int role)
 {
@@ -32,7 +129,7 @@ static const char *http_cluster_role(int role)
 
 int http_cluster_leader(void *arg, char *url, size_t len)
 {
-	struct master *m = arg;
+	struct master *m = arg; /* the master itself, not the http_cluster */
 	if (master_is_leader(m))
 		return 1;
 	const struct master_member *l = NULL;
@@ -69,7 +166,8 @@ static void http_cluster_ready_done(struct master_read *rd, int status,
 
 static void http_cluster_readyz(struct http_req *req, void *arg)
 {
-	struct master *m = arg;
+	struct http_cluster *hc = arg;
+	struct master *m = hc->m;
 	if (master_is_leader(m)) {
 		struct http_cluster_ready *r = calloc(1, sizeof(*r));
 		if (r == NULL) {
@@ -87,7 +185,7 @@ static void http_cluster_readyz(struct http_req *req, void *arg)
 		return;
 	}
 	struct master_status st;
-	master_status_get(m, &st);
+	http_cluster_status_get(hc, &st);
 	bool leader_ok = false;
 	for (size_t i = 0; i < st.n_members; i++)
 		if (st.members[i].member.id == st.leader)
@@ -109,9 +207,10 @@ static json_t *http_cluster_u64(uint64_t v)
 
 static void http_cluster_status(struct http_req *req, void *arg)
 {
-	struct master *m = arg;
+	struct http_cluster *hc = arg;
+	struct master *m = hc->m;
 	struct master_status st;
-	master_status_get(m, &st);
+	http_cluster_status_get(hc, &st);
 	json_t *mems = json_array();
 	for (size_t i = 0; i < st.n_members; i++) {
 		const struct master_member_status *ms = &st.members[i];
@@ -162,7 +261,7 @@ static void http_cluster_join_done(struct master_change *ch, int status,
  * (learner, then voter once caught up). Answers when it is a voter. */
 static void http_cluster_members(struct http_req *req, void *arg)
 {
-	struct master *m = arg;
+	struct master *m = ((struct http_cluster *)arg)->m;
 	if (http_req_method(req) == HTTP_GET) {
 		struct master_member mems[MASTER_MAX_MEMBERS];
 		size_t n = master_members(m, mems, MASTER_MAX_MEMBERS);
@@ -231,20 +330,41 @@ static void http_cluster_members(struct http_req *req, void *arg)
 	}
 }
 
-int http_cluster_register(struct http_server *srv, struct master *m,
-			  char *errmsg, size_t errlen)
+struct http_cluster *http_cluster_register(struct http_server *srv, struct master *m,
+					   char *errmsg, size_t errlen)
 {
-	if (http_route(srv, HTTP_GET | HTTP_HEAD, "/healthz", HTTP_ROUTE_EXACT,
-		       http_cluster_healthz, m) < 0 ||
+	struct http_cluster *hc = calloc(1, sizeof(*hc));
+	if (hc == NULL) {
+		snprintf(errmsg, errlen, "http: cluster routes: out of memory");
+		return NULL;
+	}
+	hc->m = m;
+	hc->srv = srv;
+	hc->tick = event_new(master_base(m), -1, EV_PERSIST, http_cluster_on_tick, hc);
+	struct timeval tv = { .tv_sec = HTTP_CLUSTER_PROBE_MS / 1000,
+			      .tv_usec = (HTTP_CLUSTER_PROBE_MS % 1000) * 1000 };
+	if (hc->tick == NULL || event_add(hc->tick, &tv) < 0 ||
+	    http_route(srv, HTTP_GET | HTTP_HEAD, "/healthz", HTTP_ROUTE_EXACT,
+		       http_cluster_healthz, hc) < 0 ||
 	    http_route(srv, HTTP_GET | HTTP_HEAD, "/readyz", HTTP_ROUTE_EXACT,
-		       http_cluster_readyz, m) < 0 ||
+		       http_cluster_readyz, hc) < 0 ||
 	    http_route(srv, HTTP_GET, "/cluster/status", HTTP_ROUTE_EXACT,
-		       http_cluster_status, m) < 0 ||
+		       http_cluster_status, hc) < 0 ||
 	    http_route(srv, HTTP_GET | HTTP_POST, "/cluster/members",
 		       HTTP_ROUTE_EXACT | HTTP_ROUTE_FWD_WRITES,
-		       http_cluster_members, m) < 0) {
+		       http_cluster_members, hc) < 0) {
 		snprintf(errmsg, errlen, "http: cluster routes: %s", strerror(errno));
-		return -1;
+		http_cluster_free(hc);
+		return NULL;
 	}
-	return 0;
+	return hc;
+}
+
+void http_cluster_free(struct http_cluster *hc)
+{
+	if (hc == NULL)
+		return;
+	if (hc->tick != NULL)
+		event_free(hc->tick);
+	free(hc);
 }

@@ -12,9 +12,16 @@
 struct http_server;
 struct master;
 
-/* Register the four routes. 0, or -1 with errmsg. */
-int http_cluster_register(struct http_server *srv, struct master *m,
-			  char *errmsg, size_t errlen);
+struct http_cluster; /* opaque: routes' state and the /healthz prober */
+
+/* Register the four routes and start probing the other masters' /healthz
+ * once a second. NULL with errmsg on error. Loop thread. */
+struct http_cluster *http_cluster_register(struct http_server *srv, struct master *m,
+					   char *errmsg, size_t errlen);
+
+/* Stop probing and free; after the loop stopped and before or after
+ * http_server_free (the routes must not be used again). Accepts NULL. */
+void http_cluster_free(struct http_cluster *hc);
 
 /* http_leader_fn over a struct master (arg). */
 int http_cluster_leader(void *m, char *url, size_t len);

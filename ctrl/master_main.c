@@ -358,12 +358,13 @@ int master_main(int argc, char **argv)
 	struct http_server *srv = http_server_create(&hp, err, sizeof(err));
 	rc = 1;
 	struct orch *orch = NULL;
+	struct http_cluster *hc = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	if (srv == NULL) {
 		fprintf(stderr, "sluice-ctrl: %s\n", err);
 		goto out;
 	}
-	if (http_cluster_register(srv, m, err, sizeof(err)) < 0 ||
+	if ((hc = http_cluster_register(srv, m, err, sizeof(err))) == NULL ||
 	    api_register(srv, m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice-ctrl: %s\n", err);
 		goto out;
@@ -418,6 +419,7 @@ out:
 	orch_stop(orch);
 	master_free(m);
 	http_server_free(srv);
+	http_cluster_free(hc);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)

@@ -5,7 +5,8 @@
 #   m2 ─┼─ Raft over loopback  API:   https://127.0.0.1:$BASE+{11,12,13}
 #   m3 ─┘                      (ports derived from $$ so parallel runs differ)
 #
-# 1. a leader is elected and every master reports it in /cluster/status;
+# 1. a leader is elected and every master reports it in /cluster/status,
+#    with all three members healthy (a dead one: unreachable);
 # 2. a write sent to a FOLLOWER is forwarded to the leader, committed, and
 #    read back (serializable, i.e. from each local store) on all three;
 # 3. curl without a client cert, and with a cert from another CA, fails
@@ -35,6 +36,17 @@ echo "leader: m$L"
 F=$((L % 3 + 1)) # a follower
 "${C[@]}" "$(api "$F")/cluster/status" | jq -e ".self == $F and (.members | length) == 3" \
 	>/dev/null || fail "/cluster/status on m$F"
+# every master, followers included, sees all three healthy (a follower hears
+# the other follower through its /healthz probes, not through Raft)
+for i in 1 2 3; do
+	for _ in $(seq 50); do
+		status "$i" | jq -e '[.members[] | select(.health == "ok")] | length == 3' \
+			>/dev/null && break
+		sleep 0.1
+	done
+	status "$i" | jq -e '[.members[] | select(.health == "ok")] | length == 3' \
+		>/dev/null || fail "m$i does not see three healthy members: $(status "$i")"
+done
 
 # 2. a write through a follower is forwarded and committed everywhere
 rev=$(put "$F" greeting hello)
@@ -73,6 +85,13 @@ for i in 1 2 3; do [ "$i" != "$L" ] && SURV+=("$i"); done
 L2=$(wait_leader_not "$L" "${SURV[@]}") || fail "no new leader after killing m$L"
 [ "$L2" != "$L" ] || fail "dead m$L still reported as leader"
 echo "new leader after SIGKILL of m$L: m$L2"
+for _ in $(seq 50); do
+	status "$L2" | jq -e ".members[] | select(.id == $L) | .health == \"unreachable\"" \
+		>/dev/null && break
+	sleep 0.1
+done
+status "$L2" | jq -e ".members[] | select(.id == $L) | .health == \"unreachable\"" \
+	>/dev/null || fail "dead m$L not reported unreachable by m$L2"
 [ -s "$WORK/d$L2/snapshot" ] || fail "m$L2 took no Raft snapshot after 80+ entries"
 for i in "${SURV[@]}"; do
 	[ -n "$(put "$i" "after-$i" "x$i")" ] || fail "put through m$i after failover"
