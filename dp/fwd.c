@@ -424,6 +424,18 @@ int fwd_worker_main(void *arg)
 				fwd_burst(lc, port, pkts, n);
 			}
 		}
+		/* lb hook: replies other workers received for flows this one
+		 * tracks (dp/lb_fwd.h), routed as if received here. */
+		struct lb *lb = __atomic_load_n(&dp->lb, __ATOMIC_ACQUIRE);
+		if (lb != NULL) {
+			uint16_t n = (uint16_t)lb_fwd_handoff_take(lb, lc->idx, pkts, FWD_BURST);
+			got += n;
+			for (uint16_t i = 0, j; i < n; i = j) {
+				for (j = (uint16_t)(i + 1); j < n && pkts[j]->port == pkts[i]->port; j++)
+					;
+				fwd_burst(lc, pkts[i]->port, pkts + i, (uint16_t)(j - i));
+			}
+		}
 		/* Every table pointer and rx list read above is dead now. */
 		rte_rcu_qsbr_quiescent(dp->qsbr, lc->idx);
 		if (got != 0) {

@@ -17,6 +17,7 @@
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <sluice/ring_proto.h>
 
@@ -471,6 +472,30 @@ static int lb_icmp(struct lb *lb, struct lb_lcore *lc, uint8_t *ip, const struct
 	return 0;
 }
 
+/*
+ * Several workers: a reply (or an ICMP error about our packet) belongs to
+ * the worker whose class its SNAT port is in (port % workers). Queue it
+ * for that worker unless it is this one. Returns 1 if queued.
+ */
+static inline int lb_handoff_put(struct lb *lb, unsigned worker, uint16_t nat_port_host,
+				 struct rte_mbuf *m, struct rte_mbuf *ho[][CT_BURST_MAX],
+				 unsigned *nho)
+{
+	unsigned owner = nat_port_host % lb->n_workers;
+
+	if (owner == worker)
+		return 0;
+	ho[owner][nho[owner]++] = m;
+	return 1;
+}
+
+unsigned lb_fwd_handoff_take(struct lb *lb, unsigned worker, struct rte_mbuf **pkts, unsigned n)
+{
+	if (lb->handoff[worker] == NULL)
+		return 0;
+	return rte_ring_sc_dequeue_burst(lb->handoff[worker], (void **)pkts, n, NULL);
+}
+
 unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		      struct pkt_info *pi, const uint8_t *idx, unsigned n, uint32_t *keys,
 		      uint8_t *kidx, uint64_t *drop)
@@ -484,6 +509,8 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 	uint8_t ok[CT_BURST_MAX];
 	uint8_t frags[CT_BURST_MAX];
 	unsigned nf = 0;
+	struct rte_mbuf *ho[LB_WORKERS_MAX][CT_BURST_MAX]; /* hand-offs by worker */
+	unsigned nho[LB_WORKERS_MAX] = {0};
 	uint64_t tsc = rte_rdtsc();
 	struct ct_clock clk = ct_clock_at(lc->ct, tsc);
 	unsigned nw = 0, out = 0;
@@ -501,6 +528,13 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 
 		ok[j] = 0;
 		if (p->proto == PKT_IPPROTO_ICMP) {
+			struct lb_icmp_inner in;
+			/* an error about a packet we sent a backend names our
+			 * SNAT port, hence the worker that tracks the flow */
+			if (lb->n_workers > 1 && p->dst_ip == m->snat_ip &&
+			    lb_icmp_parse(ip, p->ip_len, &in) == 0 &&
+			    lb_handoff_put(lb, worker, rte_be_to_cpu_16(in.sport), pkts[i], ho, nho))
+				continue;
 			rc = lb_icmp(lb, lc, ip, p, &clk);
 			if (rc != 0) {
 				lb_cnt(&drop[rc], 1);
@@ -530,6 +564,9 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		x->tcp_flags = p->proto == LB_TCP ? l4[13] : 0;
 		x->first_frag = (p->frag & 0x2000u) != 0;
 		if (p->dst_ip == m->snat_ip) {
+			if (lb->n_workers > 1 &&
+			    lb_handoff_put(lb, worker, lb_rd16(l4 + 2), pkts[i], ho, nho))
+				continue;
 			x->kind = LB_K_REPLY;
 			x->svc = NULL;
 		} else {
@@ -549,6 +586,23 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 	/* One staged lookup for every flow key of the burst. */
 	if (nw != 0)
 		ct_lookup_bulk(lc->ct, ck, nw, &clk, hashes, cidx);
+	/* New flows insert a reply key nobody looked up: prefetch its buckets
+	 * for the likely SNAT port (the client's own) one stage ahead. */
+	for (unsigned k = 0; k < nw; k++) {
+		const struct lb_work *x = &w[k];
+		if (cidx[k] != CT_MISS || x->kind != LB_K_ORIG || x->svc->mt == NULL ||
+		    (x->svc->flags & RING_SVC_F_AFFINITY_CLIENTIP))
+			continue;
+		uint32_t slot = maglev_lookup(x->svc->mt, hashes[k]);
+		if (slot >= LB_BE_SLOTS)
+			continue;
+		uint64_t bw = __atomic_load_n(&lb->be[slot], __ATOMIC_RELAXED);
+		struct ct_key rk;
+		lb_key(&rk, LB_BE_IP(bw), lb->snat_ip, LB_BE_PORT(bw),
+		       lb_snat_port(lb->n_workers, worker, x->key.sport, hashes[k], 0), x->key.proto,
+		       LB_ZONE_REPLY);
+		ct_prefetch(lc->ct, ct_hash(&rk));
+	}
 	for (unsigned k = 0; k < nw; k++) {
 		struct lb_work *x = &w[k];
 		struct pkt_info *p = &pi[idx[x->j]];
@@ -597,6 +651,21 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		pi[i].dst_ip = lb_rd32n(ip + 16);
 		keys[out] = pi[i].dst_ip;
 		kidx[out++] = (uint8_t)i;
+	}
+
+	/* Hand-offs: one enqueue per worker. The extra reference keeps each
+	 * mbuf alive through the caller's free of everything not routed. */
+	for (unsigned o = 0; o < lb->n_workers; o++) {
+		if (nho[o] == 0)
+			continue;
+		for (unsigned k = 0; k < nho[o]; k++)
+			rte_mbuf_refcnt_update(ho[o][k], 1);
+		unsigned q = rte_ring_mp_enqueue_burst(lb->handoff[o], (void **)ho[o], nho[o], NULL);
+		for (unsigned k = q; k < nho[o]; k++)
+			rte_mbuf_refcnt_update(ho[o][k], -1); /* the caller frees it */
+		lb_cnt(&lc->ev[LB_EV_HANDOFF], q);
+		if (q < nho[o])
+			lb_cnt(&drop[DP_DROP_LB_HANDOFF_FULL], nho[o] - q);
 	}
 
 	/* Between bursts, now and then: expire a slice of conntrack. */

@@ -66,12 +66,22 @@ static inline int lb_fwd_wants(const struct lb *lb, const uint8_t *frame,
  * its new destination is appended to keys[] with its index in kidx[], for
  * the caller's pod/route lookup; or it is left out and counted in
  * drop[reason] (the caller's per-worker dp_stats drop counters), and the
- * caller drops it. Returns how many were appended. Worker lcore `worker`
+ * caller drops it; or (several workers) it is a reply of a flow another
+ * worker tracks: it is left out too, but handed to that worker with one
+ * more reference, so the caller's free leaves it alive. Returns how many were appended. Worker lcore `worker`
  * only (it owns lb->lc[worker]), QSBR online.
  */
 unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		      struct pkt_info *pi, const uint8_t *idx, unsigned n, uint32_t *keys,
 		      uint8_t *kidx, uint64_t *drop);
+
+/*
+ * Take up to n packets other workers handed to `worker` (replies of flows
+ * it tracks) into pkts[]; the caller runs them through fwd_burst() with
+ * rx_port = pkts[i]->port, like received packets. Worker `worker` only.
+ * Returns the count (0 with a single worker).
+ */
+unsigned lb_fwd_handoff_take(struct lb *lb, unsigned worker, struct rte_mbuf **pkts, unsigned n);
 
 /* ---- pure helpers (any thread; tested without EAL) ---- */
 

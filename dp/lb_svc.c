@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 #include <rte_telemetry.h>
 
 #include <sluice/ring_proto.h>
@@ -127,6 +129,19 @@ struct lb *lb_create(const struct lb_params *p)
 		lb->lc[w]->ct = ct_create(&cp);
 		if (lb->lc[w]->ct == NULL)
 			goto fail;
+		if (p->n_workers > 1) {
+			/* plain memory + rte_ring_init: no EAL memzone, so the
+			 * unit tests run it too */
+			char name[32];
+			ssize_t sz = rte_ring_get_memsize(LB_HANDOFF_RING);
+			if (sz < 0)
+				goto fail;
+			lb->handoff[w] = aligned_alloc(64, ((size_t)sz + 63) & ~(size_t)63);
+			snprintf(name, sizeof(name), "lb_ho%u", w);
+			if (lb->handoff[w] == NULL ||
+			    rte_ring_init(lb->handoff[w], name, LB_HANDOFF_RING, RING_F_SC_DEQ) != 0)
+				goto fail;
+		}
 	}
 	return lb;
 fail:
@@ -156,6 +171,13 @@ void lb_free(struct lb *lb)
 		if (lb->lc[w] != NULL)
 			ct_free(lb->lc[w]->ct);
 		free(lb->lc[w]);
+		if (lb->handoff[w] != NULL) {
+			void *m;
+			/* packets still waiting for a worker that is gone */
+			while (rte_ring_sc_dequeue(lb->handoff[w], &m) == 0)
+				rte_pktmbuf_free(m);
+			free(lb->handoff[w]);
+		}
 	}
 	/* the map's tables are the services' current ones, freed above */
 	free(lb->map);

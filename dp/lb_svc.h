@@ -36,12 +36,15 @@
 #include "maglev.h"
 
 struct rte_rcu_qsbr;
+struct rte_ring;
+struct rte_mbuf;
 
 #define LB_SVC_MAX 1024u     /* services per node */
 #define LB_SVC_BE_MAX 4096u  /* backends per service */
 #define LB_BE_SLOTS 65536u   /* backend slots per node (all services) */
 #define LB_WORKERS_MAX 16u
 #define LB_CT_CAPACITY_DEFAULT (1u << 20)
+#define LB_HANDOFF_RING 1024u /* mbufs waiting for another worker, per worker */
 
 /* ---- events counted per worker (not drops: those are in dp_stats.h) ---- */
 #define LB_FOREACH_EVENT(_)                                                     \
@@ -51,7 +54,8 @@ struct rte_rcu_qsbr;
 	_(FRAG, "frag_pkts")             /* non-first fragments rewritten */        \
 	_(ICMP, "icmp_errors_mapped")    /* ICMP errors about LB flows passed on */ \
 	_(REPICK, "repicks")             /* flow's backend removed: picked again */ \
-	_(SNAT_RETRY, "snat_port_retries")
+	_(SNAT_RETRY, "snat_port_retries")                                        \
+	_(HANDOFF, "handoffs")           /* replies passed to the flow's worker */
 
 enum lb_ev {
 #define LB_EV_ENUM(e, n) LB_EV_##e,
@@ -216,6 +220,9 @@ struct lb {
 	struct lb_map *map;  /* published */
 	uint64_t *be;        /* [LB_BE_SLOTS] slot words, atomic */
 	struct lb_lcore *lc[LB_WORKERS_MAX];
+	/* With several workers: replies that reached a worker other than the
+	 * flow's (the SNAT port's class says which) wait here for it; MP/SC. */
+	struct rte_ring *handoff[LB_WORKERS_MAX];
 	unsigned n_workers;
 	uint32_t snat_ip;
 	uint64_t frag_ttl_tsc;

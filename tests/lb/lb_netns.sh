@@ -143,7 +143,8 @@ start_server() {
 }
 declare -A SERVER_PID
 
-# Build and start LB node $1 (a or b): namespaces, dp, agent, pods, services.
+# Build and start LB node $1 (a or b) with EAL lcores $2: namespaces, dp,
+# agent, pods, services.
 setup_node() {
   local k=$1 node="lbn$1-$$" prefix="sl-lb$1-$$"
   mkns "$node"
@@ -163,7 +164,7 @@ JSON
   # 4096 flows per worker: small enough for the SYN flood to overflow it.
   ip netns exec "$node" env SLUICE_LB_CT_CAPACITY=4096 \
     sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
-    "$DP" -l 0,1 --file-prefix "$prefix" --no-pci $EAL_MEM \
+    "$DP" --lcores "$2" --file-prefix "$prefix" --no-pci $EAL_MEM \
     -- --config "$DIR/dp-$k.json" --idle-backoff-us 100 --ctl "$DIR/seg-$k.shm" \
     > "$DIR/dp-$k.log" 2>&1 &
   DP_PIDS+=($!)
@@ -221,7 +222,7 @@ wait_log() { # file pattern seconds
 }
 
 pretty setup "LB node a: sluice-dp, sluice-ctrl, client and 4 backends"
-setup_node a
+setup_node a "0@0,1@1"
 # the agent's health checks have decided once every backend is healthy
 for i in 1 2 3 4; do wait_log "$DIR/ctrl-a.log" "backend ${BE_IPS[$(( i - 1 ))]}:8080 healthy" 20; done
 
@@ -237,8 +238,10 @@ done
 [ "$(tel a /sluice/lb backends)" = 8 ] || fail "/sluice/lb does not count 8 backends"
 
 # --- 2. a second LB node agrees ----------------------------------------
-pretty setup "LB node b: the same services on a second sluice-dp"
-setup_node b
+pretty setup "LB node b: the same services on a second sluice-dp, 2 workers"
+# Two workers: dp spreads the ports over them, so some replies reach a
+# worker that does not track their flow and are handed over (SNAT port).
+setup_node b "0@0,1@1,2@0"
 for i in 1 2 3 4; do wait_log "$DIR/ctrl-b.log" "backend ${BE_IPS[$(( i - 1 ))]}:8080 healthy" 20; done
 conns a 60 40000 > "$DIR/tuples-a"
 conns b 60 40000 > "$DIR/tuples-b"
@@ -246,6 +249,9 @@ grep -q ERROR "$DIR/tuples-a" "$DIR/tuples-b" && fail "a fixed-port connection f
 cmp -s "$DIR/tuples-a" "$DIR/tuples-b" || { paste "$DIR/tuples-a" "$DIR/tuples-b" >&2; fail "nodes a and b picked different backends"; }
 [ "$(sort -u "$DIR/tuples-a" | wc -l)" -ge 3 ] || fail "60 tuples reached fewer than 3 backends"
 pretty maglev "60 fixed 5-tuples: node b picked the same backend as node a for every one"
+ho=$(tel b /sluice/lb handoffs)
+[ "$ho" -gt 0 ] || { tel b /sluice/ports >&2; fail "node b (2 workers) handed no reply to the flow's worker"; }
+pretty workers "node b: $ho replies handed to the worker that tracks their flow"
 
 # --- 3. fragments -------------------------------------------------------
 n lbca-$$ python3 "$TOOL" udpfrag "$VIP" 53 20 4000 > "$DIR/frag" || {

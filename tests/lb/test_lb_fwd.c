@@ -704,6 +704,69 @@ static void test_snat_collision(void **state)
 	assert_int_equal(ip_dst(a), CLIENT);
 }
 
+/* Two workers: a reply that reaches the other worker is handed to the
+ * flow's worker (by SNAT port class) and NATed there. */
+static int fx2_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	size_t sz = rte_rcu_qsbr_get_memsize(2);
+	fx->q = aligned_alloc(RTE_CACHE_LINE_SIZE, (sz + 63) & ~(size_t)63);
+	assert_int_equal(rte_rcu_qsbr_init(fx->q, 2), 0);
+	struct lb_params p = { .qsbr = fx->q, .n_workers = 2, .ct_capacity = 1024,
+			       .snat_ip = SNAT, .tsc_hz = 2000000000ull };
+	fx->lb = lb_create(&p);
+	assert_non_null(fx->lb);
+	*state = fx;
+	return 0;
+}
+
+static void test_handoff(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t f[256];
+	struct rte_mbuf m, *pkts[1] = { &m }, *got[4];
+	struct pkt_info pi[1];
+	uint8_t idx[1] = { 0 }, kidx[1];
+	uint32_t keys[1];
+
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 1), 0);
+	assert_int_equal(lb_backend_add(lb, 1, 1, BE(1), 8080, 1, 1), 0);
+	/* the client's worker is 0: its SNAT ports are even */
+	uint16_t np;
+	size_t len = frame(f, 6, CLIENT, BE16(5001), VIP, BE16(80), 0, 0x02);
+	assert_int_equal(burst1(lb, f, len, drop), 1);
+	np = sport(f);
+	assert_int_equal(rte_be_to_cpu_16(np) % 2, 0);
+	/* the backend's SYN-ACK arrives at worker 1 */
+	len = frame(f, 6, BE(1), BE16(8080), SNAT, np, 0, 0x12);
+	memset(&m, 0, sizeof(m));
+	m.buf_addr = f;
+	m.data_len = (uint16_t)len;
+	m.buf_len = 256;
+	m.nb_segs = 1;
+	m.port = 7;
+	rte_mbuf_refcnt_set(&m, 1);
+	assert_int_equal(pkt_parse(f, len, &pi[0]), 0);
+	assert_int_equal(lb_fwd_burst(lb, 1, pkts, pi, idx, 1, keys, kidx, drop), 0);
+	assert_int_equal(rte_mbuf_refcnt_read(&m), 2); /* caller's free leaves it */
+	assert_int_equal(lb->lc[1]->ev[LB_EV_HANDOFF], 1);
+	assert_int_equal(ip_dst(f), SNAT); /* untouched by worker 1 */
+	assert_int_equal(lb_fwd_handoff_take(lb, 1, got, 4), 0);
+	assert_int_equal(lb_fwd_handoff_take(lb, 0, got, 4), 1);
+	assert_ptr_equal(got[0], &m);
+	assert_int_equal(got[0]->port, 7);
+	/* worker 0 routes it like a received packet */
+	assert_int_equal(pkt_parse(f, len, &pi[0]), 0);
+	assert_int_equal(lb_fwd_burst(lb, 0, pkts, pi, idx, 1, keys, kidx, drop), 1);
+	assert_int_equal(ip_dst(f), CLIENT);
+	assert_int_equal(ip_src(f), VIP);
+	assert_csums(f, len);
+	for (unsigned i = 0; i < DP_DROP_MAX; i++)
+		assert_int_equal(drop[i], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +780,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_frag_affinity, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_snat_collision, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_handoff, fx2_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
