@@ -43,7 +43,7 @@ struct rte_mbuf;
 #define LB_SVC_BE_MAX 4096u  /* backends per service */
 #define LB_BE_SLOTS 65536u   /* backend slots per node (all services) */
 #define LB_WORKERS_MAX 16u
-#define LB_CT_CAPACITY_DEFAULT (1u << 20)
+#define LB_CT_CAPACITY_DEFAULT (1u << 18) /* 128K flows, 18 MB per worker */
 #define LB_HANDOFF_RING 1024u /* mbufs waiting for another worker, per worker */
 
 /* ---- events counted per worker (not drops: those are in dp_stats.h) ---- */
