@@ -1016,7 +1016,7 @@ done:
 
 /* Pods whose controller is a Deployment that no longer exists: delete
  * them (the garbage collector's job in Kubernetes). */
-static void orch_deploy_gc(struct orch *o, json_t *by_owner)
+static void orch_deploy_gc(struct orch *o, json_t *by_owner, int64_t now)
 {
 	json_t *live = json_object();
 	const char *k;
@@ -1033,6 +1033,14 @@ static void orch_deploy_gc(struct orch *o, json_t *by_owner)
 		size_t i;
 		json_t *pod;
 		json_array_foreach(v, i, pod) {
+			/* A pod younger than a resync may belong to a Deployment
+			 * our watch has not delivered yet: not garbage. */
+			int64_t created = 0;
+			const char *ts = json_string_value(json_object_get(
+				json_object_get(pod, "metadata"), "creationTimestamp"));
+			if (ts == NULL || !ctlr_time_parse(ts, &created) ||
+			    now - created < ORCH_RESYNC_US)
+				continue;
 			json_t *refs = json_object_get(json_object_get(pod, "metadata"),
 						       "ownerReferences");
 			size_t j;
@@ -1093,7 +1101,7 @@ static void orch_deployments(struct orch *o, bool all)
 			break;
 	}
 	if (o->deploy_deleted || all)
-		orch_deploy_gc(o, by_owner);
+		orch_deploy_gc(o, by_owner, ctlr_now_us());
 	o->deploy_deleted = false;
 	json_decref(todo);
 	json_decref(by_owner);
