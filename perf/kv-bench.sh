@@ -9,7 +9,8 @@
 # the API of both, the same admin client certificate. perf/kvbench sends the
 # same /v3/kv/put JSON to both:
 #   puts/s, p50, p99 at 1, 16 and 256 closed-loop clients, 256-byte values,
-#     clients spread over the 3 members (followers forward to the leader)
+#     clients spread over the 3 members (followers forward to the leader),
+#     after 1 s (256 clients: 3 s) of unmeasured warm-up
 #   failover: SIGKILL the leader while probers write every 5 ms to every
 #     member; time to the first acknowledged write issued after the kill;
 #     median of KV_KILLS kills (the member is restarted between kills)
@@ -145,12 +146,20 @@ bench_system() {
 	local sys=$1 i c k L out
 	echo "== $sys: starting 3 members (heartbeat $HB ms, election timeout $ELECT ms); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	for i in 1 2 3; do start_member $sys $i; done
-	all_ready $sys || { echo "kv-bench: $sys did not become ready" >&2; return 1; }
+	if ! all_ready $sys; then
+		echo "kv-bench: $sys did not become ready; member logs:" >&2
+		tail -n 5 "$TMP"/$sys-m*.log >&2
+		stop_all
+		return 1
+	fi
 	for c in $CLIENTS; do
 		out=$("$KVB" put --endpoints "$(endpoints $sys)" "${TLS[@]}" --clients $c \
-			--seconds "$SECS" --warmup 1 --value-size 256 --label $sys 2>"$TMP/kvb.err")
+			--seconds "$SECS" --warmup $((1 + c / 128)) --value-size 256 --label $sys 2>"$TMP/kvb.err")
 		echo "$out" | grep -v '^RESULT'
 		echo "$out" | grep '^RESULT' >> "$RESULTS"
+		# the first errors, if any, say why
+		head -n 3 "$TMP/kvb.err"
+		echo "$out" | grep -q 'puts_per_s=0 ' && FAILED=1
 	done
 	for ((k = 1; k <= KILLS; k++)); do
 		L=
@@ -159,14 +168,14 @@ bench_system() {
 			[ -n "$L" ] && break
 			sleep 0.2
 		done
-		[ -n "$L" ] || { echo "kv-bench: $sys: no leader found" >&2; break; }
+		[ -n "$L" ] || { echo "kv-bench: $sys: no leader found" >&2; FAILED=1; break; }
 		out=$("$KVB" failover --endpoints "$(endpoints $sys)" "${TLS[@]}" \
 			--kill-pid "${PID[$L]}" --warmup 1 --interval-ms 5 --label $sys 2>>"$TMP/kvb.err")
 		echo "$out" | grep -v '^RESULT'
 		echo "$out" | grep '^RESULT' >> "$RESULTS"
 		lin_wait_pid "${PID[$L]}" 10
 		start_member $sys $L
-		all_ready $sys || { echo "kv-bench: $sys: m$L did not come back" >&2; break; }
+		all_ready $sys || { echo "kv-bench: $sys: m$L did not come back" >&2; FAILED=1; break; }
 		sleep 2 # let the restarted member catch up before the next kill
 	done
 	echo "== $sys: done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -176,8 +185,11 @@ bench_system() {
 echo "kv-bench: $(nproc) cores, $(uname -r), etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), ${SECS}s per level"
 echo "kv-bench: TLS: one CA, client-certificate auth on both systems' APIs; git $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null)"
 [ "$ONLY" != sluice ] && { command -v etcd >/dev/null || { echo "kv-bench: etcd missing (apt-get install etcd-server)" >&2; exit 2; }; }
-[ "$ONLY" != etcd ] && [ $SLUICE_OK = 1 ] && bench_system sluice
-[ "$ONLY" != sluice ] && bench_system etcd
+FAILED=0
+if [ "$ONLY" != etcd ]; then
+	if [ $SLUICE_OK = 1 ]; then bench_system sluice || FAILED=1; else FAILED=1; fi
+fi
+if [ "$ONLY" != sluice ]; then bench_system etcd || FAILED=1; fi
 
 # ------------------------------------------------------------------ table
 python3 - "$RESULTS" "$HB" "$ELECT" <<'EOF'
@@ -207,3 +219,4 @@ for s, v in fo.items():
     med = "%.0f ms" % statistics.median(ok) if ok else "none"
     print("  %-8s median %s over %d kills (each: %s)" % (s, med, len(v), ", ".join("%.0f" % x for x in v)))
 EOF
+[ $FAILED = 0 ] || { echo "kv-bench: FAILED: a system did not start or a level made no progress (see above)" >&2; exit 1; }
