@@ -14,7 +14,9 @@
 # 4. SIGKILL the leader: the two others elect a new leader, and writes
 #    through the survivors continue;
 # 5. restart the killed master from its data dir: it catches up (it serves
-#    every key, old and new, from its own store);
+#    every key, old and new, from its own store), through InstallSnapshot
+#    since 200 writes went by while it was down (snapshots every 64
+#    entries, 128 trailing ones kept);
 # 6. a key attached to a 1 s lease is deleted everywhere once it expires;
 # 7. SIGTERM shuts every master down with exit status 0, and a full
 #    restart from the data dirs keeps every key.
@@ -102,12 +104,30 @@ for i in "${SURV[@]}"; do
 	done
 done
 
-# 5. restart the killed master: it catches up from its data dir + the leader
+# 200 more writes while m$L is down: more than a snapshot interval (64)
+# plus the trailing entries kept after it (128), so the leader no longer
+# has the entries m$L misses and must send its snapshot (InstallSnapshot)
+for n in $(seq 1 200); do
+	echo "{\"key\":\"$(b64 "bulk-$n")\",\"value\":\"$(b64 v)\"}"
+done >"$WORK/bulk"
+xargs -P 8 -d '\n' -I{} "${C[@]}" -o /dev/null -X POST -d {} "$(api "$L2")/v3/kv/put" \
+	<"$WORK/bulk"
+[ -n "$(put "$L2" bulk-last done)" ] || fail "bulk writes"
+bulk_count() { # N: keys bulk-* in master N's own store
+	"${C[@]}" -X POST -d "{\"key\":\"$(b64 bulk-)\",\"range_end\":\"$(b64 bulk.)\",\"serializable\":true,\"count_only\":true}" \
+		"$(api "$1")/v3/kv/range" | jq -r '.count // "0"'
+}
+[ "$(bulk_count "$L2")" = 201 ] || fail "leader has $(bulk_count "$L2") bulk keys, want 201"
+
+# 5. restart the killed master: it catches up from its data dir + the
+#    leader's snapshot
 start "$L" "$MEMBERS" --snapshot-entries 64
-for k in greeting k1 k80 "after-${SURV[0]}" "after-${SURV[1]}"; do
+for k in greeting k1 k80 "after-${SURV[0]}" "after-${SURV[1]}" bulk-1 bulk-200 bulk-last; do
 	want=$(get_local "$L2" "$k")
 	wait_value "$L" "$k" "$want" || fail "restarted m$L lacks $k=$want"
 done
+for _ in $(seq 100); do [ "$(bulk_count "$L")" = 201 ] && break; sleep 0.1; done
+[ "$(bulk_count "$L")" = 201 ] || fail "restarted m$L has $(bulk_count "$L") bulk keys, want 201"
 L3=$(wait_leader_not 0 1 2 3) || fail "no leader agreed after restart"
 echo "restarted m$L caught up (leader m$L3)"
 
