@@ -122,7 +122,7 @@ struct orch {
 	pthread_t binders[ORCH_BINDERS];
 	size_t n_binders;
 	volatile int bind_stop;
-	bool nodes_changed, pods_freed, deploy_deleted, synced;
+	bool nodes_changed, pods_freed, deploy_deleted, synced, unsched_dirty;
 	int64_t last_nodes_us, last_resync_us, last_unsched_us;
 };
 
@@ -854,8 +854,14 @@ static void orch_schedule(struct orch *o, int64_t now)
 {
 	/* Unschedulable pods get another chance when capacity may have
 	 * appeared, or every few seconds. */
+	/* At most once a second even when nodes change all the time (agents
+	 * posting status), so thousands of unschedulable pods are not
+	 * re-decided every round. */
+	o->unsched_dirty = o->unsched_dirty || o->nodes_changed || o->pods_freed;
+	int64_t since = now - o->last_unsched_us;
 	if (json_object_size(o->unsched) &&
-	    (o->nodes_changed || o->pods_freed || now - o->last_unsched_us > ORCH_UNSCHED_RETRY_US)) {
+	    ((o->unsched_dirty && since >= 1000000) || since > ORCH_UNSCHED_RETRY_US)) {
+		o->unsched_dirty = false;
 		json_object_update(o->pending, o->unsched);
 		json_object_clear(o->unsched);
 		o->last_unsched_us = now;
