@@ -74,6 +74,7 @@ struct http_server {
 	char self_cn[128];
 	/* forwarding */
 	CURLM *multi;
+	CURLSH *share; /* TLS sessions shared by every relay transfer */
 	struct event *curl_timer;
 	struct http_fwd *fwds; /* in flight, doubly linked */
 	struct http_stream *streams; /* open, doubly linked */
@@ -744,6 +745,8 @@ static struct http_fwd *http_fwd_new(struct http_server *srv, const char *url,
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_fwd_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+	if (srv->share != NULL)
+		curl_easy_setopt(e, CURLOPT_SHARE, srv->share);
 	return f;
 }
 
@@ -1067,6 +1070,12 @@ struct http_server *http_server_create(const struct http_server_params *p,
 		     sizeof(srv->self_cn));
 	srv->evh = evhttp_new(p->base);
 	srv->multi = curl_multi_init();
+	/* Each relay is a fresh easy handle; sharing the TLS session cache
+	 * lets a new connection to the leader resume instead of running a
+	 * full handshake. One thread: no lock callbacks needed. */
+	srv->share = curl_share_init();
+	if (srv->share != NULL)
+		curl_share_setopt(srv->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	srv->curl_timer = evtimer_new(p->base, http_curl_timeout, srv);
 	if (srv->evh == NULL || srv->multi == NULL || srv->curl_timer == NULL) {
 		sluice_errf(-1, errmsg, errlen, "http: out of memory");
@@ -1143,6 +1152,8 @@ void http_server_free(struct http_server *srv)
 		evhttp_free(srv->evh);
 	if (srv->multi != NULL)
 		curl_multi_cleanup(srv->multi);
+	if (srv->share != NULL)
+		curl_share_cleanup(srv->share);
 	if (srv->curl_timer != NULL)
 		event_free(srv->curl_timer);
 	for (size_t i = 0; i < srv->n_routes; i++)
