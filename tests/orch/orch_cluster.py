@@ -33,6 +33,10 @@ With a 4th argument "embedded", the controllers are the masters' own (no
 --no-controllers, no orch_run): 3 masters, a Deployment of 6 is bound 2 per
 node by the leader's orch; the leader is killed; the Deployment scaled to 9
 through a survivor is completed by the new leader's orch, exactly 9 pods.
+When sluice-ctrl has --node-grace-seconds (3) and --pod-eviction-timeout
+(6): 2 of the 3 nodes stop renewing, so more than half look dead and the
+leader evicts nothing (and logs a partition); when one comes back, only the
+other is evicted and its pods move.
 
 usage: orch_cluster.py SLUICE_CTRL ORCH_RUN [MASTERS [embedded]]
 """
@@ -243,7 +247,16 @@ def pods(api, ns="default", label=None):
     return b["items"] if b else []
 
 
-def start_masters(controllers):
+def master_flags():
+    """Short lifecycle timers for the masters' own controllers, when this
+    sluice-ctrl has the flags."""
+    h = subprocess.run([CTRL, "--role=master", "--help"], capture_output=True, text=True).stdout
+    if "--node-grace-seconds" not in h:
+        return []
+    return ["--node-grace-seconds", "3", "--pod-eviction-timeout", "6"]
+
+
+def start_masters(controllers, extra=()):
     members = ";".join("%d=m%d,tcp://127.0.0.1:%d,https://127.0.0.1:%d" %
                        (i, i, BASE + i, BASE + 10 + i) for i in range(1, NMASTERS + 1))
     subprocess.run([CTRL, "init", "--dir", os.path.join(WORK, "pki"), "--members", members],
@@ -255,7 +268,7 @@ def start_masters(controllers):
                                        "--pki-dir", os.path.join(WORK, "pki"), "--members", members,
                                        "--api-listen", "127.0.0.1:%d" % (BASE + 10 + i),
                                        "--election-timeout-ms", "500", "--heartbeat-ms", "50"]
-                           + ([] if controllers else ["--no-controllers"]))
+                           + ([] if controllers else ["--no-controllers"]) + list(extra))
     return masters
 
 
@@ -293,9 +306,37 @@ def spread(ps):
     return per
 
 
+def embedded_partition(api, agents, leader, bound):
+    """2 of 3 nodes stop renewing: more than half look dead, so the leader
+    assumes it is the one cut off and evicts nothing; when one comes back,
+    only the other is evicted and its pods move."""
+    agents.alive -= {"n2", "n3"}
+
+    def not_ready(n):
+        node = api.get("/api/v1/nodes/" + n) or {}
+        return any(c["type"] == "Ready" and c["status"] != "True"
+                   for c in node.get("status", {}).get("conditions", []))
+    wait_until("n2 and n3 NotReady", lambda: not_ready("n2") and not_ready("n3"), 20)
+    time.sleep(9)  # past grace + eviction timeout
+    on = spread(pods(api, label="app%3Dweb"))
+    if on.get("n2", 0) != 3 or on.get("n3", 0) != 3:
+        fail("pods evicted while 2 of 3 nodes were stale: %s" % on)
+    with open(LOGS["m%d" % leader]) as f:
+        if "assuming a partition" not in f.read():
+            fail("m%d did not log the partition" % leader)
+    log("embedded: 2 of 3 nodes stale: nothing evicted, partition logged")
+    agents.alive.add("n2")
+    def moved():
+        ps = bound(9)
+        return ps if ps and "n3" not in spread(ps) else None
+    ps = wait_until("n3's pods moved once only n3 is stale", moved, 40)
+    log("embedded: n2 back: n3 evicted, pods now %s" % spread(ps))
+
+
 def main_embedded():
     """The masters' own controllers, across a leader change."""
-    masters = start_masters(True)
+    flags = master_flags()
+    masters = start_masters(True, flags)
     ports = [BASE + 10 + i for i in range(1, NMASTERS + 1)]
     api = Api(ports)
     wait_until("a leader", lambda: (api.get("/cluster/status") or {}).get("leader", 0) > 0)
@@ -330,6 +371,8 @@ def main_embedded():
     if len(pods(api, label="app%3Dweb")) != 9:
         fail("more than 9 pods after the scale-up")
     log("embedded: m%d killed, m%d leads; its orch scaled to 9 pods %s" % (leader, new, spread(ps)))
+    if flags:
+        embedded_partition(api, agents, new, bound)
     agents.stop = True
     log("PASS")
 
