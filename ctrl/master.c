@@ -836,3 +836,40 @@ raft_id master_change_id(const struct master_change *req)
 {
 	return req->member_.id;
 }
+
+static void master_transfer_done(struct raft_transfer *tr, int status)
+{
+	struct master_transfer *req = tr->data;
+	struct master *m = req->m_;
+	if (status == RAFT_OK) {
+		const struct master_member *l = NULL;
+		raft_id id = master_leader(m, &l);
+		master_log(m, "master %s: handed leadership to %s (id %" PRIu64 ")",
+			   m->self.name, l != NULL ? l->name : "?", id);
+	}
+	req->cb(req, master_err_of_raft(status));
+}
+
+int master_transfer_leadership(struct master *m, struct master_transfer *req,
+			       master_transfer_cb cb)
+{
+	if (m->stopping || cb == NULL)
+		return MASTER_ERR_INVAL;
+	if (raft_state(m->raft) != RAFT_LEADER)
+		return MASTER_ERR_NOTLEADER;
+	const struct raft_configuration *c = raft_configuration_get(m->raft);
+	unsigned voters = 0;
+	for (unsigned i = 0; c != NULL && i < c->n; i++)
+		if (c->servers[i].role == RAFT_VOTER && c->servers[i].id != m->self.id)
+			voters++;
+	if (voters == 0)
+		return MASTER_ERR_INVAL;
+	req->cb = cb;
+	req->m_ = m;
+	req->tr_.data = req;
+	int rv = raft_transfer(m->raft, &req->tr_, 0, master_transfer_done);
+	if (rv != RAFT_OK)
+		return master_err_of_raft(rv);
+	master_kick(m);
+	return MASTER_OK;
+}

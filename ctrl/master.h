@@ -264,6 +264,28 @@ int master_add_member(struct master *m, struct master_change *req,
 		      const struct master_member *mem, master_change_cb cb,
 		      char *errmsg, size_t errlen);
 
+/* ------------------------------------------------------------ shutdown */
+
+struct master_transfer;
+typedef void (*master_transfer_cb)(struct master_transfer *req, int status);
+struct master_transfer {
+	void *data;
+	master_transfer_cb cb;
+	/* private */
+	struct raft_transfer tr_;
+	struct master *m_;
+};
+
+/*
+ * Hand leadership to the most up-to-date voter (§3.10), e.g. before a
+ * clean shutdown, so clients see a new leader at once instead of after an
+ * election timeout. MASTER_ERR_NOTLEADER if not the leader, INVAL if there
+ * is no other voter. cb runs later with MASTER_OK once another member
+ * leads, or an error (the caller just goes on shutting down). Loop thread.
+ */
+int master_transfer_leadership(struct master *m, struct master_transfer *req,
+			       master_transfer_cb cb);
+
 /* The id master_add_member() assigned (valid once it returned OK). */
 raft_id master_change_id(const struct master_change *req);
 

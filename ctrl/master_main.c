@@ -276,11 +276,56 @@ static int master_parse(int argc, char **argv, struct master_opts *o)
 
 /* ------------------------------------------------------------ running */
 
+/* Shutdown: a leader first hands leadership over (bounded by a timer), so
+ * the others need no election timeout to carry on; a second signal, or a
+ * follower, stops at once. */
+struct master_stop {
+	struct event_base *base;
+	struct master *m;
+	struct master_transfer tr;
+	struct event *deadline;
+	unsigned election_ms;
+	bool stopping;
+};
+
+static void master_stop_now(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct master_stop *st = arg;
+	event_base_loopbreak(st->base);
+}
+
+static void master_transfer_cb_(struct master_transfer *req, int status)
+{
+	struct master_stop *st = req->data;
+	if (status != MASTER_OK)
+		fprintf(stderr, "sluice-ctrl: leadership transfer: %s; stopping anyway\n",
+			master_strerror(status));
+	event_base_loopbreak(st->base);
+}
+
 static void master_sig(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
+	struct master_stop *st = arg;
 	fprintf(stderr, "sluice-ctrl: signal %d, shutting down\n", (int)sig);
-	event_base_loopbreak(arg);
+	if (st->stopping || st->m == NULL) {
+		event_base_loopbreak(st->base);
+		return;
+	}
+	st->stopping = true;
+	st->tr.data = st;
+	if (master_transfer_leadership(st->m, &st->tr, master_transfer_cb_) != MASTER_OK) {
+		event_base_loopbreak(st->base);
+		return;
+	}
+	/* raft gives up after an election timeout; never wait much longer */
+	struct timeval tv = { .tv_sec = (time_t)(2 * st->election_ms / 1000),
+			      .tv_usec = (suseconds_t)((2 * st->election_ms % 1000) * 1000) };
+	st->deadline = evtimer_new(st->base, master_stop_now, st);
+	if (st->deadline == NULL || evtimer_add(st->deadline, &tv) < 0)
+		event_base_loopbreak(st->base);
 }
 
 static void master_log_line(void *data, const char *line)
@@ -359,6 +404,7 @@ int master_main(int argc, char **argv)
 	rc = 1;
 	struct orch *orch = NULL;
 	struct http_cluster *hc = NULL;
+	struct master_stop stop = { 0 };
 	struct event *sigterm = NULL, *sigint = NULL;
 	if (srv == NULL) {
 		fprintf(stderr, "sluice-ctrl: %s\n", err);
@@ -398,8 +444,11 @@ int master_main(int argc, char **argv)
 			fprintf(stderr, "sluice-ctrl: controllers not running: %s\n", err);
 	}
 
-	sigterm = evsignal_new(base, SIGTERM, master_sig, base);
-	sigint = evsignal_new(base, SIGINT, master_sig, base);
+	stop.base = base;
+	stop.m = m;
+	stop.election_ms = o.election_ms != 0 ? o.election_ms : 1000;
+	sigterm = evsignal_new(base, SIGTERM, master_sig, &stop);
+	sigint = evsignal_new(base, SIGINT, master_sig, &stop);
 	if (sigterm == NULL || sigint == NULL) {
 		fprintf(stderr, "sluice-ctrl: signals: out of memory\n");
 		goto out;
@@ -424,6 +473,8 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	if (stop.deadline != NULL)
+		event_free(stop.deadline);
 	event_base_free(base);
 	return rc;
 }

@@ -18,8 +18,9 @@
 #    since 200 writes went by while it was down (snapshots every 64
 #    entries, 128 trailing ones kept);
 # 6. a key attached to a 1 s lease is deleted everywhere once it expires;
-# 7. SIGTERM shuts every master down with exit status 0, and a full
-#    restart from the data dirs keeps every key.
+# 7. SIGTERM shuts every master down with exit status 0 (the leader hands
+#    leadership over first), and a full restart from the data dirs keeps
+#    every key.
 # Snapshots are taken every 64 entries (--snapshot-entries) and checked.
 #
 # usage: cluster3.sh path/to/sluice-ctrl
@@ -142,7 +143,14 @@ for i in 1 2 3; do gone "$i" ephemeral || fail "leased key still on m$i after it
 echo "lease expired and its key was deleted everywhere"
 
 # 7. clean shutdown of all three, then a full restart keeps every key
-for i in 1 2 3; do stop "$i"; done
+# the leader goes first: on SIGTERM it hands leadership over (TimeoutNow)
+L4=$(wait_leader_not 0 1 2 3) || fail "no leader before shutdown"
+stop "$L4"
+grep -q "handed leadership to" "$WORK/m$L4.log" || fail "m$L4 stopped without handing leadership over"
+REST=()
+for i in 1 2 3; do [ "$i" != "$L4" ] && REST+=("$i"); done
+wait_leader_not "$L4" "${REST[@]}" >/dev/null || fail "no leader after m$L4 handed over"
+for i in "${REST[@]}"; do stop "$i"; done
 for i in 1 2 3; do start "$i" "$MEMBERS" --snapshot-entries 64; done
 wait_leader_not 0 1 2 3 >/dev/null || fail "no leader after a full restart"
 for i in 1 2 3; do
