@@ -36,7 +36,8 @@ through a survivor is completed by the new leader's orch, exactly 9 pods.
 When sluice-ctrl has --node-grace-seconds (3) and --pod-eviction-timeout
 (6): 2 of the 3 nodes stop renewing, so more than half look dead and the
 leader evicts nothing (and logs a partition); when one comes back, only the
-other is evicted and its pods move.
+other is evicted and its pods move. A node registered after the leader change
+gets a podCIDR none of the others holds (the new leader claimed theirs).
 
 usage: orch_cluster.py SLUICE_CTRL ORCH_RUN [MASTERS [embedded]]
 """
@@ -373,6 +374,18 @@ def main_embedded():
     log("embedded: m%d killed, m%d leads; its orch scaled to 9 pods %s" % (leader, new, spread(ps)))
     if flags:
         embedded_partition(api, agents, new, bound)
+    # IPAM across the leader change: the new leader claimed the blocks the
+    # Nodes hold before giving n4 one, so all four differ.
+    register_nodes(api, ["n4"])
+
+    def four_cidrs():
+        c = [(n["metadata"]["name"], n.get("spec", {}).get("podCIDR"))
+             for n in (api.get("/api/v1/nodes") or {}).get("items", [])]
+        return c if len(c) == 4 and all(x for _, x in c) else None
+    c = wait_until("a podCIDR for n4 from the new leader", four_cidrs)
+    if len({x for _, x in c}) != 4:
+        fail("duplicate podCIDR after the leader change: %s" % c)
+    log("embedded: n4 registered after the leader change: %s" % dict(c))
     agents.stop = True
     log("PASS")
 
