@@ -17,17 +17,10 @@
 
 #include <cmocka.h>
 
+#include "orch_test.h"
+
 #include "ctlr_deploy.h"
 #include "ctlr_util.h"
-
-static json_t *js(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, 0, &e);
-	if (v == NULL)
-		fail_msg("bad test JSON: %s: %s", e.text, text);
-	return v;
-}
 
 static json_t *deployment(int replicas, const char *image, const char *strategy)
 {

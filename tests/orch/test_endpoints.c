@@ -12,16 +12,9 @@
 
 #include <cmocka.h>
 
-#include "ctlr_endpoints.h"
+#include "orch_test.h"
 
-static json_t *js(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, 0, &e);
-	if (v == NULL)
-		fail_msg("bad test JSON: %s: %s", e.text, text);
-	return v;
-}
+#include "ctlr_endpoints.h"
 
 static json_t *pod(const char *name, const char *ns, const char *app, const char *ip,
 		   const char *ready, const char *phase, int named_port)

@@ -12,16 +12,9 @@
 
 #include <cmocka.h>
 
-#include "ctlr_sched.h"
+#include "orch_test.h"
 
-static json_t *js(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, 0, &e);
-	if (v == NULL)
-		fail_msg("bad test JSON: %s: %s", e.text, text);
-	return v;
-}
+#include "ctlr_sched.h"
 
 /* A Ready node with cpu/memory/pods allocatable and extra JSON merged into
  * the object (spec/labels/status overrides). */
