@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,7 +134,8 @@ static int pki_write_cert(const char *path, X509 *crt, char *errmsg,
 	return 0;
 }
 
-static X509 *pki_load_cert(const char *path, char *errmsg, size_t errlen)
+/* Read one PEM object: a private key (key) or a certificate. */
+static void *pki_load_pem(const char *path, bool key, char *errmsg, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
@@ -141,26 +143,22 @@ static X509 *pki_load_cert(const char *path, char *errmsg, size_t errlen)
 			    strerror(errno));
 		return NULL;
 	}
-	X509 *c = PEM_read_X509(f, NULL, NULL, NULL);
+	void *o = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL)
+		      : (void *)PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	if (c == NULL)
+	if (o == NULL)
 		pki_ossl_err(errmsg, errlen, path);
-	return c;
+	return o;
+}
+
+static X509 *pki_load_cert(const char *path, char *errmsg, size_t errlen)
+{
+	return pki_load_pem(path, false, errmsg, errlen);
 }
 
 static EVP_PKEY *pki_load_key(const char *path, char *errmsg, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		sluice_errf(-1, errmsg, errlen, "pki: %s: %s", path,
-			    strerror(errno));
-		return NULL;
-	}
-	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (k == NULL)
-		pki_ossl_err(errmsg, errlen, path);
-	return k;
+	return pki_load_pem(path, true, errmsg, errlen);
 }
 
 /* Add one extension from its config string (issuer may be NULL for the
