@@ -383,6 +383,22 @@ static bool informer_key(const json_t *obj, char *buf, size_t cap)
 	return ctlr_name(obj)[0] && ctlr_key(obj, buf, cap);
 }
 
+/* Drop key from the cache and say so (no-op if absent). key may point into
+ * the cache itself, so it is copied first. */
+static void informer_remove(struct informer *inf, const char *key, informer_cb cb, void *arg)
+{
+	char k[512];
+	snprintf(k, sizeof(k), "%s", key);
+	json_t *old = json_object_get(inf->cache, k);
+	if (old == NULL)
+		return;
+	json_incref(old);
+	json_object_del(inf->cache, k);
+	if (cb)
+		cb(arg, inf, INFORMER_DELETED, k, old, NULL);
+	json_decref(old);
+}
+
 /* Apply one object to the cache; takes a reference to obj when kept. */
 static void informer_apply(struct informer *inf, enum informer_event ev, json_t *obj,
 			   informer_cb cb, void *arg)
@@ -395,13 +411,7 @@ static void informer_apply(struct informer *inf, enum informer_event ev, json_t 
 	json_t *tomb = json_object_get(inf->tombstones, key);
 	if (ev == INFORMER_DELETED) {
 		json_object_del(inf->tombstones, key);
-		if (old == NULL)
-			return;
-		json_incref(old);
-		json_object_del(inf->cache, key);
-		if (cb)
-			cb(arg, inf, INFORMER_DELETED, key, old, NULL);
-		json_decref(old);
+		informer_remove(inf, key, cb, arg);
 		return;
 	}
 	/* Older than what we hold, or than our own delete: stale. */
@@ -438,15 +448,8 @@ static void informer_relist(struct informer *inf, json_t *items, informer_cb cb,
 	const char *k;
 	void *tmp;
 	json_object_foreach_safe(inf->cache, tmp, k, o) {
-		if (seen && json_object_get(seen, k) == NULL) {
-			json_t *old = json_incref(o);
-			char kc[512];
-			snprintf(kc, sizeof(kc), "%s", k);
-			json_object_del(inf->cache, kc);
-			if (cb)
-				cb(arg, inf, INFORMER_DELETED, kc, old, NULL);
-			json_decref(old);
-		}
+		if (seen && json_object_get(seen, k) == NULL)
+			informer_remove(inf, k, cb, arg);
 	}
 	json_decref(seen);
 	inf->synced = true;
@@ -524,13 +527,7 @@ void informer_del_local(struct informer *inf, const char *key, int64_t rv, infor
 	/* Even when the cache has not seen the object yet: its ADDED may
 	 * still be on its way and must not bring it back. */
 	json_object_set_new(inf->tombstones, key, json_integer(rv));
-	if (old == NULL)
-		return;
-	json_incref(old);
-	json_object_del(inf->cache, key);
-	if (cb)
-		cb(arg, inf, INFORMER_DELETED, key, old, NULL);
-	json_decref(old);
+	informer_remove(inf, key, cb, arg);
 }
 
 void informer_stats(const struct informer *inf, struct informer_stats *out)
