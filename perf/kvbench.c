@@ -160,9 +160,9 @@ static void kb_usage(FILE *f)
 "  --kill-pid PID        failover: the process to SIGKILL (the leader)\n"
 "  --interval-ms N       failover: probe period per endpoint, default 5\n"
 "  --probers N           failover: threads per endpoint sharing that period,\n"
-"                        each with a kept-alive connection, default 16\n"
+"                        each with a kept-alive connection, default 32\n"
 "  --max-wait-ms N       failover: give up after, default 15000\n"
-"  --timeout-ms N        per request, default 5000 (failover: 500)\n"
+"  --timeout-ms N        per request, default 5000 (failover: 1000)\n"
 "  --help\n");
 }
 
@@ -204,7 +204,7 @@ static int kb_args(int argc, char **argv, struct kb_cfg *cfg)
 	cfg->value_size = 256;
 	cfg->interval_ms = 5;
 	cfg->max_wait_ms = 15000;
-	cfg->probers = 16;
+	cfg->probers = 32;
 	cfg->kp.timeout_ms = 5000;
 	snprintf(cfg->label, sizeof(cfg->label), "?");
 	optind = 2;
@@ -278,7 +278,7 @@ static int kb_args(int argc, char **argv, struct kb_cfg *cfg)
 	/* Short, so a prober stuck on a put the dead leader lost is freed
 	 * soon (it then reconnects); long enough for a put in a new term. */
 	if (cfg->failover && !cfg->timeout_set)
-		cfg->kp.timeout_ms = 500;
+		cfg->kp.timeout_ms = 1000;
 	if (cfg->failover && cfg->kill_pid == 0) {
 		fprintf(stderr, "kvbench: failover: --kill-pid is required\n");
 		return -EINVAL;
@@ -366,9 +366,11 @@ static int kb_run_put(const struct kb_cfg *cfg, struct kb_client *cls)
 	return total ? 0 : 1;
 }
 
-/* Shared by the probers: the kill instant (0 before), the first ack. */
+/* Shared by the probers: the kill instant (0 before), the first ack, how
+ * many probers have had one ack (connected and warm). */
 static _Atomic uint64_t kb_kill_ns;
 static _Atomic uint64_t kb_first_ack;
+static atomic_uint kb_warm;
 
 /*
  * Prober j of an endpoint owns every probers-th slot of interval_ms, so
@@ -411,6 +413,8 @@ static void *kb_probe_main(void *arg)
 		}
 		if (r->status != KVC_OK && kill_ns)
 			cl->errors++;
+		if (r->status == KVC_OK && !cl->n++)
+			atomic_fetch_add(&kb_warm, 1);
 		if (t1 - t0 < period)
 			kb_sleep_ns(period - (t1 - t0));
 	}
@@ -430,7 +434,20 @@ static int kb_run_failover(const struct kb_cfg *cfg, struct kb_client *cls)
 	/* kvc_create(..., i) starts client i at endpoint i % n_endpoints */
 	if (kb_start(cls, n, cfg, kb_probe_main))
 		return 1;
+	/* Kill only once every prober has a live connection (TLS handshakes
+	 * of all of them at once can take a while on a loaded machine), so
+	 * the figure is not inflated by connection set-up. */
 	kb_sleep_ns((uint64_t)(cfg->warmup * 1e9));
+	uint64_t t_ready = kb_now();
+	while (atomic_load(&kb_warm) < n && kb_now() - t_ready < 20000000000ull)
+		kb_sleep_ns(10000000);
+	if (atomic_load(&kb_warm) < n) {
+		fprintf(stderr, "kvbench: only %u of %u probers got an answer in "
+			"%.0f s: not killing\n", atomic_load(&kb_warm), n,
+			cfg->warmup + 20);
+		kb_join(cls, n);
+		return 1;
+	}
 	uint64_t t_kill = kb_now();
 	atomic_store(&kb_kill_ns, t_kill);
 	if (kill(cfg->kill_pid, SIGKILL)) {
