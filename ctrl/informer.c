@@ -52,6 +52,8 @@ struct informer {
 	bool synced;
 	/* Watch thread only, except stats (read racily for logs). */
 	int64_t rv;
+	unsigned fails;      /* failed lists/watches in a row */
+	time_t last_fail_log;
 	struct informer_stats stats;
 };
 
@@ -161,7 +163,7 @@ static void informer_sleep(struct informer *inf, unsigned ms)
 	}
 }
 
-static bool informer_list(struct informer *inf, struct apic *c)
+static bool informer_list(struct informer *inf, struct apic *c, char *err, size_t errlen)
 {
 	struct apic_resp r = {0};
 	int rc = apic_request(c, "GET", inf->path, NULL, &r);
@@ -169,14 +171,14 @@ static bool informer_list(struct informer *inf, struct apic *c)
 	json_t *items = json_object_get(r.body, "items");
 	int64_t rv = informer_rv(r.body);
 	if (rc != APIC_OK) {
-		informer_logf(inf, "list %s: %s", inf->path, r.errmsg);
+		snprintf(err, errlen, "list %.160s: %.300s", inf->path, r.errmsg);
 	} else if (r.status != 200) {
-		informer_logf(inf, "list %s: HTTP %ld: %s", inf->path, r.status, r.errmsg);
+		snprintf(err, errlen, "list %.160s: HTTP %ld: %.300s", inf->path, r.status, r.errmsg);
 	} else if (!json_is_array(items) || rv <= 0) {
 		/* A list without items or metadata.resourceVersion cannot
 		 * anchor a watch. */
-		informer_logf(inf, "list %s: answer lacks items or metadata.resourceVersion",
-			      inf->path);
+		snprintf(err, errlen, "list %.160s: answer lacks items or metadata.resourceVersion",
+			 inf->path);
 	} else {
 		informer_push(inf, INFORMER_E_LIST, INFORMER_ADDED, json_incref(items));
 		inf->rv = rv;
@@ -238,6 +240,29 @@ static bool informer_on_event(void *arg, const char *type, json_t *obj)
 	return true;
 }
 
+/* A failed list or watch: log the first of a streak and then at most
+ * every 30 s (a master down for a minute must not flood the log), and back
+ * off exponentially from backoff_ms to 16 times it. */
+static void informer_fail(struct informer *inf, const char *what)
+{
+	time_t now = time(NULL);
+	inf->stats.errors++;
+	if (inf->fails == 0 || now - inf->last_fail_log >= 30) {
+		informer_logf(inf, "%s%s", what, inf->fails ? " (still failing)" : "");
+		inf->last_fail_log = now;
+	}
+	unsigned shift = inf->fails < 4 ? inf->fails : 4;
+	inf->fails++;
+	informer_sleep(inf, inf->backoff_ms << shift);
+}
+
+static void informer_ok(struct informer *inf)
+{
+	if (inf->fails > 0)
+		informer_logf(inf, "back after %u failed attempt(s)", inf->fails);
+	inf->fails = 0;
+}
+
 static void *informer_main(void *arg)
 {
 	struct informer *inf = arg;
@@ -259,10 +284,11 @@ static void *informer_main(void *arg)
 			if (inf->stats.lists > 0 && now.tv_sec - last_list.tv_sec < 1)
 				informer_sleep(inf, inf->backoff_ms);
 			clock_gettime(CLOCK_MONOTONIC, &last_list);
-			if (!informer_list(inf, c)) {
-				informer_sleep(inf, inf->backoff_ms);
+			if (!informer_list(inf, c, err, sizeof(err))) {
+				informer_fail(inf, err);
 				continue;
 			}
+			informer_ok(inf);
 		}
 		snprintf(path, sizeof(path), "%s%swatch=1&resourceVersion=%lld", inf->path, sep,
 			 (long long)inf->rv);
@@ -289,15 +315,18 @@ static void *informer_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		bool quick = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000;
 		if (status == 200) {
+			informer_ok(inf);
 			if (quick && inf->rv == before)
 				informer_sleep(inf, 100);
 		} else if (inf->rv == before) {
-			inf->stats.errors++;
-			if (status != 0 && status != 200)
-				informer_logf(inf, "watch: HTTP %ld: %s", status, err);
-			else if (rc != APIC_ERR_PROTOCOL || err[0])
-				informer_logf(inf, "watch: %s", err);
-			informer_sleep(inf, inf->backoff_ms);
+			char what[APIC_ERRMSG_SIZE + 32];
+			if (status != 0)
+				snprintf(what, sizeof(what), "watch: HTTP %ld: %s", status, err);
+			else
+				snprintf(what, sizeof(what), "watch: %s", err);
+			informer_fail(inf, what);
+		} else {
+			informer_ok(inf);
 		}
 	}
 	apic_free(c);
