@@ -80,8 +80,9 @@ struct agent_node {
 	struct apic_params ap;
 
 	volatile int stop;
-	pthread_t loop_th;
-	int loop_started;
+	pthread_t loop_th, lease_th;
+	int loop_started, lease_started;
+	struct apic *lease_api; /* the lease thread's; it alone touches lease */
 	struct an_watcher pod_w, node_w;
 
 	pthread_mutex_t ev_mu;
@@ -102,7 +103,8 @@ struct agent_node {
 	json_t *rejected; /* uid -> message: pods whose spec we cannot run */
 	json_t *routes;	  /* prefix -> nexthop, as programmed in the agent */
 	json_t *lease;
-	int registered, routes_known;
+	int registered; /* written by the loop, read by the lease thread */
+	int routes_known;
 	uint64_t next_register_ms, next_lease_ms, next_report_ms, next_routes_ms, next_reassert_ms;
 	char pod_cidr[64];
 	int cidr_pushed, routes_dirty, route_errors_logged;
@@ -670,15 +672,16 @@ static void *an_watch_thread(void *arg)
 
 /* ---- API writes ------------------------------------------------------- */
 
-/* One request; the answer's body (owned) or NULL. *status gets the code. */
-static json_t *an_req(struct agent_node *n, const char *method, const char *path, const json_t *body,
-		      long *status, char *errmsg, size_t len)
+/* One request on api; the answer's body (owned) or NULL. *status gets the code. */
+static json_t *an_req_on(struct agent_node *n, struct apic *api, const char *method, const char *path,
+			 const json_t *body, long *status, char *errmsg, size_t len)
 {
 	struct apic_resp r;
 
+	(void)n;
 	memset(&r, 0, sizeof(r));
 	*status = 0;
-	int rc = apic_request(n->api, method, path, body, &r);
+	int rc = apic_request(api, method, path, body, &r);
 	if (rc != APIC_OK) {
 		sluice_errf(-1, errmsg, len, "%s %s: %s", method, path, r.errmsg);
 		apic_resp_clear(&r);
@@ -690,6 +693,13 @@ static json_t *an_req(struct agent_node *n, const char *method, const char *path
 	json_t *b = r.body ? json_incref(r.body) : NULL;
 	apic_resp_clear(&r);
 	return b;
+}
+
+/* The same on the cluster loop's handle. */
+static json_t *an_req(struct agent_node *n, const char *method, const char *path, const json_t *body,
+		      long *status, char *errmsg, size_t len)
+{
+	return an_req_on(n, n->api, method, path, body, status, errmsg, len);
 }
 
 static json_t *an_node_status(struct agent_node *n)
@@ -814,7 +824,7 @@ static void an_lease_renew(struct agent_node *n)
 	snprintf(path, sizeof(path), "/apis/coordination.k8s.io/v1/namespaces/" AGENT_NODE_LEASE_NS
 		 "/leases/%s", n->node);
 	if (n->lease == NULL) {
-		n->lease = an_req(n, "GET", path, NULL, &st, err, sizeof(err));
+		n->lease = an_req_on(n, n->lease_api, "GET", path, NULL, &st, err, sizeof(err));
 		if (st == 404) {
 			json_decref(n->lease);
 			n->lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:{}}", "apiVersion", "coordination.k8s.io/v1",
@@ -825,7 +835,7 @@ static void an_lease_renew(struct agent_node *n)
 			json_object_set_new(spec, "holderIdentity", json_string(n->node));
 			json_object_set_new(spec, "leaseDurationSeconds", json_integer(n->lease_s));
 			json_object_set_new(spec, "renewTime", json_string(now));
-			json_t *made = an_req(n, "POST", "/apis/coordination.k8s.io/v1/namespaces/"
+			json_t *made = an_req_on(n, n->lease_api, "POST", "/apis/coordination.k8s.io/v1/namespaces/"
 					      AGENT_NODE_LEASE_NS "/leases", n->lease, &st, err, sizeof(err));
 			json_decref(n->lease);
 			n->lease = st == 201 || st == 200 ? made : NULL;
@@ -855,7 +865,7 @@ static void an_lease_renew(struct agent_node *n)
 	json_object_set_new(spec, "holderIdentity", json_string(n->node));
 	json_object_set_new(spec, "leaseDurationSeconds", json_integer(n->lease_s));
 	json_object_set_new(spec, "renewTime", json_string(now));
-	json_t *out = an_req(n, "PUT", path, n->lease, &st, err, sizeof(err));
+	json_t *out = an_req_on(n, n->lease_api, "PUT", path, n->lease, &st, err, sizeof(err));
 	json_decref(n->lease);
 	n->lease = NULL;
 	if (st == 200 && out != NULL) {
@@ -1075,7 +1085,7 @@ static void an_node_gone(struct agent_node *n, const json_t *node)
 	n->routes_dirty = 1;
 	if (strcmp(name, n->node) == 0) {
 		an_logf(n, "agent-node: node %s was deleted from the cluster; registering again", n->node);
-		n->registered = 0;
+		__atomic_store_n(&n->registered, 0, __ATOMIC_RELEASE);
 	}
 }
 
@@ -1214,6 +1224,30 @@ static void an_routes_sync(struct agent_node *n)
 	json_decref(want);
 }
 
+/*
+ * The lease has a thread of its own, like the kubelet's lease controller:
+ * the cluster loop can be busy for seconds setting up a burst of pods,
+ * and a heartbeat that waits behind that work would make the masters
+ * declare a healthy node dead and evict its pods.
+ */
+static void *an_lease_thread(void *arg)
+{
+	struct agent_node *n = arg;
+	char err[APIC_ERRMSG_SIZE];
+
+	n->lease_api = apic_create(&n->ap, err, sizeof(err));
+	if (n->lease_api == NULL) {
+		an_logf(n, "agent-node: lease: %s", err);
+		return NULL;
+	}
+	while (!n->stop) {
+		if (__atomic_load_n(&n->registered, __ATOMIC_ACQUIRE) && an_now_ms() >= n->next_lease_ms)
+			an_lease_renew(n);
+		an_nap(n, 100);
+	}
+	return NULL;
+}
+
 /* ---- the loop ----------------------------------------------------------- */
 
 static void an_rt_log(void *data, const char *line)
@@ -1249,11 +1283,9 @@ static void *an_loop(void *arg)
 	while (!n->stop) {
 		uint64_t now = an_now_ms();
 		if (!n->registered && now >= n->next_register_ms) {
-			n->registered = an_register(n) == 0;
+			__atomic_store_n(&n->registered, an_register(n) == 0, __ATOMIC_RELEASE);
 			n->next_register_ms = now + AN_RETRY_MS;
 		}
-		if (n->registered && now >= n->next_lease_ms)
-			an_lease_renew(n);
 		an_drain_events(n);
 		if (n->pod_cidr[0] && !n->cidr_pushed)
 			an_push_cidr(n);
@@ -1416,6 +1448,8 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int e = pthread_create(&n->loop_th, NULL, an_loop, n);
 	n->loop_started = e == 0;
+	if (e == 0 && (e = pthread_create(&n->lease_th, NULL, an_lease_thread, n)) == 0)
+		n->lease_started = 1;
 	if (e == 0 && (e = pthread_create(&n->pod_w.th, NULL, an_watch_thread, &n->pod_w)) == 0)
 		n->pod_w.started = 1;
 	if (e == 0 && (e = pthread_create(&n->node_w.th, NULL, an_watch_thread, &n->node_w)) == 0)
@@ -1454,6 +1488,8 @@ void agent_node_stop(struct agent_node *n)
 	pthread_mutex_unlock(&n->ev_mu);
 	if (n->loop_started)
 		pthread_join(n->loop_th, NULL);
+	if (n->lease_started)
+		pthread_join(n->lease_th, NULL);
 	if (n->pod_w.started)
 		pthread_join(n->pod_w.th, NULL);
 	if (n->node_w.started)
@@ -1465,6 +1501,7 @@ void agent_node_stop(struct agent_node *n)
 	}
 	runtime_netns_free(n->rt);
 	apic_free(n->api);
+	apic_free(n->lease_api);
 	an_free_views(n);
 	close(n->efd);
 	pthread_mutex_destroy(&n->ev_mu);

@@ -39,6 +39,9 @@
 #include "runtime_netns.h"
 
 #define RTNS_NET_RETRY_MS 2000
+/* Pods set up (netns, veth, attach, addresses: ~100 ms each) per poll, so a
+ * burst of pods does not hold up reaping, stops and status reports. */
+#define RTNS_SETUPS_PER_POLL 2
 #define RTNS_NETNS_DIR "/run/netns"
 #define RTNS_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -575,6 +578,7 @@ size_t runtime_netns_poll(struct runtime_netns *rt)
 {
 	uint64_t now = rtns_now_ms();
 	char err[512];
+	unsigned setups = 0;
 	int ws;
 	pid_t pid;
 
@@ -602,7 +606,7 @@ size_t runtime_netns_poll(struct runtime_netns *rt)
 			rt->pods[i] = rt->pods[--rt->n];
 			continue;
 		}
-		if (!pod->net_ready && now >= pod->next_try_ms) {
+		if (!pod->net_ready && now >= pod->next_try_ms && setups++ < RTNS_SETUPS_PER_POLL) {
 			if (rtns_net_setup(rt, pod, err, sizeof(err)) == 0) {
 				pod->net_ready = 1;
 				pod->st.message[0] = '\0';

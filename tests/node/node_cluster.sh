@@ -30,6 +30,7 @@ source "$HERE/cluster_lib.sh"
 DIR=$CL_DIR
 source "$HERE/node_lib.sh"
 trap cl_cleanup EXIT
+trap "exit 143" TERM INT # run the EXIT trap on a signal too
 
 [ "$(id -u)" = 0 ] || { echo "node_cluster: needs root"; exit 77; }
 for b in "$DP" "$CTRL"; do [ -x "$b" ] || fail "$b is not executable"; done

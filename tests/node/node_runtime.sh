@@ -54,6 +54,7 @@ cleanup() {
   rm -rf "$DIR" "/var/run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT # run the EXIT trap on a signal too
 
 [ "$(id -u)" = 0 ] || { echo "node_runtime: needs root"; exit 77; }
 [ -f "$FAKE" ] || { echo "node_runtime: $FAKE missing"; exit 77; }
