@@ -259,24 +259,28 @@ static inline int lb_pair_ok(struct ct *ct, uint32_t fi, uint32_t ri)
 
 /*
  * Advance entry a (the one this packet hit) and its partner b. The two are
- * in lockstep (same state machine, same packets), so b needs the packet
- * only when a's state moved, or to keep b's expiry in step: once a TSC
- * bit-30 boundary (2^30 cycles, ~0.4 s at 2.6 GHz) passed since a was last
- * seen (a shift, not a division, on the fast path). That spares the established
- * fast path the partner's two cache lines on almost every packet (measured
- * in perf/lb_fwd_bench). b's expiry may lag a's by about that much, far below
- * any timeout. b is only touched once lb_pair_ok() says it is a's partner
- * (the caller checked that for the reply path).
+ * in lockstep (same state machine, same packets), so a packet that moves
+ * a state goes to both at once. One that moves no state only has to keep
+ * expiry times fresh, and that can wait: a's own once per ~1/4 s window of
+ * the TSC (its lines are cached from the lookup), b's once per ~2 s window
+ * (b's two lines are cold: reading them on every packet cost ~60% of the
+ * established path in perf/lb_fwd_bench). Expiry then lags by at most
+ * ~2 s, below every steady-state timeout (the 5 s of CLOSE is reached by a
+ * state change, which updates both). b is only touched once lb_pair_ok()
+ * says it is a's partner (the caller checked that for the reply path).
  */
-static inline void lb_update_pair(struct ct *ct, uint32_t a, uint32_t b, unsigned dir,
-				  uint8_t tcp_flags, const struct ct_clock *clk, int fresh)
+static inline void lb_update_pair(const struct lb *lb, struct ct *ct, uint32_t a, uint32_t b,
+				  unsigned dir, uint8_t tcp_flags, const struct ct_clock *clk,
+				  int fresh)
 {
 	const struct ct_entry *e = ct_entry(ct, a);
-	unsigned before = e->state;
 	uint64_t seen = e->last_seen;
-	int ns = ct_update(ct, a, dir, tcp_flags, clk);
+	int moved = fresh || ct_state_next(e->state, dir, tcp_flags) != e->state;
 
-	if (!fresh && (unsigned)ns == before && (seen >> 30) == (clk->tsc >> 30))
+	if (!moved && (seen >> lb->refresh_shift) == (clk->tsc >> lb->refresh_shift))
+		return;
+	(void)ct_update(ct, a, dir, tcp_flags, clk);
+	if (!moved && (seen >> lb->partner_shift) == (clk->tsc >> lb->partner_shift))
 		return;
 	if (dir == CT_DIR_REPLY || lb_pair_ok(ct, a, b))
 		(void)ct_update(ct, b, dir, tcp_flags, clk);
@@ -401,14 +405,14 @@ static int lb_orig(struct lb *lb, struct lb_lcore *lc, unsigned worker, struct l
 		return rc;
 	struct ct_entry *e = ct_entry(ct, fi);
 	bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
-	lb_update_pair(ct, fi, e->pad, CT_DIR_ORIG, w->tcp_flags, clk, fresh);
+	lb_update_pair(lb, ct, fi, e->pad, CT_DIR_ORIG, w->tcp_flags, clk, fresh);
 	lb_nat4(w->ip, 1, lb->snat_ip, e->nat_port, LB_BE_IP(bw), LB_BE_PORT(bw));
 	lb_cnt(&lc->ev[LB_EV_ORIG], 1);
 	return 0;
 }
 
 /* Backend -> SNAT address. 0 or a drop reason. */
-static int lb_reply(struct lb_lcore *lc, struct lb_work *w, uint32_t ri,
+static int lb_reply(const struct lb *lb, struct lb_lcore *lc, struct lb_work *w, uint32_t ri,
 		    const struct ct_clock *clk)
 {
 	struct ct *ct = lc->ct;
@@ -422,7 +426,7 @@ static int lb_reply(struct lb_lcore *lc, struct lb_work *w, uint32_t ri,
 		return DP_DROP_LB_NO_FLOW;
 	}
 	const struct ct_entry *e = ct_entry(ct, fi);
-	lb_update_pair(ct, ri, fi, CT_DIR_REPLY, w->tcp_flags, clk, 0);
+	lb_update_pair(lb, ct, ri, fi, CT_DIR_REPLY, w->tcp_flags, clk, 0);
 	lb_nat4(w->ip, 1, lb_key_dst(&e->key), e->key.dport, r->pad, r->nat_port);
 	lb_cnt(&lc->ev[LB_EV_REPLY], 1);
 	return 0;
@@ -609,7 +613,7 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		uint32_t osrc = p->src_ip, odst = p->dst_ip;
 
 		rc = x->kind == LB_K_ORIG ? lb_orig(lb, lc, worker, x, hashes[k], cidx[k], &clk)
-					  : lb_reply(lc, x, cidx[k], &clk);
+					  : lb_reply(lb, lc, x, cidx[k], &clk);
 		if (rc != 0) {
 			lb_cnt(&drop[rc], 1);
 			continue;

@@ -109,6 +109,12 @@ struct lb *lb_create(const struct lb_params *p)
 	/* A datagram's fragments arrive within milliseconds; 2 s covers
 	 * reordering without holding entries long. */
 	lb->frag_ttl_tsc = 2 * p->tsc_hz;
+	/* 2^shift TSC cycles: the largest power of two within 1/4 s and 2 s */
+	lb->refresh_shift = lb->partner_shift = 1;
+	while ((2ull << lb->refresh_shift) <= p->tsc_hz / 4)
+		lb->refresh_shift++;
+	while ((2ull << lb->partner_shift) <= 2 * p->tsc_hz)
+		lb->partner_shift++;
 	lb->ctl = calloc(1, sizeof(*lb->ctl));
 	lb->be = calloc(LB_BE_SLOTS, sizeof(*lb->be));
 	lb->map = lb_map_alloc(lb);

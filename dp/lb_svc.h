@@ -226,6 +226,9 @@ struct lb {
 	unsigned n_workers;
 	uint32_t snat_ip;
 	uint64_t frag_ttl_tsc;
+	/* conntrack refresh windows, as TSC bit numbers (lb_fwd.c) */
+	uint8_t refresh_shift; /* an entry's own expiry: ~1/4 s */
+	uint8_t partner_shift; /* its partner's: ~2 s */
 	/* ---- control side ---- */
 	struct lb_params params;
 	struct lb_ctl *ctl;
