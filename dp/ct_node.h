@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <rte_prefetch.h>
+
 #include "ct.h"
 
 #define CT_WAYS 8u
@@ -112,6 +114,50 @@ ct_hash(const struct ct_key *k)
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
 	return h;
+}
+
+/* The two candidate buckets of a hash. */
+static inline void
+ct_buckets_of(const struct ct *ct, uint64_t hash, uint32_t *b1, uint32_t *b2)
+{
+	/* Two independent-ish bit ranges of the hash; forcing b2 != b1 keeps
+	 * two distinct choices even in a 2-bucket table. */
+	*b1 = (uint32_t)hash & ct->bucket_mask;
+	*b2 = (uint32_t)(hash >> 20) & ct->bucket_mask;
+	if (*b2 == *b1)
+		*b2 = *b1 ^ 1u;
+}
+
+/* Prefetch both bucket lines of hash, one stage before a ct_insert() of a
+ * key that was not looked up (e.g. a NAT reply key). Owner lcore. */
+static inline void
+ct_prefetch(const struct ct *ct, uint64_t hash)
+{
+	uint32_t b1, b2;
+
+	ct_buckets_of(ct, hash, &b1, &b2);
+	rte_prefetch0(&ct->buckets[b1]);
+	rte_prefetch0(&ct->buckets[b2]);
+}
+
+/* Second stage before a ct_insert(): with both bucket lines of hash in
+ * cache (looked up, or ct_prefetch()ed a stage earlier), prefetch the
+ * entry line an insert would take in each bucket (its first free way):
+ * the insert then writes a line that is already on its way. Owner lcore. */
+static inline void
+ct_prefetch_slot(const struct ct *ct, uint64_t hash)
+{
+	uint32_t b[2];
+
+	ct_buckets_of(ct, hash, &b[0], &b[1]);
+	for (unsigned j = 0; j < 2; j++) {
+		const struct ct_bucket *bk = &ct->buckets[b[j]];
+		for (uint32_t w = 0; w < CT_WAYS; w++)
+			if (bk->sig[w] == 0) {
+				rte_prefetch0(&ct->entries[b[j] * CT_WAYS + w]);
+				break;
+			}
+	}
 }
 
 /* Entry by index, for reading the backend and NAT state or setting the

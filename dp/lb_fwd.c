@@ -591,8 +591,12 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 	if (nw != 0)
 		ct_lookup_bulk(lc->ct, ck, nw, &clk, hashes, cidx);
 	/* New flows insert a reply key nobody looked up: prefetch its buckets
-	 * for the likely SNAT port (the client's own) one stage ahead. */
+	 * for the likely SNAT port (the client's own) one stage ahead; the
+	 * next stage prefetches the entry lines both inserts will write. */
+	uint64_t rh[CT_BURST_MAX];
+	unsigned nnew = 0;
 	for (unsigned k = 0; k < nw; k++) {
+		rh[k] = 0;
 		const struct lb_work *x = &w[k];
 		if (cidx[k] != CT_MISS || x->kind != LB_K_ORIG || x->svc->mt == NULL ||
 		    (x->svc->flags & RING_SVC_F_AFFINITY_CLIENTIP))
@@ -605,7 +609,15 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		lb_key(&rk, LB_BE_IP(bw), lb->snat_ip, LB_BE_PORT(bw),
 		       lb_snat_port(lb->n_workers, worker, x->key.sport, hashes[k], 0), x->key.proto,
 		       LB_ZONE_REPLY);
-		ct_prefetch(lc->ct, ct_hash(&rk));
+		rh[k] = ct_hash(&rk);
+		ct_prefetch(lc->ct, rh[k]);
+		nnew++;
+	}
+	for (unsigned k = 0; nnew != 0 && k < nw; k++) {
+		if (rh[k] == 0)
+			continue;
+		ct_prefetch_slot(lc->ct, hashes[k]);
+		ct_prefetch_slot(lc->ct, rh[k]);
 	}
 	for (unsigned k = 0; k < nw; k++) {
 		struct lb_work *x = &w[k];

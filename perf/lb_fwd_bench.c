@@ -54,7 +54,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* 64-byte UDP frame of flow i: client 10.(i>>16).(i>>8).(i) : 1024+(i>>24)
+/* 64-byte UDP frame of flow i: client 10.(i>>16).(i>>8).(i) : a port from i
  * -> VIP:5001, with valid checksums. */
 static void mk_frame(uint8_t *f, uint32_t i)
 {
@@ -69,7 +69,11 @@ static void mk_frame(uint8_t *f, uint32_t i)
 	f[27] = (uint8_t)(i >> 16);
 	f[28] = (uint8_t)(i >> 8);
 	f[29] = (uint8_t)i;
-	f[34] = (uint8_t)(0x04 + (i >> 24));
+	/* ephemeral-looking client ports, as real clients have (the SNAT
+	 * port tries the client's own first) */
+	uint16_t sp = (uint16_t)(1024u + (uint32_t)(((uint64_t)i * 2654435761u) >> 16) % 64000u);
+	f[34] = (uint8_t)(sp >> 8);
+	f[35] = (uint8_t)sp;
 	uint16_t c = pkt_csum(f + 14, 20);
 	f[24] = (uint8_t)(c >> 8);
 	f[25] = (uint8_t)c;
