@@ -658,10 +658,16 @@ static void *an_watch_thread(void *arg)
 			break;
 		if (st == 410)
 			x.relist = 1;
-		if (rc != APIC_OK && !x.relist) {
-			if (!quiet++)
+		if (x.relist) {
+			/* Compacted: list again, but never in a tight loop. */
+			an_logf(n, "agent-node: watch %s: resourceVersion %s compacted; listing again", w->path, x.rv);
+			an_nap(n, 200);
+		} else if (rc != APIC_OK) {
+			/* A stream the server ended is resumed at once; a failing one
+			 * is retried every second and logged once. */
+			if (quiet == 1)
 				an_logf(n, "agent-node: watch %s ended: %s; resuming from %s", w->path, err, x.rv);
-			an_nap(n, 1000);
+			an_nap(n, quiet++ ? 1000 : 50);
 		} else {
 			quiet = 0;
 		}

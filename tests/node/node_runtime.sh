@@ -13,7 +13,7 @@
 #   pods: netns nrp$$-<name>-<hash>, eth0 from the node's pod CIDR
 #         10.79.1.0/24, veth host end in nrn-$$ taken by sluice-dp
 #
-# Asserts: the Node is registered (InternalIP, capacity with cpu, memory,
+# Asserts: both watches relist after a 410; the Node is registered (InternalIP, capacity with cpu, memory,
 # hugepages, pods; hostname label; taint) and its Lease renewed; a pod bound
 # here reaches Running with a podIP from the CIDR and its command's output
 # in its log; a second pod fetches a file from the first over HTTP through
@@ -65,8 +65,10 @@ ip -n "$NODE" link set lo up
 ip netns exec "$NODE" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 
 # The API, inside the node netns (the agent reaches it on 127.0.0.1).
+# --compacted 8: watches from below revision 8 get a 410 ERROR event, so
+# the agent's first watches (from its first lists) must relist.
 ip netns exec "$NODE" python3 "$FAKE" --certs "$DIR/certs" --port-file "$DIR/api.port" \
-  > "$DIR/api.log" 2>&1 &
+  --compacted 8 > "$DIR/api.log" 2>&1 &
 API_PID=$!
 wait_for 30 "the fake API" test -s "$DIR/api.port"
 API_URL=https://127.0.0.1:$(cat "$DIR/api.port")
@@ -124,6 +126,9 @@ t2=$(api GET "$LEASE" | jget 'd["spec"]["renewTime"]')
 [ "$t1" != "$t2" ] || fail "lease not renewed in 2.5 s (renewTime $t1)"
 [ "$(api GET "$LEASE" | jget 'd["spec"]["leaseDurationSeconds"]')" = 4 ] || fail "leaseDurationSeconds"
 pretty lease "renewed: $t1 -> $t2"
+wait_for 20 "the pod watch to relist after a 410" grep -q "pods?fieldSelector=spec.nodeName%3D$NODENAME: resourceVersion .* compacted; listing again" "$DIR/ctrl.log"
+wait_for 20 "the node watch to relist after a 410" grep -q "/api/v1/nodes: resourceVersion .* compacted; listing again" "$DIR/ctrl.log"
+pretty watch "both watches relisted after 410 Expired (fake API compacted below revision 8)"
 
 # --- pods wait for the pod CIDR, then run -------------------------------
 api POST /api/v1/namespaces/default/pods \
