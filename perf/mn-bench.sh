@@ -41,7 +41,7 @@ measure() {
   IPERF_PID=$!
   for _ in $(seq 50); do n "$(mn_pod 2)" ss -ltn | grep -q ':5301 ' && break; sleep 0.1; done
   # warm-up: ARP, PMTU (VXLAN: the first full-size segment learns 1450)
-  n "$(mn_pod 1)" ping -q -c 3 -i 0.2 "$(mn_pod_ip 2)" >/dev/null || true
+  n "$(mn_pod 1)" ping -q -c 3 -i 0.2 -w 10 "$(mn_pod_ip 2)" >/dev/null || true
   out=$(n "$(mn_pod 1)" iperf3 -c "$(mn_pod_ip 2)" -p 5301 -t "$T" -J)
   wait "$IPERF_PID" 2>/dev/null || true
   IPERF_PID=
