@@ -314,6 +314,36 @@ static int bench_must(struct apic *c, const char *method, const char *path, json
 	return ok ? 0 : -1;
 }
 
+/* Bytes of a base64 string once decoded. */
+static size_t bench_b64_len(const char *b)
+{
+	size_t n = b ? strlen(b) : 0;
+	size_t pad = (size_t)(n > 0 && b[n - 1] == '=') + (size_t)(n > 1 && b[n - 2] == '=');
+	return n / 4 * 3 - pad;
+}
+
+/* Mean key + value bytes the store holds per key in [key, end) (base64),
+ * read through the etcd-shaped gateway; 0 if unavailable. */
+static double bench_store_bytes(struct apic *c, const char *key, const char *end, size_t *n)
+{
+	json_t *q = json_pack("{s:s, s:s}", "key", key, "range_end", end);
+	struct apic_resp r;
+	double total = 0;
+	*n = 0;
+	if (apic_request(c, "POST", "/v3/kv/range", q, &r) == APIC_OK && r.status == 200) {
+		size_t i;
+		json_t *kv;
+		json_array_foreach(json_object_get(r.body, "kvs"), i, kv) {
+			total += (double)(bench_b64_len(json_string_value(json_object_get(kv, "key"))) +
+					  bench_b64_len(json_string_value(json_object_get(kv, "value"))));
+			(*n)++;
+		}
+	}
+	apic_resp_clear(&r);
+	json_decref(q);
+	return *n ? total / (double)*n : 0;
+}
+
 static int bench_e2e(const char *config, unsigned nodes, unsigned pods, unsigned batch)
 {
 	struct apic_config cfg;
@@ -368,6 +398,14 @@ static int bench_e2e(const char *config, unsigned nodes, unsigned pods, unsigned
 	/* Let the controllers list the nodes and assign CIDRs before timing. */
 	struct timespec ts = {3, 0};
 	nanosleep(&ts, NULL);
+	size_t nn, nl;
+	double bn = bench_store_bytes(c, "L3JlZ2lzdHJ5L25vZGVzLw==", "L3JlZ2lzdHJ5L25vZGVzMA==", &nn);
+	double bl = bench_store_bytes(c, "L3JlZ2lzdHJ5L2xlYXNlcy9zbHVpY2Utbm9kZS1sZWFzZS8=",
+				      "L3JlZ2lzdHJ5L2xlYXNlcy9zbHVpY2Utbm9kZS1sZWFzZTA=", &nl);
+	printf("sched_bench: store: %.0f B per Node object (key + JSON value, %zu nodes, podCIDR "
+	       "assigned), %.0f B per node Lease; the store adds 64 B of accounting per "
+	       "revision\n",
+	       bn, nn, bl);
 	double start = bench_now();
 	for (int t = 0; t < 4; t++)
 		pthread_create(&ct[t], NULL, bench_create_main, &b);
