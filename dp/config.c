@@ -462,7 +462,8 @@ static int dpcfg_pods(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
  * may name underlay next hops ("via"). */
 static int dpcfg_uplink(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 {
-	static const char *const keys[] = { "port", "ip", "mode", "vni", "vxlan_port", NULL };
+	static const char *const keys[] = { "port", "ip", "mode", "vni", "vxlan_port", "gateway",
+					    NULL };
 	json_t *u = json_object_get(root, "uplink");
 	struct dp_uplink_params *up = &cfg->uplink;
 	const char *s;
@@ -492,6 +493,14 @@ static int dpcfg_uplink(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 		else if (strcmp(s, "vxlan") != 0)
 			return dpcfg_fail(c, "uplink.mode", "must be \"direct\" or \"vxlan\"");
 	}
+	if (json_object_get(u, "gateway") != NULL) {
+		if (dpcfg_ip_field(c, u, "uplink", "gateway", &up->gateway))
+			return -EINVAL;
+		b = (const uint8_t *)&up->gateway;
+		if (up->gateway == 0 || up->gateway == 0xffffffffu || (b[0] & 0xf0) == 0xe0 ||
+		    up->gateway == up->ip)
+			return dpcfg_fail(c, "uplink.gateway", "must be another unicast address");
+	}
 	if (dpcfg_get_int(c, u, "uplink", "vni", 1, 16777215, 1, &v))
 		return -EINVAL;
 	up->vni = (uint32_t)v;
@@ -503,6 +512,9 @@ static int dpcfg_uplink(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 			return dpcfg_fail(c, "uplink.vni", "only with mode vxlan");
 		if (json_object_get(u, "vxlan_port") != NULL)
 			return dpcfg_fail(c, "uplink.vxlan_port", "only with mode vxlan");
+		if (json_object_get(u, "gateway") != NULL)
+			return dpcfg_fail(c, "uplink.gateway", "only with mode vxlan (direct routing "
+					  "needs the nodes on one L2 segment)");
 		up->vni = 0;
 	}
 	cfg->has_uplink = 1;

@@ -105,6 +105,9 @@ struct dp_ul {
 	uint32_t vni;
 	uint16_t vxlan_port;     /* host order */
 	uint16_t encap_mtu;      /* largest inner IP packet: uplink MTU - 50 */
+	/* control side only: which underlay addresses are on-link */
+	uint32_t mask;           /* the kernel's netmask for ip, network order */
+	uint32_t gateway;        /* 0 = none */
 };
 
 struct dp_uplink;   /* control side, dp/uplink.c */

@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,32 @@ static void dp_uplink_ip_str(uint32_t ip, char *buf, size_t len)
 	inet_ntop(AF_INET, &a, buf, (socklen_t)len);
 }
 
+/* The kernel's netmask for @ip on @iface: dp shares the kernel's address,
+ * so it must be there (a typo would make dp ARP from an address nobody
+ * answers for). 0, or -ENOENT. */
+static int dp_uplink_kernel_mask(const char *iface, uint32_t ip, uint32_t *mask)
+{
+	struct ifaddrs *ifa, *it;
+	int rc = -ENOENT;
+
+	if (getifaddrs(&ifa) != 0)
+		return -errno;
+	for (it = ifa; it != NULL; it = it->ifa_next) {
+		if (it->ifa_addr == NULL || it->ifa_netmask == NULL ||
+		    it->ifa_addr->sa_family != AF_INET || strcmp(it->ifa_name, iface) != 0)
+			continue;
+		const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)it->ifa_addr;
+		const struct sockaddr_in *m = (const struct sockaddr_in *)(const void *)it->ifa_netmask;
+		if (a->sin_addr.s_addr == ip) {
+			*mask = m->sin_addr.s_addr;
+			rc = 0;
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
 static int dp_uplink_open_arp(int ifindex)
 {
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
@@ -130,6 +157,21 @@ int dp_uplink_set(struct dp *dp, const struct dp_uplink_params *p, char *err, si
 	    (p->mode == DP_OVERLAY_VXLAN && (p->vni == 0 || p->vni > 0xffffffu || p->vxlan_port == 0))) {
 		snprintf(err, errlen, "uplink: port %s is not of type uplink, or bad mode/vni/vxlan_port",
 			 p->port);
+		rc = -EINVAL;
+		goto out;
+	}
+	uint32_t mask = 0;
+	dp_uplink_ip_str(p->ip, ipbuf, sizeof(ipbuf));
+	if (dp_uplink_kernel_mask(pt->params.iface, p->ip, &mask) != 0) {
+		snprintf(err, errlen, "uplink.ip: %s is not an IPv4 address of %s (dp shares the "
+			 "node's own underlay address)", ipbuf, pt->params.iface);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (p->gateway != 0 && ((p->gateway & mask) != (p->ip & mask) || p->gateway == p->ip)) {
+		dp_uplink_ip_str(p->gateway, ipbuf, sizeof(ipbuf));
+		snprintf(err, errlen, "uplink.gateway: %s is not another address on %s's subnet",
+			 ipbuf, pt->params.iface);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -182,6 +224,8 @@ int dp_uplink_set(struct dp *dp, const struct dp_uplink_params *p, char *err, si
 	dp->ul.ip = p->ip;
 	dp->ul.vni = p->mode == DP_OVERLAY_VXLAN ? p->vni : 0;
 	dp->ul.vxlan_port = p->vxlan_port;
+	dp->ul.mask = mask;
+	dp->ul.gateway = p->gateway;
 	uint16_t mtu = dp->port_mtu[pt->port_id];
 	dp->ul.encap_mtu = (uint16_t)(mtu > 50 + 68 ? mtu - 50 : 68);
 	dp->uplink = u;

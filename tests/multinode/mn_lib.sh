@@ -1,10 +1,13 @@
-# mn_lib.sh: the two-node netns cluster of tests/multinode and
-# perf/mn-bench.sh. Sourced; the caller sets DP (sluice-dp path) and calls
-# mn_setup, then mn_start_dp <mode> per node, and mn_cleanup from a trap.
+# mn_lib.sh: the netns cluster of tests/multinode and perf/mn-bench.sh.
+# Sourced; the caller sets DP (sluice-dp path) and calls mn_setup, then
+# mn_start_dp <node> <mode> per node, and mn_cleanup from a trap.
 #
-#                      netns mnu-$$ : bridge mnbr-$$
-#                 ub1-$$ ----------+---------- ub2-$$
-#                   | veth                        | veth
+#   netns mnu-$$ (the underlay): bridge mnbr-$$ 192.168.77.254/24 and bridge
+#   mnbs-$$ 192.168.78.254/24, IP forwarding on: a router between two L2
+#   segments. Nodes 1 and 2 share the first segment, node 3 is alone on the
+#   second (reached from the others only through the router: VXLAN only).
+#                 ub1-$$ ----------+---------- ub2-$$          ub3-$$ (mnbs)
+#                   | veth                        | veth          | veth
 #   netns mnn1-$$  ul1-$$ 192.168.77.1   netns mnn2-$$  ul2-$$ 192.168.77.2
 #     (the node's kernel keeps its IP;     (same; both sluice-dp uplinks are
 #      sluice-dp's uplink is AF_XDP         AF_XDP on ulN with the steering
@@ -14,23 +17,29 @@
 #      |  (kernel: 10.78.0.0/16 via gw)     |  (kernel: 10.78.0.0/16 via gw)
 #      `- veth mh1-$$ -- netns mp1-$$       `- veth mh2-$$ -- netns mp2-$$
 #                        eth0 10.78.1.2                       eth0 10.78.2.2
+#   netns mnn3-$$: ul3-$$ 192.168.78.3 (default via 192.168.78.254), dp,
+#   tap mt3-$$ 10.78.3.254, pod mp3-$$ 10.78.3.2; the same shape.
 #
-# Each dp has its own --file-prefix and a route "10.78.<other>.0/24 via
-# 192.168.77.<other>" in the mode under test (direct or vxlan, VNI 4242).
+# Each dp has its own --file-prefix and routes "10.78.<other>.0/24 via
+# <other's underlay IP>" to every node it can reach in the mode under test
+# (direct: its own segment; vxlan, VNI 4242: all, off-link ones through the
+# uplink's gateway).
 
 MN_ID=$$
 MN_UNDER=mnu-$MN_ID
 MN_BR=mnbr-$MN_ID
 MN_DIR=$(mktemp -d /tmp/multinode.XXXXXX)
 MN_NS=()
-MN_DP_PIDS=(x "" "")
+MN_DP_PIDS=(x "" "" "")
 MN_VNI=4242
 # EAL lcore argument per node (benchmarks put the two workers on two CPUs).
 declare -A MN_LCORES=()
 
 mn_node() { echo "mnn$1-$MN_ID"; }
 mn_pod() { echo "mp$1-$MN_ID"; }
-mn_node_ip() { echo "192.168.77.$1"; }
+mn_node_ip() { if [ "$1" = 3 ]; then echo 192.168.78.3; else echo "192.168.77.$1"; fi; }
+mn_gw_under() { if [ "$1" = 3 ]; then echo 192.168.78.254; else echo 192.168.77.254; fi; }
+mn_segment() { if [ "$1" = 3 ]; then echo 2; else echo 1; fi; }
 mn_pod_ip() { echo "10.78.$1.2"; }
 mn_host_ip() { echo "10.78.$1.254"; }
 mn_gw_ip() { echo "10.78.$1.1"; }
@@ -62,16 +71,23 @@ mn_tx_off() { # ns dev
 
 mn_setup() {
   mn_mkns "$MN_UNDER"
+  n "$MN_UNDER" sysctl -qw net.ipv4.ip_forward=1
   ip -n "$MN_UNDER" link add "$MN_BR" type bridge
+  ip -n "$MN_UNDER" link add "mnbs-$MN_ID" type bridge
+  ip -n "$MN_UNDER" addr add 192.168.77.254/24 dev "$MN_BR"
+  ip -n "$MN_UNDER" addr add 192.168.78.254/24 dev "mnbs-$MN_ID"
   ip -n "$MN_UNDER" link set "$MN_BR" up
-  for i in 1 2; do
-    local node pod
+  ip -n "$MN_UNDER" link set "mnbs-$MN_ID" up
+  for i in 1 2 3; do
+    local node pod br=$MN_BR
+    [ "$(mn_segment $i)" = 2 ] && br=mnbs-$MN_ID
     node=$(mn_node $i); pod=$(mn_pod $i)
     mn_mkns "$node"; mn_mkns "$pod"
     ip link add "ul$i-$MN_ID" netns "$node" type veth peer name "ub$i-$MN_ID" netns "$MN_UNDER"
-    ip -n "$MN_UNDER" link set "ub$i-$MN_ID" master "$MN_BR" up
+    ip -n "$MN_UNDER" link set "ub$i-$MN_ID" master "$br" up
     ip -n "$node" addr add "$(mn_node_ip $i)/24" dev "ul$i-$MN_ID"
     ip -n "$node" link set "ul$i-$MN_ID" up
+    ip -n "$node" route add default via "$(mn_gw_under $i)"
     mn_tx_off "$node" "ul$i-$MN_ID"
     ip link add "mh$i-$MN_ID" netns "$node" type veth peer name eth0 netns "$pod"
     ip -n "$pod" link set eth0 address "02:00:00:00:0$i:02"
@@ -87,10 +103,17 @@ mn_setup() {
 # 192.168.77.9, an underlay address nobody has (its ARP never resolves).
 # MN_CFG_ROUTES=0 leaves routes to the agent (sluice-ctrl over the ring).
 mn_config() { # i mode
-  local i=$1 mode=$2 o=$((3 - $1)) extra="" routes=""
-  [ "$mode" = vxlan ] && extra=", \"vni\": $MN_VNI"
-  [ "${MN_CFG_ROUTES:-1}" = 1 ] && routes="{ \"prefix\": \"10.78.$o.0/24\", \"via\": \"$(mn_node_ip $o)\" },
-             { \"prefix\": \"10.78.9.0/24\", \"via\": \"192.168.77.9\" }"
+  local i=$1 mode=$2 extra="" routes="" o
+  [ "$mode" = vxlan ] && extra=", \"vni\": $MN_VNI, \"gateway\": \"$(mn_gw_under "$i")\""
+  if [ "${MN_CFG_ROUTES:-1}" = 1 ]; then
+    for o in 1 2 3; do
+      [ "$o" = "$i" ] && continue
+      [ "$mode" = direct ] && [ "$(mn_segment "$o")" != "$(mn_segment "$i")" ] && continue
+      routes+="{ \"prefix\": \"10.78.$o.0/24\", \"via\": \"$(mn_node_ip "$o")\" }, "
+    done
+    # an on-link address nobody has: its ARP never resolves
+    routes+="{ \"prefix\": \"10.78.9.0/24\", \"via\": \"$(mn_node_ip "$i" | sed 's/\.[0-9]*$/.9/')\" }"
+  fi
   cat > "$MN_DIR/dp$i.json" <<JSON
 {
   "node": { "pod_cidr": "10.78.$i.0/24", "gateway_ip": "$(mn_gw_ip $i)",
@@ -152,7 +175,7 @@ mn_stop_dp() { # i: SIGTERM, wait, exit status
 
 mn_cleanup() {
   set +e
-  for i in 1 2; do
+  for i in 1 2 3; do
     local pid=${MN_DP_PIDS[$i]}
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid"; wait "$pid" 2>/dev/null

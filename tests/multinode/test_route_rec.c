@@ -119,7 +119,8 @@ static void test_config_good(void **state)
 	char err[256];
 	(void)state;
 	const char *s = CFG_HEAD ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\","
-			" \"mode\": \"vxlan\", \"vni\": 4242, \"vxlan_port\": 8472},"
+			" \"mode\": \"vxlan\", \"vni\": 4242, \"vxlan_port\": 8472,"
+			" \"gateway\": \"192.168.77.254\"},"
 			" \"routes\": [{\"prefix\": \"10.78.2.0/24\", \"via\": \"192.168.77.2\"},"
 			" {\"prefix\": \"10.99.0.0/16\", \"port\": \"p1\","
 			" \"next_hop_mac\": \"02:00:00:00:00:09\"}]}";
@@ -131,6 +132,7 @@ static void test_config_good(void **state)
 	assert_int_equal(c->uplink.mode, DP_OVERLAY_VXLAN);
 	assert_int_equal(c->uplink.vni, 4242);
 	assert_int_equal(c->uplink.vxlan_port, 8472);
+	assert_memory_equal(&c->uplink.gateway, "\xc0\xa8\x4d\xfe", 4);
 	assert_int_equal(c->n_routes, 2);
 	assert_memory_equal(&c->routes[0].via, "\xc0\xa8\x4d\x02", 4);
 	assert_int_equal(c->routes[1].via, 0);
@@ -140,6 +142,7 @@ static void test_config_good(void **state)
 	s = CFG_HEAD ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\"}}";
 	c = dpcfg_parse(s, strlen(s), err, sizeof(err));
 	assert_non_null(c);
+	assert_int_equal(c->uplink.gateway, 0);
 	assert_int_equal(c->uplink.mode, DP_OVERLAY_VXLAN);
 	assert_int_equal(c->uplink.vni, 1);
 	assert_int_equal(c->uplink.vxlan_port, 4789);
@@ -189,6 +192,15 @@ static const struct cfg_case cfg_cases[] = {
 	  "\"192.168.77.1\"}]}", "routes[0].via: must be another node's" },
 	{ "15 via not an IP", ", " UL ", \"routes\": [{\"prefix\": \"10.78.2.0/24\", \"via\": "
 	  "\"node2\"}]}", "routes[0].via: must be an IPv4 address" },
+	{ "17 gateway with direct",
+	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\", \"mode\": \"direct\", "
+	  "\"gateway\": \"192.168.77.254\"}}", "uplink.gateway: only with mode vxlan" },
+	{ "18 gateway is our own IP",
+	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\", \"gateway\": \"192.168.77.1\"}}",
+	  "uplink.gateway: must be another unicast address" },
+	{ "19 gateway not an IP",
+	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\", \"gateway\": \"router\"}}",
+	  "uplink.gateway: must be an IPv4 address" },
 	{ "16 via for our own CIDR", ", " UL ", \"routes\": [{\"prefix\": \"10.78.1.0/24\", \"via\": "
 	  "\"192.168.77.2\"}]}", "routes[0].via: prefix is inside node.pod_cidr" },
 };
