@@ -45,7 +45,19 @@ CLIENTS=${KV_CLIENTS:-1 16 256}
 
 [ -x "$KVB" ] || { echo "kv-bench: $KVB missing (ninja kvbench)" >&2; exit 2; }
 TMP=$(mktemp -d "${KV_TMP:-$BUILD}/kv-bench.XXXXXX")
-BASE=$(( 30000 + ($$ % 1000) * 20 ))
+# 20 ports below the kernel's ephemeral range (32768 up), none listening.
+port_block_free() {
+	local p
+	for ((p = $1; p < $1 + 20; p++)); do
+		ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && return 1
+	done
+	return 0
+}
+BASE=$(( 20000 + ($$ % 600) * 20 ))
+for ((try = 0; try < 600; try++)); do
+	port_block_free $BASE && break
+	BASE=$(( BASE + 20 > 31980 ? 20000 : BASE + 20 ))
+done
 declare -a PID=(0 0 0 0)
 RESULTS=$TMP/results.txt
 : > "$RESULTS"
