@@ -41,7 +41,9 @@
 #define HTTP_EVHTTP_BODY_MAX (4u * HTTP_BODY_MAX)
 #define HTTP_MAX_ROUTES 64
 #define HTTP_QUERY_PART_MAX 4096
-#define HTTP_FWD_TIMEOUT_MS 30000L
+/* A relay waits this long for the leader: about etcd's request timeout
+ * (5 s + an election), so a paused leader ties relays up only briefly. */
+#define HTTP_FWD_TIMEOUT_MS 10000L
 #define HTTP_FWD_CONNECT_MS 2000L
 #define HTTP_FWD_MAX_CONNS 32
 #define HTTP_LISTEN_BACKLOG 1024
