@@ -36,7 +36,7 @@ static void quiet(void *data, const char *line)
 	(void)line;
 }
 
-static struct master *start(struct fx *f)
+static struct master *start_try(struct fx *f, char *err, size_t errlen)
 {
 	struct master_params p = {
 		.base = f->base, .name = "m1", .data_dir = f->dir,
@@ -45,8 +45,13 @@ static struct master *start(struct fx *f)
 		.election_timeout_ms = 150, .heartbeat_ms = 30,
 		.log = quiet,
 	};
+	return master_create(&p, err, errlen);
+}
+
+static struct master *start(struct fx *f)
+{
 	char err[256];
-	struct master *m = master_create(&p, err, sizeof(err));
+	struct master *m = start_try(f, err, sizeof(err));
 	if (m == NULL)
 		fail_msg("master_create: %s", err);
 	return m;
@@ -75,10 +80,17 @@ static int setup(void **state)
 	assert_int_equal(event_base_priority_init(f->base, 2), 0);
 	f->mem.id = 1;
 	snprintf(f->mem.name, sizeof(f->mem.name), "m1");
-	snprintf(f->mem.peer_url, sizeof(f->mem.peer_url), "tcp://127.0.0.1:%d",
-		 30000 + getpid() % 20000);
 	snprintf(f->mem.api_url, sizeof(f->mem.api_url), "https://127.0.0.1:6443");
-	f->m = start(f);
+	/* a port from the pid; the next ones if another test holds it */
+	char err[256] = "";
+	for (int i = 0; i < 8 && f->m == NULL; i++) {
+		snprintf(f->mem.peer_url, sizeof(f->mem.peer_url), "tcp://127.0.0.1:%d",
+			 30000 + (getpid() * 7 + i * 997) % 30000);
+		f->m = start_try(f, err, sizeof(err));
+	}
+	if (f->m == NULL)
+		fail_msg("master_create: %s", err);
+	assert_non_null(f->m);
 	run_until(f, NULL);
 	*state = f;
 	return 0;
