@@ -78,12 +78,34 @@ static struct agent_lb_be *agent_lb_find_be(const struct agent_lb_svc *s, uint32
 	return NULL;
 }
 
-/* The weight dp should hold: 0 while the health check says unhealthy. */
+static int agent_lb_unhealthy(const struct agent_lb *l, const struct agent_lb_svc *s,
+			      const struct agent_lb_be *b)
+{
+	return s->health.type != AGENT_HEALTH_NONE &&
+	       agent_health_state(l->health, s->id, b->id) == 0;
+}
+
+/*
+ * Panic mode (Envoy's panic threshold at 0%): when every backend the
+ * operator gives a weight fails its check, the checks are more likely
+ * wrong (the node's own path to its pods stalled) than every backend dead,
+ * and draining them all would refuse every new connection. Health is then
+ * ignored until one passes again.
+ */
+static int agent_lb_panic(const struct agent_lb *l, const struct agent_lb_svc *s)
+{
+	for (size_t i = 0; i < s->n_be; i++)
+		if (s->be[i].weight > 0 && !agent_lb_unhealthy(l, s, &s->be[i]))
+			return 0;
+	return 1;
+}
+
+/* The weight dp should hold: 0 while the health check says unhealthy
+ * (unless in panic mode). */
 static uint32_t agent_lb_effective(const struct agent_lb *l, const struct agent_lb_svc *s,
 				   const struct agent_lb_be *b)
 {
-	if (s->health.type != AGENT_HEALTH_NONE &&
-	    agent_health_state(l->health, s->id, b->id) == 0)
+	if (agent_lb_unhealthy(l, s, b) && !agent_lb_panic(l, s))
 		return 0;
 	return b->weight;
 }
@@ -148,15 +170,21 @@ static void agent_lb_on_health(void *data, uint32_t svc_id, uint32_t be_id, int 
 	if (b == NULL)
 		return;
 	agent_format_ip(b->family, b->addr, ip, sizeof(ip));
-	uint32_t w = healthy ? b->weight : 0;
-	snprintf(line, sizeof(line), "agent: service %s backend %s:%u %s: weight %u in dp", s->name,
-		 ip, b->port, healthy ? "healthy" : "unhealthy", w);
+	int panic = agent_lb_panic(l, s);
+	snprintf(line, sizeof(line), "agent: service %s backend %s:%u %s: weight %u in dp%s", s->name,
+		 ip, b->port, healthy ? "healthy" : "unhealthy", agent_lb_effective(l, s, b),
+		 panic ? " (panic: every backend fails its check, health ignored)" : "");
 	agent_log(l->a, line);
-	if (w == b->sent)
-		return;
-	agent_lb_weight_cmd(s->id, b->id, w, &c);
-	if (agent_send_cmd(l->a, &c, &applied, err, sizeof(err)) == AGENT_OK && applied)
-		b->sent = w;
+	/* a transition can enter or leave panic mode: every backend's weight */
+	for (size_t i = 0; i < s->n_be; i++) {
+		struct agent_lb_be *x = &s->be[i];
+		uint32_t w = agent_lb_effective(l, s, x);
+		if (w == x->sent)
+			continue;
+		agent_lb_weight_cmd(s->id, x->id, w, &c);
+		if (agent_send_cmd(l->a, &c, &applied, err, sizeof(err)) == AGENT_OK && applied)
+			x->sent = w;
+	}
 }
 
 void agent_lb_tick(struct agent_lb *l)

@@ -193,7 +193,7 @@ JSON
   call "$k" "{\"op\":\"batch\",\"ops\":[${ops%,}]}" > "$DIR/batch-$k.out" \
     || { cat "$DIR/batch-$k.out" >&2; fail "node $k: adding pods"; }
   for i in 0 1 2 3; do start_server "$k" "$i"; done
-  call "$k" '{"op":"svc.add","name":"default/web","vip":"'$VIP'","port":80,"proto":"tcp","health":{"type":"tcp","interval_ms":300,"timeout_ms":250,"fall":3,"rise":2}}' \
+  call "$k" '{"op":"svc.add","name":"default/web","vip":"'$VIP'","port":80,"proto":"tcp","health":{"type":"tcp","interval_ms":1000,"timeout_ms":900,"fall":3,"rise":2}}' \
     > "$DIR/svc-$k.out" || { cat "$DIR/svc-$k.out" >&2; fail "node $k: svc.add web"; }
   call "$k" '{"op":"svc.add","name":"default/dns","vip":"'$VIP'","port":53,"proto":"udp"}' \
     > "$DIR/svc-$k.out" || { cat "$DIR/svc-$k.out" >&2; fail "node $k: svc.add dns"; }

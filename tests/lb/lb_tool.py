@@ -105,8 +105,10 @@ def hold(vip, port, ctl, out):
                 o.write(f"broken at {n}: {line!r}\n")
             return 1
         n += 1
-        with open(out + ".n", "w") as o:
+        # atomic: the test reads the count while we run
+        with open(out + ".n.tmp", "w") as o:
             o.write(str(n))
+        os.replace(out + ".n.tmp", out + ".n")
         time.sleep(0.1)
     with open(out, "a") as o:
         o.write(f"ok {n}\n")
