@@ -115,6 +115,7 @@ struct orch {
 	json_t *warned;      /* one-shot log keys */
 	json_t *inflight;    /* pod key -> true while a binding is out */
 	json_t *orphans;     /* deleted node name -> when first seen gone */
+	json_t *dead_svc;    /* deleted Services whose Endpoints to delete */
 	/* Binder threads: todo filled by the orch thread, done by binders. */
 	pthread_mutex_t bind_lock;
 	pthread_cond_t bind_cond;
@@ -309,6 +310,11 @@ static void orch_on_change(void *arg, struct informer *inf, enum informer_event 
 			o->deploy_deleted = true;
 	} else if (inf == o->inf[ORCH_SVCS] || inf == o->inf[ORCH_EPS]) {
 		json_object_set_new(o->dirty_svc, key, json_true());
+		/* A deleted Service that had a selector had its Endpoints
+		 * made by us: they go with it. */
+		if (inf == o->inf[ORCH_SVCS] && cur == NULL &&
+		    json_object_size(json_object_get(json_object_get(old, "spec"), "selector")))
+			json_object_set_new(o->dead_svc, key, json_true());
 	}
 	/* Leases need no flag: the lifecycle looks at them every second, and
 	 * a renewal must not count as a node change (it would retry every
@@ -478,7 +484,8 @@ static void orch_deactivate(struct orch *o)
 	ipam_free(o->ipam);
 	o->ipam = NULL;
 	json_t **sets[] = {&o->pending,    &o->unsched, &o->dirty_dep, &o->dirty_svc,
-			   &o->first_seen, &o->warned,  &o->inflight, &o->orphans};
+			   &o->first_seen, &o->warned,  &o->inflight, &o->orphans,
+			   &o->dead_svc};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
 		json_decref(*sets[i]);
 		*sets[i] = NULL;
@@ -503,7 +510,8 @@ static bool orch_activate(struct orch *o)
 	o->warned = json_object();
 	o->inflight = json_object();
 	o->orphans = json_object();
-	if (!o->orphans || !o->api || !o->sched || !o->ipam || !o->q || !o->pending || !o->unsched ||
+	o->dead_svc = json_object();
+	if (!o->orphans || !o->dead_svc || !o->api || !o->sched || !o->ipam || !o->q || !o->pending || !o->unsched ||
 	    !o->dirty_dep || !o->dirty_svc || !o->first_seen || !o->warned || !o->inflight) {
 		orch_logf(o, "cannot take up leadership: %s",
 			  o->api && o->ipam ? "out of memory" : err);
@@ -1115,8 +1123,33 @@ static void orch_deployments(struct orch *o, bool all)
 
 /* ------------------------------------------------------------ endpoints */
 
+static void orch_endpoints_gc(struct orch *o)
+{
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(o->dead_svc, tmp, k, v) {
+		const json_t *ep = informer_get(o->inf[ORCH_EPS], k);
+		if (ep && informer_get(o->inf[ORCH_SVCS], k) == NULL) {
+			char path[768];
+			struct apic_resp r;
+			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/endpoints/%s",
+				 ctlr_namespace(ep), ctlr_name(ep));
+			long st = orch_write(o, "DELETE", path, NULL, &r);
+			if (st == 200 || st == 404)
+				informer_del_local(o->inf[ORCH_EPS], k, informer_rv(ep), orch_on_change,
+						   o);
+			apic_resp_clear(&r);
+			if (st < 0)
+				return; /* not leading or no answer: next round */
+		}
+		json_object_del(o->dead_svc, k);
+	}
+}
+
 static void orch_endpoints(struct orch *o)
 {
+	orch_endpoints_gc(o);
 	if (json_object_size(o->dirty_svc) == 0)
 		return;
 	json_t *todo = json_object();

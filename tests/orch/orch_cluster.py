@@ -20,7 +20,7 @@ stopped by PID and the work directory removed on exit.
  5. Rollout: a new image replaces all 8 pods, never more than 10 at once.
     A Node deleted by an operator: its pods are deleted after the grace
     period and recreated on the others. Deleting the Deployment deletes
-    its pods.
+    its pods, deleting the Service its Endpoints.
  6. Two competing schedulers (two orch_run, both leading) and 60 bare pods:
     every pod is bound exactly once (the sum of successful bindings of
     both is 60) and the losers saw 409s, never a second binding.
@@ -506,11 +506,16 @@ def main():
     ps = wait_until("8 pods bound off the deleted n3", lambda: bound(8, exclude=("n3",)), 30)
     log("5b. node n3 deleted: its %d pod(s) recreated on %s" %
         (on_n3, sorted({p["spec"]["nodeName"] for p in ps})))
-    # 5c. Deleting the Deployment deletes its pods (garbage collection).
+    # 5c. Deleting the Deployment deletes its pods, and deleting the
+    # Service its Endpoints (garbage collection).
     if api.req("DELETE", "/apis/apps/v1/namespaces/default/deployments/web")[0] != 200:
         fail("delete deployment")
     wait_until("the deleted Deployment's pods gone", lambda: not pods(api, label="app%3Dweb"), 30)
-    log("5c. deployment deleted: its pods deleted")
+    if api.req("DELETE", "/api/v1/namespaces/default/services/web")[0] != 200:
+        fail("delete service")
+    wait_until("the deleted Service's Endpoints gone", lambda: api.req(
+        "GET", "/api/v1/namespaces/default/endpoints/web")[0] == 404, 20)
+    log("5c. deployment deleted: its pods deleted; service deleted: its endpoints deleted")
     ca = stop_orch(a, "orchA")
     log("   orchA counters: %s" % ca)
 
