@@ -137,7 +137,18 @@ mn_tel() { # i cmd [--get key]
   local i=$1; shift
   python3 "$MN_TEL" "$(mn_prefix "$i")" "$@"
 }
-mn_stat() { mn_tel "$1" /sluice/stats --get "$2"; }
+# One counter; retried, because on an overloaded host (load 57 seen) the
+# telemetry socket can miss dp_tel.py's 3 s timeout, and an empty value
+# would turn a counter check into nonsense.
+mn_stat() { # i counter
+  local v k
+  for k in 1 2 3 4 5; do
+    v=$(mn_tel "$1" /sluice/stats --get "$2" 2>/dev/null) || v=
+    case $v in ''|*[!0-9]*) sleep 0.2 ;; *) echo "$v"; return 0 ;; esac
+  done
+  echo "mn_stat: dp$1 $2 unreadable" >&2
+  return 1
+}
 
 mn_start_dp() { # i mode [extra dp args...]
   local i=$1 mode=$2 node
