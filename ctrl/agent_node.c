@@ -1423,8 +1423,11 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 	json_object_set_new(n->labels, "kubernetes.io/arch",
 			    json_string(strcmp(u.machine, "x86_64") == 0 ? "amd64" :
 					strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine));
-	if (apic_config_load(p->api_config, &n->cfg, errmsg, len) != APIC_OK)
+	char cerr[APIC_ERRMSG_SIZE];
+	if (apic_config_load(p->api_config, &n->cfg, cerr, sizeof(cerr)) != APIC_OK) {
+		sluice_errf(-1, errmsg, len, "--api-config: %s", cerr);
 		goto fail;
+	}
 	apic_config_params(&n->cfg, &n->ap);
 	n->pods = json_object();
 	n->nodes = json_object();

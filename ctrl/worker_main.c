@@ -250,6 +250,11 @@ int worker_main(int argc, char **argv)
 		return 2;
 	}
 
+	if (api_config == NULL && (np.node_name || np.node_ip || np.labels || np.taints)) {
+		fprintf(stderr, "sluice-ctrl: --node-name, --node-ip, --labels and --register-taint need --api-config\n");
+		return 2;
+	}
+
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	struct sigaction sa = {.sa_handler = ctrl_on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -289,12 +294,6 @@ int worker_main(int argc, char **argv)
 			ringc_free(rc);
 			return 2;
 		}
-	} else if (np.node_name || np.node_ip) {
-		fprintf(stderr, "sluice-ctrl: --node-name and --node-ip need --api-config\n");
-		ipc_free(ipc);
-		agent_free(a);
-		ringc_free(rc);
-		return 2;
 	}
 	ctrl_log(NULL, "node agent up; waiting for sluice-dp and requests");
 
