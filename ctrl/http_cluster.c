@@ -330,6 +330,57 @@ static void http_cluster_members(struct http_req *req, void *arg)
 	}
 }
 
+static void http_cluster_remove_done(struct master_change *ch, int status,
+				     const char *errmsg)
+{
+	struct http_cluster_join *j = ch->data;
+	if (status == MASTER_OK)
+		http_reply_json(j->req, 200, json_pack("{s:I}", "id",
+							(json_int_t)master_change_id(ch)));
+	else
+		http_reply_status(j->req, 503, "ServiceUnavailable", "remove: %s", errmsg);
+	free(j);
+}
+
+/* DELETE /cluster/members/{id}: take a master out of the configuration. */
+static void http_cluster_member_delete(struct http_req *req, void *arg)
+{
+	struct master *m = ((struct http_cluster *)arg)->m;
+	if (strncmp(http_req_client_cn(req), "admin", 5) != 0 &&
+	    strncmp(http_req_client_cn(req), "master:", 7) != 0) {
+		http_reply_status(req, 403, "Forbidden",
+				  "remove: only admin or a master may remove members");
+		return;
+	}
+	const char *s = http_req_path(req) + strlen("/cluster/members/");
+	char *end;
+	errno = 0;
+	unsigned long long id = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || id == 0) {
+		http_reply_status(req, 400, "BadRequest", "id: '%s' is not a member id", s);
+		return;
+	}
+	struct http_cluster_join *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		http_reply_status(req, 500, "InternalError", "out of memory");
+		return;
+	}
+	j->req = req;
+	j->ch.data = j;
+	char err[256];
+	int rv = master_remove_member(m, &j->ch, (raft_id)id, http_cluster_remove_done, err,
+				      sizeof(err));
+	if (rv == MASTER_ERR_NOTLEADER) {
+		free(j);
+		http_forward(req);
+	} else if (rv != MASTER_OK) {
+		free(j);
+		http_reply_status(req, rv == MASTER_ERR_INVAL ? 400 : 503,
+				  rv == MASTER_ERR_INVAL ? "BadRequest" : "ServiceUnavailable",
+				  "remove: %s", err);
+	}
+}
+
 struct http_cluster *http_cluster_register(struct http_server *srv, struct master *m,
 					   char *errmsg, size_t errlen)
 {
@@ -352,7 +403,9 @@ struct http_cluster *http_cluster_register(struct http_server *srv, struct maste
 		       http_cluster_status, hc) < 0 ||
 	    http_route(srv, HTTP_GET | HTTP_POST, "/cluster/members",
 		       HTTP_ROUTE_EXACT | HTTP_ROUTE_FWD_WRITES,
-		       http_cluster_members, hc) < 0) {
+		       http_cluster_members, hc) < 0 ||
+	    http_route(srv, HTTP_DELETE, "/cluster/members/", HTTP_ROUTE_FWD_WRITES,
+		       http_cluster_member_delete, hc) < 0) {
 		snprintf(errmsg, errlen, "http: cluster routes: %s", strerror(errno));
 		http_cluster_free(hc);
 		return NULL;

@@ -724,14 +724,22 @@ static void master_change_fail(struct master_change *req, int status,
 	req->cb(req, status, msg);
 }
 
+/* step_: 1 add (learner), 2 promote, 3 remove */
 static void master_change_step(struct raft_change *c, int status)
 {
 	struct master_change *req = c->data;
 	struct master *m = req->m_;
+	static const char *const what[] = { "?", "add", "promote", "remove" };
 	if (status != RAFT_OK) {
 		master_change_fail(req, master_err_of_raft(status), "%s %s: %s",
-				   req->step_ == 1 ? "add" : "promote",
+				   what[req->step_ <= 3 ? req->step_ : 0],
 				   req->member_.name, raft_strerror(status));
+		return;
+	}
+	if (req->step_ == 3) {
+		master_log(m, "master %s: member %" PRIu64 " removed", m->self.name,
+			   req->member_.id);
+		req->cb(req, MASTER_OK, "");
 		return;
 	}
 	if (req->step_ == 1) {
@@ -870,6 +878,42 @@ int master_transfer_leadership(struct master *m, struct master_transfer *req,
 	int rv = raft_transfer(m->raft, &req->tr_, 0, master_transfer_done);
 	if (rv != RAFT_OK)
 		return master_err_of_raft(rv);
+	master_kick(m);
+	return MASTER_OK;
+}
+
+int master_remove_member(struct master *m, struct master_change *req, raft_id id,
+			 master_change_cb cb, char *errmsg, size_t errlen)
+{
+	if (cb == NULL || id == 0)
+		return sluice_errf(MASTER_ERR_INVAL, errmsg, errlen, "member: id required");
+	if (raft_state(m->raft) != RAFT_LEADER)
+		return sluice_errf(MASTER_ERR_NOTLEADER, errmsg, errlen, "not the leader");
+	const struct raft_configuration *c = raft_configuration_get(m->raft);
+	bool found = false;
+	unsigned voters = 0;
+	for (unsigned i = 0; c != NULL && i < c->n; i++) {
+		if (c->servers[i].id == id)
+			found = true;
+		else if (c->servers[i].role == RAFT_VOTER)
+			voters++;
+	}
+	if (!found)
+		return sluice_errf(MASTER_ERR_INVAL, errmsg, errlen,
+				   "member: no member with id %" PRIu64, id);
+	if (voters == 0)
+		return sluice_errf(MASTER_ERR_INVAL, errmsg, errlen,
+				   "member: %" PRIu64 " is the last voter", id);
+	req->cb = cb;
+	req->m_ = m;
+	memset(&req->member_, 0, sizeof(req->member_));
+	req->member_.id = id;
+	req->step_ = 3;
+	req->change_.data = req;
+	int rv = raft_remove(m->raft, &req->change_, id, master_change_step);
+	if (rv != RAFT_OK)
+		return sluice_errf(master_err_of_raft(rv), errmsg, errlen, "remove %" PRIu64 ": %s",
+				   id, raft_strerror(rv));
 	master_kick(m);
 	return MASTER_OK;
 }

@@ -286,6 +286,15 @@ struct master_transfer {
 int master_transfer_leadership(struct master *m, struct master_transfer *req,
 			       master_transfer_cb cb);
 
+/*
+ * Remove member id from the configuration (leader only; §4.1). Used to
+ * replace a master that is gone for good; a leader removing itself steps
+ * down once the change commits. MASTER_ERR_INVAL for an unknown id or the
+ * last voter. cb runs once the new configuration is committed. Loop thread.
+ */
+int master_remove_member(struct master *m, struct master_change *req, raft_id id,
+			 master_change_cb cb, char *errmsg, size_t errlen);
+
 /* The id master_add_member() assigned (valid once it returned OK). */
 raft_id master_change_id(const struct master_change *req);
 

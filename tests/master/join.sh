@@ -11,7 +11,8 @@
 # 3. m3 joins through m2's API (the follower forwards POST /cluster/members);
 # 4. /cluster/status lists three voters with their API URLs;
 # 5. SIGKILL m1: m2 and m3 form a quorum of 2 out of 3 and elect a leader,
-#    which is only possible if both really are voters; writes continue.
+#    which is only possible if both really are voters; writes continue;
+# 6. DELETE /cluster/members/1 removes the dead m1 (an unknown id: 400).
 #
 # usage: join.sh path/to/sluice-ctrl
 BIN=${1:?usage: join.sh path/to/sluice-ctrl}
@@ -61,4 +62,17 @@ L=$(wait_leader_not 1 2 3) || fail "m2+m3 elected no leader without m1"
 echo "leader without m1: m$L"
 [ -n "$(put 2 after failover)" ] || fail "put after failover"
 wait_value 3 after failover || fail "m3 lacks the write after failover"
+
+# 6. m1 is gone for good: remove it (through either master; a follower
+#    relays the DELETE); the configuration shrinks to two and writes go on
+F=$((L == 2 ? 3 : 2))
+out=$("${C[@]}" -X DELETE "$(api "$F")/cluster/members/1")
+[ "$(echo "$out" | jq -r .id)" = 1 ] || fail "remove m1: $out"
+code=$("${C[@]}" -o /dev/null -w '%{http_code}' -X DELETE "$(api "$F")/cluster/members/99")
+[ "$code" = 400 ] || fail "removing an unknown member answered $code"
+status "$L" | jq -e '(.members | length) == 2 and ([.members[].id] | index(1)) == null' \
+	>/dev/null || fail "m1 still in the configuration: $(status "$L")"
+[ -n "$(put "$F" after removal)" ] || fail "put after removing m1"
+wait_value "$L" after removal || fail "m$L lacks the write after removing m1"
+echo "m1 removed; m2 and m3 carry on"
 echo "PASS"
