@@ -31,6 +31,7 @@
 #include <linux/if_packet.h>
 #include <sys/socket.h>
 
+#include <rte_log.h>
 #include <rte_malloc.h>
 
 #include "dp_internal.h"
@@ -297,8 +298,20 @@ static void dp_uplink_arp_in(struct dp *dp, const uint8_t *f, size_t len, uint64
 	/* Our own requests (the kernel's or ours) carry our MAC: skip. */
 	if (memcmp(a + 8, dp->ul.mac, 6) == 0)
 		return;
-	if (neigh_learn(dp->neigh, spa, a + 8, now) == 0)
-		dp->uplink->arp_learned++;
+	/* One log line when a next hop resolves or moves (control thread
+	 * only; the fast path never logs): the operator's view of ARP. */
+	uint32_t idx;
+	struct neigh_info before = { 0 };
+	int known = neigh_find(dp->neigh, spa, &idx) == 0 && neigh_get(dp->neigh, idx, &before) == 0;
+	if (neigh_learn(dp->neigh, spa, a + 8, now) != 0)
+		return;
+	dp->uplink->arp_learned++;
+	if (known && (!before.valid || memcmp(before.mac, a + 8, 6) != 0)) {
+		char ip[INET_ADDRSTRLEN];
+		dp_uplink_ip_str(spa, ip, sizeof(ip));
+		RTE_LOG(INFO, USER1, "sluice-dp: uplink: next hop %s is at %02x:%02x:%02x:%02x:%02x:%02x\n",
+			ip, a[8], a[9], a[10], a[11], a[12], a[13]);
+	}
 }
 
 void dp_uplink_poll(struct dp *dp)
