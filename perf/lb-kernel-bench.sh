@@ -66,7 +66,7 @@ table ip lbk {
   chain post { type nat hook postrouting priority srcnat; ip daddr 10.78.2.2 masquerade; }
 }
 NFT
-bg ip netns exec lkb-$$ python3 "$TOOL" server kernel 10.78.2.2 8080 5353
+bg ip netns exec lkb-$$ python3 "$TOOL" server kernel 10.78.2.2 8080 5353 > /dev/null
 bg ip netns exec lkb-$$ iperf3 -s -p 5201 -B 10.78.2.2 > /dev/null 2>&1
 n lkr-$$ nft add rule ip lbk pre ip daddr $VIP tcp dport 5201 dnat to 10.78.2.2:5201
 
@@ -97,7 +97,7 @@ call '{"op":"svc.add","name":"web","vip":"'$VIP'","port":80,"proto":"tcp"}'
 call '{"op":"backend.set","service":"web","backends":[{"ip":"10.77.1.11","port":8080}]}'
 call '{"op":"svc.add","name":"iperf","vip":"'$VIP'","port":5201,"proto":"tcp"}'
 call '{"op":"backend.set","service":"iperf","backends":[{"ip":"10.77.1.11","port":5201}]}'
-bg ip netns exec ldb-$$ python3 "$TOOL" server sluice 10.77.1.11 8080 5353
+bg ip netns exec ldb-$$ python3 "$TOOL" server sluice 10.77.1.11 8080 5353 > /dev/null
 bg ip netns exec ldb-$$ iperf3 -s -p 5201 -B 10.77.1.11 > /dev/null 2>&1
 sleep 1
 
