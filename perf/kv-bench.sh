@@ -182,9 +182,17 @@ bench_system() {
 		done
 		[ -n "$L" ] || { echo "kv-bench: $sys: no leader found" >&2; FAILED=1; break; }
 		out=$("$KVB" failover --endpoints "$(endpoints $sys)" "${TLS[@]}" \
-			--kill-pid "${PID[$L]}" --warmup 1 --interval-ms 5 --label $sys 2>>"$TMP/kvb.err")
+			--kill-pid "${PID[$L]}" --warmup 1 --interval-ms 5 --label $sys 2>"$TMP/kvb.err")
 		echo "$out" | grep -v '^RESULT'
 		echo "$out" | grep '^RESULT' >> "$RESULTS"
+		if kill -0 "${PID[$L]}" 2>/dev/null; then
+			# kvbench refused to kill (probers not ready): never start
+			# a second process on the same data directory.
+			echo "kv-bench: $sys: failover probe did not run:" >&2
+			tail -n 3 "$TMP/kvb.err" >&2
+			FAILED=1
+			break
+		fi
 		lin_wait_pid "${PID[$L]}" 10
 		start_member $sys $L
 		all_ready $sys || { echo "kv-bench: $sys: m$L did not come back" >&2; FAILED=1; break; }
