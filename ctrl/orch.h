@@ -21,7 +21,7 @@
 
 struct orch_params {
 	struct apic_params api;    /* usually the local master's API */
-	bool (*is_leader)(void *arg);
+	bool (*is_leader)(void *arg); /* NULL = always leading (tests, orch_run) */
 	void *leader_arg;
 	const char *cluster_cidr;  /* pod CIDRs are carved from it; NULL = 10.244.0.0/16 */
 	unsigned node_cidr_bits;   /* prefix length per node; 0 = 24 */
