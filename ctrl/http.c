@@ -80,7 +80,8 @@ struct http_server {
 	struct event *curl_timer;
 	struct http_fwd *fwds; /* in flight, doubly linked */
 	struct http_stream *streams; /* open, doubly linked */
-	bool freeing;
+	bool freeing;   /* quiesced or being freed: no handler runs again */
+	struct evhttp_bound_socket *sock;
 };
 
 struct http_req {
@@ -922,6 +923,11 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
 		http_reply_status(req, 405, "MethodNotAllowed", "method not allowed");
 		return;
 	}
+	if (srv->freeing) {
+		/* quiesced: the master behind the handlers is gone */
+		http_reply_status(req, 503, "ServiceUnavailable", "master shutting down");
+		return;
+	}
 
 	/* Only another master may claim to relay someone else's request. */
 	const char *fwd = http_req_header(req, HTTP_HDR_FORWARDED);
@@ -1099,6 +1105,7 @@ struct http_server *http_server_create(const struct http_server_params *p,
 				   EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
 	struct evhttp_bound_socket *sock =
 		evhttp_bind_socket_with_handle(srv->evh, host, (uint16_t)port);
+	srv->sock = sock;
 	if (sock == NULL) {
 		sluice_errf(-1, errmsg, errlen, "http: --api-listen %s: cannot bind: %s",
 			    p->listen, strerror(errno));
@@ -1126,11 +1133,41 @@ fail:
 	return NULL;
 }
 
-void http_server_free(struct http_server *srv)
+void http_server_quiesce(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
 	srv->freeing = true;
+	if (srv->sock != NULL) {
+		evhttp_del_accept_socket(srv->evh, srv->sock);
+		srv->sock = NULL;
+	}
+	while (srv->fwds != NULL) {
+		struct http_fwd *f = srv->fwds;
+		struct http_req *req = f->req;
+		http_fwd_unlink(srv, f);
+		http_fwd_free(f);
+		if (req != NULL)
+			http_reply_status(req, 503, "ServiceUnavailable",
+					  "master shutting down");
+	}
+	while (srv->streams != NULL) {
+		struct http_stream *st = srv->streams;
+		http_stream_unlink(st);
+		if (st->close_cb != NULL)
+			st->close_cb(st, st->arg);
+		evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+		evhttp_send_reply_end(st->req->ev);
+		http_req_free(st->req);
+		free(st);
+	}
+}
+
+void http_server_free(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	http_server_quiesce(srv);
 	while (srv->fwds != NULL) {
 		struct http_fwd *f = srv->fwds;
 		struct http_req *req = f->req;

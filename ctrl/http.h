@@ -106,8 +106,15 @@ struct http_server_params {
 struct http_server *http_server_create(const struct http_server_params *p,
 				       char *errmsg, size_t errlen);
 
-/* Stop listening, close every connection (open streams get their close
- * callback), cancel forwards in flight, free. Accepts NULL. Loop thread. */
+/* First step of a clean shutdown: stop accepting connections, end every
+ * stream (its close callback runs, then the final chunk is queued), answer
+ * relays in flight 503, and from now on answer every new request 503
+ * without calling a handler. Running the loop a little afterwards flushes
+ * the answers. Accepts NULL. Loop thread. */
+void http_server_quiesce(struct http_server *srv);
+
+/* Quiesce (if not done), close every connection, free. Accepts NULL.
+ * Loop thread. */
 void http_server_free(struct http_server *srv);
 
 /* The port actually bound (useful with port 0 in tests). */

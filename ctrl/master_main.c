@@ -466,9 +466,20 @@ out:
 	/* Controllers first (they call our API), then Raft (pending
 	 * requests are answered), then the server. */
 	orch_stop(orch);
+	/* Streams end and new requests get 503 before the master goes, so no
+	 * handler can reach a freed master; then the loop runs briefly to
+	 * flush the last answers (the 503s of requests still pending). */
+	http_server_quiesce(srv);
 	master_free(m);
-	http_server_free(srv);
+	stop.m = NULL; /* a late signal must not reach the freed master */
 	http_cluster_free(hc);
+	hc = NULL;
+	if (srv != NULL) {
+		struct timeval flush = { 0, 200000 };
+		event_base_loopexit(base, &flush);
+		event_base_dispatch(base);
+	}
+	http_server_free(srv);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)
