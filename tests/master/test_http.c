@@ -7,7 +7,8 @@
  * Status), Status objects, keep-alive, asynchronous answers, chunked
  * streams and their close callback, leader forwarding A -> B with the
  * original client's CN, 503 NoLeader, and the handshake refusing clients
- * without a cert or with a cert from another CA.
+ * without a cert or with a cert from another CA, and quiescing (streams
+ * end cleanly, no new connections).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -519,6 +520,43 @@ static void test_tls_refuses(void **state)
 	assert_int_equal(atomic_load(&g_handler_calls), calls);
 }
 
+static void quiesce_a(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	http_server_quiesce(g_a);
+}
+
+/* Last: quiescing A ends its open stream cleanly (final chunk, close
+ * callback) and stops accepting connections. */
+static void test_quiesce(void **state)
+{
+	(void)state;
+	char url[256];
+	atomic_store(&g_stream_closed, 0);
+	struct timeval tv = { 0, 300000 };
+	assert_int_equal(event_base_once(g_base, -1, EV_TIMEOUT, quiesce_a, NULL, &tv), 0);
+	snprintf(url, sizeof(url), "%s/stream?forever", g_url_a);
+	CURL *c = client(g_admin_crt, g_admin_key);
+	struct resp r = { 0 };
+	do_req(c, "GET", url, NULL, 0, &r);
+	assert_int_equal(r.rc, CURLE_OK); /* ended by the server, not cut */
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "{\"n\":0}"));
+	free(r.body);
+	curl_easy_cleanup(c);
+	assert_int_equal(atomic_load(&g_stream_closed), 1);
+	/* no new connections */
+	snprintf(url, sizeof(url), "%s/echo", g_url_a);
+	c = client(g_admin_crt, g_admin_key);
+	struct resp r2 = { 0 };
+	do_req(c, "GET", url, NULL, 0, &r2);
+	assert_int_equal(r2.rc, CURLE_COULDNT_CONNECT);
+	free(r2.body);
+	curl_easy_cleanup(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_tls_refuses),
+		cmocka_unit_test(test_quiesce),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
