@@ -27,6 +27,9 @@
 #      conntrack evict embryonic entries; new connections still succeed;
 #   5. draining that connection's backend (backend.set weight 0) keeps the
 #      connection alive while 100 new connections all avoid the backend;
+#   3b. a ClientIP-affinity service sends all of a client's connections to
+#      one backend; a backend's ICMP port unreachable reaches the client's
+#      connected UDP socket as ECONNREFUSED (ICMP mapped through conntrack);
 #   6. a killed backend is found unhealthy by the agent's health check
 #      (weight 0 in dp), new connections all succeed elsewhere; restarted,
 #      it is healthy again and gets connections.
@@ -259,6 +262,24 @@ n lbca-$$ python3 "$TOOL" udpfrag "$VIP" 53 20 4000 > "$DIR/frag" || {
   fail "fragmented datagrams did not arrive whole"; }
 [ "$(tel a /sluice/lb frag_pkts)" -ge 40 ] || fail "fewer than 40 later fragments followed their first"
 pretty fragments "20 datagrams of 4000 bytes (3 fragments each) arrived whole at one backend each"
+
+# --- 3b. ClientIP affinity, ICMP errors back to the client -------------
+call a '{"op":"svc.add","name":"default/sticky","vip":"'$VIP'","port":81,"proto":"tcp","affinity":"client_ip"}' >/dev/null \
+  || fail "svc.add sticky"
+call a '{"op":"svc.add","name":"default/closed","vip":"'$VIP'","port":54,"proto":"udp"}' >/dev/null \
+  || fail "svc.add closed"
+bes=""; bes2=""
+for ip in "${BE_IPS[@]}"; do bes+="{\"ip\":\"$ip\",\"port\":8080},"; bes2+="{\"ip\":\"$ip\",\"port\":9999},"; done
+call a "{\"op\":\"backend.set\",\"service\":\"default/sticky\",\"backends\":[${bes%,}]}" >/dev/null || fail "backend.set sticky"
+call a "{\"op\":\"backend.set\",\"service\":\"default/closed\",\"backends\":[${bes2%,}]}" >/dev/null || fail "backend.set closed"
+n lbca-$$ python3 "$TOOL" conns "$VIP" 81 40 > "$DIR/sticky"
+grep -q ERROR "$DIR/sticky" && fail "a connection to the ClientIP-affinity service failed"
+[ "$(sort -u "$DIR/sticky" | wc -l)" = 1 ] || { sort "$DIR/sticky" | uniq -c >&2; fail "ClientIP affinity: one client reached several backends"; }
+pretty affinity "40 connections from one client, ClientIP affinity: all on $(head -1 "$DIR/sticky")"
+i0=$(tel a /sluice/lb icmp_errors_mapped)
+n lbca-$$ python3 "$TOOL" udprefused "$VIP" 54 > "$DIR/refused" || { cat "$DIR/refused" >&2; fail "the backend's port unreachable did not reach the client"; }
+[ "$(tel a /sluice/lb icmp_errors_mapped)" -gt "$i0" ] || fail "no ICMP error counted as mapped"
+pretty icmp "UDP to a closed backend port: the client's socket got ECONNREFUSED through the LB"
 
 # --- 4. SYN flood against an established connection --------------------
 echo run > "$DIR/hold.ctl"

@@ -15,6 +15,8 @@
                                     DF off), from distinct source ports;
                                     checks each answer's length and hash;
                                     prints the backend name per datagram
+  udprefused VIP PORT               a connected UDP socket must see ECONNREFUSED
+                                    (the backend's ICMP port unreachable, mapped)
   rate VIP PORT SECONDS             connections per second, one at a time
   synflood VIP PORT N               N spoofed SYNs (sources in 198.18.0.0/15,
                                     RFC 2544 benchmarking space) via a raw
@@ -134,6 +136,25 @@ def rate(vip, port, seconds):
     print("%.0f" % (n / (time.time() - t0)))
 
 
+def udprefused(vip, port):
+    """A connected UDP socket learns of the backend's port unreachable
+    (ICMP mapped back through the LB) as ECONNREFUSED."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.connect((vip, int(port)))
+    for _ in range(3):
+        try:
+            s.send(b"anyone?")
+            s.recv(100)
+        except ConnectionRefusedError:
+            print("refused")
+            return 0
+        except socket.timeout:
+            continue
+    print("no ICMP error came back")
+    return 1
+
+
 def udpfrag(vip, port, n, size):
     bad = 0
     for i in range(int(n)):
@@ -192,5 +213,5 @@ def synflood(vip, port, n):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     rc = {"server": server, "conns": conns, "hold": hold, "udpfrag": udpfrag,
-          "synflood": synflood, "rate": rate}[cmd](*args)
+          "synflood": synflood, "rate": rate, "udprefused": udprefused}[cmd](*args)
     sys.exit(rc or 0)
