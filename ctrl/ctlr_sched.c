@@ -118,10 +118,12 @@ struct sched *sched_create(const struct sched_params *p)
 		return NULL;
 	if (p)
 		s->p = *p;
-	if (s->p.w_least == 0 && s->p.w_balanced == 0 && s->p.w_spread == 0) {
+	if (s->p.w_least == 0 && s->p.w_balanced == 0 && s->p.w_spread == 0 &&
+	    s->p.w_taint == 0) {
 		s->p.w_least = 1;
 		s->p.w_balanced = 1;
 		s->p.w_spread = 2;
+		s->p.w_taint = 3; /* kube-scheduler's weight for TaintToleration */
 	}
 	s->free_pod = UINT32_MAX;
 	s->node_idx = json_object();
@@ -863,8 +865,20 @@ static double sched_frac(int64_t used, int64_t add, int64_t alloc)
 	return (double)(used + add) / (double)alloc;
 }
 
+/* PreferNoSchedule taints of the node the pod does not tolerate. */
+static uint32_t sched_prefer_taints(const struct sched_node *n, const struct sched_req *rq)
+{
+	uint32_t c = 0;
+	for (size_t i = 0; i < n->n_taints; i++)
+		if (n->taints[i].effect == SCHED_EFFECT_PREFER &&
+		    !sched_tolerates(rq, n->taints[i].key, n->taints[i].value, SCHED_EFFECT_PREFER))
+			c++;
+	return c;
+}
+
 static int64_t sched_score(const struct sched *s, const struct sched_node *n,
-			   const struct sched_req *rq, uint32_t spread_count, uint32_t spread_max)
+			   const struct sched_req *rq, uint32_t spread_count, uint32_t spread_max,
+			   uint32_t prefer_max)
 {
 	double fc = sched_frac(n->used_nz[0], rq->nz[0], n->alloc[SCHED_RES_CPU]);
 	double fm = sched_frac(n->used_nz[1], rq->nz[1], n->alloc[SCHED_RES_MEMORY]);
@@ -875,8 +889,12 @@ static int64_t sched_score(const struct sched *s, const struct sched_node *n,
 	int64_t spread = 100;
 	if (spread_max > 0)
 		spread = (int64_t)(spread_max - spread_count) * 100 / spread_max;
+	/* TaintToleration: fewer untolerated PreferNoSchedule taints. */
+	int64_t taint = 100;
+	if (prefer_max > 0)
+		taint = (int64_t)(prefer_max - sched_prefer_taints(n, rq)) * 100 / prefer_max;
 	return (int64_t)s->p.w_least * (int64_t)least + (int64_t)s->p.w_balanced * (int64_t)bal +
-	       (int64_t)s->p.w_spread * spread;
+	       (int64_t)s->p.w_spread * spread + (int64_t)s->p.w_taint * taint;
 }
 
 int sched_pick(struct sched *s, const json_t *pod, struct sched_result *out, char *errmsg,
@@ -895,7 +913,7 @@ int sched_pick(struct sched *s, const json_t *pod, struct sched_result *out, cha
 	}
 	struct sched_reasons rs;
 	rs.n = 0;
-	uint32_t spread_max = 0;
+	uint32_t spread_max = 0, prefer_max = 0;
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct sched_node *n = &s->nodes[i];
 		s->feasible[i] = 0;
@@ -908,6 +926,9 @@ int sched_pick(struct sched *s, const json_t *pod, struct sched_result *out, cha
 		out->feasible++;
 		if (counts && counts[i] > spread_max)
 			spread_max = counts[i];
+		uint32_t pt = n->n_taints ? sched_prefer_taints(n, &rq) : 0;
+		if (pt > prefer_max)
+			prefer_max = pt;
 	}
 	if (out->feasible == 0) {
 		sched_reason_format(&rs, out->nodes, out->reason, sizeof(out->reason));
@@ -919,7 +940,7 @@ int sched_pick(struct sched *s, const json_t *pod, struct sched_result *out, cha
 		if (!s->feasible[i])
 			continue;
 		const struct sched_node *n = &s->nodes[i];
-		int64_t sc = sched_score(s, n, &rq, counts ? counts[i] : 0, spread_max);
+		int64_t sc = sched_score(s, n, &rq, counts ? counts[i] : 0, spread_max, prefer_max);
 		if (sc > best || (sc == best && strcmp(n->name, pick->name) < 0)) {
 			best = sc;
 			pick = n;

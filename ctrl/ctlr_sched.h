@@ -13,8 +13,10 @@
  *            pods) against status.allocatable (else status.capacity);
  *   scores   LeastAllocated, BalancedAllocation (cpu and memory, with
  *            kube-scheduler's non-zero defaults of 100m and 200Mi for pods
- *            that request nothing so they still spread), and SelectorSpread
- *            over the pod's controller ownerReference (weight 2);
+ *            that request nothing so they still spread), SelectorSpread
+ *            over the pod's controller ownerReference (weight 2), and
+ *            TaintToleration: fewer untolerated PreferNoSchedule taints
+ *            (weight 3);
  *   ties     the lexically smallest node name, so a decision is a pure
  *            function of the snapshot (kube-scheduler picks at random).
  *
@@ -59,8 +61,8 @@ enum sched_res {
 #define SCHED_NODE_NAME_MAX 254
 
 struct sched_params {
-	/* Score weights; all 0 = defaults (1, 1, 2). */
-	unsigned w_least, w_balanced, w_spread;
+	/* Score weights; all 0 = defaults (1, 1, 2, 3). */
+	unsigned w_least, w_balanced, w_spread, w_taint;
 };
 
 struct sched;

@@ -390,6 +390,46 @@ static void test_score_spread(void **state)
 	json_decref(o);
 }
 
+/* 7b. PreferNoSchedule: not a filter, but the node without the taint (or
+ * whose taint the pod tolerates) wins at equal load. */
+static void test_score_prefer_no_schedule(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *tol; /* pod tolerations, or NULL */
+		const char *want;
+	} cases[] = {
+		{NULL, "b"},
+		{"\"tolerations\":[{\"key\":\"spot\",\"operator\":\"Exists\"}]", "a"},
+		{"\"tolerations\":[{\"key\":\"other\",\"operator\":\"Exists\"}]", "b"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sched *s = sched_create(NULL);
+		add_node(s, node("a", "4", "8Gi",
+				 "{\"spec\":{\"taints\":[{\"key\":\"spot\",\"effect\":"
+				 "\"PreferNoSchedule\"}]}}"));
+		add_node(s, node("b", "4", "8Gi", NULL));
+		json_t *p = pod("p", "1", "1Gi", cases[i].tol);
+		struct sched_result r;
+		pick(s, p, &r);
+		if (strcmp(r.node, cases[i].want) != 0)
+			fail_msg("case %zu: chose %s, want %s", i, r.node, cases[i].want);
+		json_decref(p);
+		sched_free(s);
+	}
+	/* Only tainted nodes: still schedulable (it is a preference). */
+	struct sched *s = sched_create(NULL);
+	add_node(s, node("a", "4", "8Gi",
+			 "{\"spec\":{\"taints\":[{\"key\":\"spot\",\"effect\":"
+			 "\"PreferNoSchedule\"}]}}"));
+	json_t *p = pod("p", "1", "1Gi", NULL);
+	struct sched_result r;
+	pick(s, p, &r);
+	assert_string_equal(r.node, "a");
+	json_decref(p);
+	sched_free(s);
+}
+
 /* 8. Ties go to the lexically smallest name, whatever the insertion order. */
 static void test_tie_break(void **state)
 {
@@ -506,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_score_least_allocated),
 		cmocka_unit_test(test_score_balanced),
 		cmocka_unit_test(test_score_spread),
+		cmocka_unit_test(test_score_prefer_no_schedule),
 		cmocka_unit_test(test_tie_break),
 		cmocka_unit_test(test_accounting),
 		cmocka_unit_test(test_bad_input),
