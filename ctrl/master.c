@@ -775,7 +775,16 @@ static void master_record_done(struct master_propose *p, int status,
 	int rv = raft_add(m->raft, &req->change_, req->member_.id,
 			  req->member_.peer_url, master_change_step);
 	if (rv == RAFT_DUPLICATE) {
-		/* A retried join of a learner already added: promote. */
+		/* A retried join: a voter already is done, a learner still
+		 * needs its promotion. */
+		const struct raft_configuration *c = raft_configuration_get(m->raft);
+		for (unsigned i = 0; c != NULL && i < c->n; i++) {
+			if (c->servers[i].id == req->member_.id &&
+			    c->servers[i].role == RAFT_VOTER) {
+				req->cb(req, MASTER_OK, "");
+				return;
+			}
+		}
 		master_change_step(&req->change_, RAFT_OK);
 		return;
 	}

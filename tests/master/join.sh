@@ -38,6 +38,9 @@ out=$("$BIN" join --dir "$PKI" --server "$(api 1)" --name m2 --peer-url "$(peer 
 	--api-url "$(api 2)" --id 2) || fail "join m2: $out"
 [ "$(echo "$out" | jq -r .id)" = 2 ] || fail "join m2 answered '$out'"
 wait_value 2 before join || fail "m2 did not catch up"
+# a retried join of a member that already is a voter succeeds at once
+out=$("$BIN" join --dir "$PKI" --server "$(api 1)" --name m2 --peer-url "$(peer 2)" \
+	--api-url "$(api 2)" --id 2) || fail "retried join m2: $out"
 echo "m2 joined"
 
 # 3. m3 joins through m2 (a follower: forwarded to m1)
