@@ -81,7 +81,12 @@ declare -a PID=(0 0 0 0)
 NEM_LOG=$TMP/nemesis.log
 
 cleanup() {
-	local i
+	local rc=$? i
+	# A failed run keeps its history and logs for a post-mortem.
+	if [ $rc != 0 ] && [ -z "$KEEP" ] && [ -d "$BUILD" ]; then
+		KEEP=$BUILD/lin-faults-fail-$TARGET-$S
+		echo "lin_faults: history and logs kept in $KEEP" >&2
+	fi
 	for i in 1 2 3; do
 		if [ "${PID[$i]}" != 0 ]; then
 			kill -9 "${PID[$i]}" 2>/dev/null
