@@ -213,8 +213,7 @@ step_leader_loss() {
   new=$(cl_leader)
   sl cluster status | show
   say "leader: $old -> $new"
-  manifest 6
-  sl apply -f "$CL_DIR/$APP.yaml" | show || fail "sluice apply (scale to 6)"
+  sl scale deployment "$APP" --replicas 6 | show || fail "sluice scale deployment $APP --replicas 6"
   cl_wait 90 "6 pods Running" n_running_ge '*' 6 || { app_pods | show; fail "scale-up did not complete"; }
   sl get pods -o wide | show
 }
