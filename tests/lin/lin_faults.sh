@@ -79,6 +79,7 @@ HB=100
 ELECT=1000
 declare -a PID=(0 0 0 0)
 NEM_LOG=$TMP/nemesis.log
+: > "$NEM_LOG"
 
 cleanup() {
 	local rc=$? i
