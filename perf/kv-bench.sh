@@ -123,6 +123,7 @@ start_member() { # system i
 			--heartbeat-ms $HB --election-timeout-ms $ELECT \
 			>>"$TMP/sluice-m$i.log" 2>&1 &
 		PID[$i]=$!
+		disown "${PID[$i]}"
 	fi
 }
 endpoint() { # system i

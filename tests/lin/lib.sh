@@ -7,6 +7,7 @@
 #   etcd_start NAME DATA CLIENT_URL PEER_URL CLUSTER CERTS HB_MS ELECT_MS [NETNS]
 #                              starts one etcd 3.4 member in the background,
 #                              client-cert auth on both ports; sets LIN_PID
+#                              (disowned: bash reaps it silently)
 #   lin_wait_pid PID [SECS]    wait for a process we started to be gone
 #   lin_kv_ready URL CERTS [SECS]  until a linearizable range answers 200
 #
@@ -58,6 +59,9 @@ etcd_start() {
 		--heartbeat-interval "$hb" --election-timeout "$el" \
 		--logger zap --log-outputs "$data.log" >/dev/null 2>&1 &
 	LIN_PID=$!
+	# Out of the job table: bash then reaps it silently when we SIGKILL
+	# it (no "Killed" job notices); lin_wait_pid polls the PID.
+	disown "$LIN_PID"
 }
 
 lin_wait_pid() {

@@ -146,6 +146,7 @@ else
 			--heartbeat-ms $HB --election-timeout-ms $ELECT \
 			>>"$TMP/m$i.log" 2>&1 &
 		PID[$i]=$!
+		disown "${PID[$i]}"
 	}
 fi
 
