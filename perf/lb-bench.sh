@@ -99,9 +99,13 @@ import json, sys
 d, a, b = sys.argv[1:4]
 sa, sb = (json.load(open(f"{d}/s-{x}.json")) for x in (a, b))
 la, lb = (json.load(open(f"{d}/l-{x}.json")) for x in (a, b))
-drops = sum(sb[k] - sa[k] for k in sb if k.startswith("drop_lb"))
+why = {k[5:]: sb[k] - sa[k] for k in sb if k.startswith("drop_") and k != "drop_total" and sb[k] != sa[k]}
+drops = sum(v for k, v in why.items() if k.startswith("lb_"))
 print(sb["busy_cycles"] - sa["busy_cycles"], sb["forwarded"] - sa["forwarded"],
       lb["new_flows"] - la["new_flows"], lb["ct_entries"], drops)
+print("drops " + (" ".join("%s=%d" % kv for kv in sorted(why.items())) or "none"), file=sys.stderr)
+ev = {k: lb[k] - la[k] for k in lb if k not in ("services", "backends", "ct_entries", "ct_capacity") and lb[k] != la[k]}
+print("lb " + " ".join("%s=%d" % kv for kv in sorted(ev.items())), file=sys.stderr)
 PY
 }
 
