@@ -13,25 +13,15 @@ case ${1:-} in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; 
 N=${1:-500}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${SLUICE_BUILD:-$HERE/../build}
-CTRL=$BUILD/ctrl/sluice-ctrl
-SLUICE=$BUILD/ctrl/sluice
+BIN=$BUILD/ctrl/sluice-ctrl
 BENCH=$BUILD/perf/apic_bench
-WORK=$(mktemp -d /tmp/sluice-apic-bench.XXXXXX)
-BASE=$((42000 + ($$ % 500) * 20))
-declare -A PID
+NAME=apic-bench
+. "$HERE/../tests/master/lib.sh" # masters on loopback, stopped by PID at exit
+MEMBERS=$(members 1 2 3)
 
-cleanup() {
-	for i in 1 2 3; do
-		[ -n "${PID[$i]:-}" ] && { kill "${PID[$i]}" 2>/dev/null; wait "${PID[$i]}" 2>/dev/null; }
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-. "$HERE/../tests/cli/cli_lib.sh"
-
-"$CTRL" init --dir "$PKI" --members "$MEMBERS" >"$WORK/init.log" 2>&1 || fail "init failed"
-export SLUICE_CONFIG=$PKI/admin.conf
-for i in 1 2 3; do start $i; done
-L=$(wait_leader 0) || fail "no leader"
+init_pki "$MEMBERS"
+export SLUICE_CONFIG=$ADMIN_CONF
+for i in 1 2 3; do start "$i" "$MEMBERS"; done
+L=$(wait_leader_not 0 1 2 3) || fail "no leader"
 echo "apic-bench: 3 masters on loopback (leader m$L), election 500 ms, heartbeat 50 ms, $(nproc) CPUs"
-"$BENCH" "$PKI/admin.conf" "$N" || fail "apic_bench failed"
+"$BENCH" "$ADMIN_CONF" "$N" || fail "apic_bench failed"

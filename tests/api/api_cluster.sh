@@ -4,6 +4,7 @@
 #   m1 ─┐                      peers: nanomsg tcp://127.0.0.1:$BASE+{1,2,3}
 #   m2 ─┼─ Raft over loopback  API:   https://127.0.0.1:$BASE+{11,12,13}
 #   m3 ─┘                      curl with the admin cert of `sluice-ctrl init`
+#   (tests/master/lib.sh starts and stops them; ports derived from $$)
 #
 # 1. REST through a follower (forwarded): create (201, uid), create again
 #    (409 AlreadyExists), get, list with label and field selectors, update
@@ -22,50 +23,17 @@
 # 5. A watch from a compacted resourceVersion gets one ERROR 410 line.
 #
 # usage: api_cluster.sh path/to/sluice-ctrl
-set -u
 BIN=${1:?usage: api_cluster.sh path/to/sluice-ctrl}
-WORK=$(mktemp -d /tmp/sluice-api.XXXXXX)
-# Ports 20000 + 20k + {8,9,10,18,19,20}: never those of cluster3.sh, and
-# below the kernel's ephemeral range (32768+) that clients draw from.
-BASE=$((22007 + ($$ % 500) * 20))
+NAME=api
+. "$(dirname "$0")/../master/lib.sh"
 NS=t$$
-declare -A PID
 WPID=""
-
-cleanup() {
-	[ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null
-	for i in 1 2 3; do
-		if [ -n "${PID[$i]:-}" ]; then
-			kill "${PID[$i]}" 2>/dev/null
-			wait "${PID[$i]}" 2>/dev/null
-		fi
-	done
-	rm -rf "$WORK"
+stop_watch() { # the background watch client, if one runs
+	[ -n "$WPID" ] && { kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; }
+	WPID=""
 }
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	for i in 1 2 3; do
-		echo "--- m$i log (tail)"
-		tail -n 10 "$WORK/m$i.log" 2>/dev/null
-	done
-	exit 1
-}
-
-peer() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
-api() { echo "https://127.0.0.1:$((BASE + 10 + $1))"; }
-MEMBERS="1=m1,$(peer 1),$(api 1);2=m2,$(peer 2),$(api 2);3=m3,$(peer 3),$(api 3)"
-PKI=$WORK/pki
-C=(curl -s --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
-
-start() {
-	"$BIN" --role=master --name "m$1" --data-dir "$WORK/d$1" --pki-dir "$PKI" \
-		--members "$MEMBERS" --api-listen "127.0.0.1:$((BASE + 10 + $1))" \
-		--election-timeout-ms 500 --heartbeat-ms 50 --no-controllers \
-		>>"$WORK/m$1.log" 2>&1 &
-	PID[$1]=$!
-}
+cleanup_extra() { stop_watch; }
+MEMBERS=$(members 1 2 3)
 
 # req MASTER METHOD PATH [BODY]: sets CODE and BODY (the response).
 req() {
@@ -82,26 +50,6 @@ expect() { # CODE-wanted what
 
 field() { jq -r "$1" <<<"$BODY"; }
 
-NOT=0
-wait_leader() { # masters... -> leader id agreed by all, not $NOT
-	for _ in $(seq 150); do
-		local l="" ok=1 x
-		for i in "$@"; do
-			x=$("${C[@]}" "$(api "$i")/cluster/status" |
-				jq -r 'select(.leader > 0) | .leader' 2>/dev/null)
-			[ -z "$x" ] && ok=0 && break
-			[ -n "$l" ] && [ "$l" != "$x" ] && ok=0 && break
-			l=$x
-		done
-		if [ $ok = 1 ] && [ -n "$l" ] && [ "$l" != "$NOT" ]; then
-			echo "$l"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
 pod() { # name app [rv]
 	local rv=""
 	[ -n "${3:-}" ] && rv=",\"resourceVersion\":\"$3\""
@@ -109,9 +57,9 @@ pod() { # name app [rv]
 }
 PODS=/api/v1/namespaces/$NS/pods
 
-"$BIN" init --dir "$PKI" --members "$MEMBERS" >/dev/null || fail "init"
-for i in 1 2 3; do start "$i"; done
-L=$(wait_leader 1 2 3) || fail "no leader"
+init_pki "$MEMBERS"
+for i in 1 2 3; do start "$i" "$MEMBERS"; done
+L=$(wait_leader_not 0 1 2 3) || fail "no leader"
 F=$((L % 3 + 1))
 F2=$((F % 3 + 1))
 [ "$F2" != "$L" ] || F2=$((F2 % 3 + 1))
@@ -229,9 +177,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ "$got" = "$want" ] || fail "/v3/watch: got '$got' want '$want': $(cat "$W0")"
-kill "$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
-WPID=""
+stop_watch
 # Leases: grant, attach, timetolive lists the key, keepalive, revoke
 # deletes it.
 req "$F" POST /v3/lease/grant '{"TTL":"60"}'
@@ -273,16 +219,11 @@ expect 200 "relabel w2"
 for _ in $(seq 100); do [ "$(wc -l <"$W1")" -ge 4 ] && break; sleep 0.1; done
 [ "$(wc -l <"$W1")" -ge 4 ] || fail "watch on m$L got $(wc -l <"$W1") lines"
 
-kill -9 "${PID[$L]}"
-wait "${PID[$L]}" 2>/dev/null
-PID[$L]=""
+crash "$L"
 wait "$WPID" 2>/dev/null
 WPID=""
-NOT=$L
-SURV=()
-for i in 1 2 3; do [ "$i" != "$L" ] && SURV+=("$i"); done
-L2=$(wait_leader "${SURV[@]}") || fail "no leader after killing m$L"
-NOT=0
+read -ra SURV <<<"$(others "$L" 1 2 3)"
+L2=$(wait_leader_not "$L" "${SURV[@]}") || fail "no leader after killing m$L"
 req "$L2" POST "$PODS" "$(pod w6 w)"
 expect 201 "create w6 after failover"
 req "$L2" DELETE "$PODS/w3"
@@ -312,9 +253,7 @@ done
  want $WANT"
 revs=$(cat "$W1" "$W2" | grep '^{.*}$' | jq -r 'select(.type != "BOOKMARK") | .object.metadata.resourceVersion')
 [ "$(sort -n -u <<<"$revs")" = "$revs" ] || fail "resourceVersions not strictly increasing: $revs"
-kill "$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
-WPID=""
+stop_watch
 echo "watch: resumed on m$R from $LAST after SIGKILL of leader m$L: 10 events, once each, in order"
 # One object's watch (name in the path) sees only that object.
 got=$("${C[@]}" --max-time 3 -N "$(api "$R")$PODS/w4?watch=1&resourceVersion=$R0" |
@@ -337,9 +276,7 @@ for _ in $(seq 100); do
 done
 [ -n "$b" ] && [ "$b" -ge "$BM" ] || fail "no BOOKMARK at or past $BM: $(cat "$WB")"
 [ "$(jq -r 'select(.type != "BOOKMARK") | .type' <"$WB")" = "" ] || fail "filtered watch got events: $(cat "$WB")"
-kill "$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
-WPID=""
+stop_watch
 echo "watch: BOOKMARK $b past a filtered-out write at $BM"
 
 # ------------------------------------------- 4b. a client that stops reading
@@ -371,9 +308,7 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 [ "$got" = "$want" ] || fail "stalled watcher got $(grep -c . "$WS") lines: ${got:0:200}"
-kill "$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
-WPID=""
+stop_watch
 echo "watch: a stalled reader got all 80 events (16 MB) once in order; the master kept serving"
 
 # ------------------------------------------------------ 5. compacted watch
@@ -395,17 +330,6 @@ req "$R" GET "$PODS?resourceVersion=$R0"
 expect 410 "list at a compacted resourceVersion"
 echo "compacted resourceVersion: watch ERROR 410 line, list 410"
 
-# Clean shutdown; a sanitizer build (build-*-asan) reports into the logs.
-for i in 1 2 3; do
-	[ -n "${PID[$i]}" ] || continue
-	kill "${PID[$i]}"
-	wait "${PID[$i]}"
-	rc=$?
-	PID[$i]=""
-	[ $rc = 0 ] || fail "m$i exited $rc on SIGTERM"
-done
-if grep -l "Sanitizer\|runtime error:" "$WORK"/m*.log; then
-	grep -h -A20 "Sanitizer\|runtime error:" "$WORK"/m*.log | head -60
-	fail "sanitizer report"
-fi
+# Clean shutdown (exit 0); a sanitizer build reports into the logs.
+stop_all
 echo "PASS"

@@ -18,54 +18,39 @@
 #    master answers 503 NoLeader meanwhile); once the two others have elected a new one, the same
 #    config (whose first two endpoints may now be dead) still reads and
 #    writes; `cluster status` from a survivor shows the new leader; a
-#    `get -w` started before the crash prints a pod created after it.
+#    `get -w` started before the crash prints a pod created after it;
+#    the survivors stop cleanly (exit 0, no sanitizer report).
+# tests/master/lib.sh starts and stops the masters (ports derived from $$).
 # The controllers are off (--no-controllers) so only this test writes.
 #
 # usage: cli_cluster3.sh path/to/sluice path/to/sluice-ctrl
-set -u
 SLUICE=${1:?usage: cli_cluster3.sh SLUICE SLUICE_CTRL}
-CTRL=${2:?usage: cli_cluster3.sh SLUICE SLUICE_CTRL}
-WORK=$(mktemp -d /tmp/sluice-cli-cluster3.XXXXXX)
-BASE=$((40000 + ($$ % 1000) * 20))
-declare -A PID
+BIN=${2:?usage: cli_cluster3.sh SLUICE SLUICE_CTRL}
+NAME=cli-cluster3
+. "$(dirname "$0")/../master/lib.sh"
 WPID=
-
-cleanup() {
+cleanup_extra() {
 	[ -n "$WPID" ] && { kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; }
-	for i in 1 2 3; do
-		if [ -n "${PID[$i]:-}" ]; then
-			kill "${PID[$i]}" 2>/dev/null
-			wait "${PID[$i]}" 2>/dev/null
-		fi
-	done
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-
-fail_extra() {
-	for i in 1 2 3; do
-		echo "--- m$i log (tail)"
-		tail -n 10 "$WORK/m$i.log" 2>/dev/null
-	done
-}
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh" # its fail() prints the CLI's output, then:
+fail_extra() { master_logs; }
+MEMBERS=$(members 1 2 3)
 
 DEAD=https://127.0.0.1:$((BASE + 19))
 
-"$CTRL" init --dir "$PKI" --members "$MEMBERS" >"$WORK/init.log" 2>&1 || fail "init: $(cat "$WORK/init.log")"
-[ -f "$PKI/admin.conf" ] || fail "init wrote no admin.conf"
+init_pki "$MEMBERS"
 # The CLI reads init's own admin.conf, with a dead endpoint put in front.
-python3 - "$PKI/admin.conf" "$DEAD" <<'EOF' || fail "cannot edit admin.conf"
+python3 - "$ADMIN_CONF" "$DEAD" <<'EOF' || fail "cannot edit admin.conf"
 import json, sys
 p, dead = sys.argv[1], sys.argv[2]
 c = json.load(open(p))
 c["servers"].insert(0, dead)
 json.dump(c, open(p + ".test", "w"))
 EOF
-export SLUICE_CONFIG=$PKI/admin.conf.test
+export SLUICE_CONFIG=$ADMIN_CONF.test
 
-for i in 1 2 3; do start $i; done
-LEADER=$(wait_leader 0) || fail "no leader elected"
+for i in 1 2 3; do start "$i" "$MEMBERS"; done
+LEADER=$(wait_leader_not 0 1 2 3) || fail "no leader elected"
 echo "leader is m$LEADER"
 
 echo "1. cluster status: 3 members, one leader, through a dead first endpoint"
@@ -177,14 +162,13 @@ echo "6. kill the leader m$LEADER; the CLI keeps working through the survivors"
 "$SLUICE" get pods -w --no-headers >"$WORK/watch.out" 2>"$WORK/watch.err" &
 WPID=$!
 sleep 0.5
-kill -9 "${PID[$LEADER]}"
-wait "${PID[$LEADER]}" 2>/dev/null
-PID[$LEADER]=
+crash "$LEADER"
 # Right away, during the election: the CLI waits for the new leader.
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: in-election}\nspec: {containers: [{name: c, image: busybox}]}\n' >"$WORK/e.yaml"
 run 0 apply -f "$WORK/e.yaml"
 has out "pod/in-election created"
-NEW=$(wait_leader "$LEADER") || fail "no new leader after killing m$LEADER"
+NEW=$(wait_leader_not "$LEADER" $(others "$LEADER" 1 2 3)) ||
+	fail "no new leader after killing m$LEADER"
 echo "new leader is m$NEW"
 run 0 get deploy web -o json
 jcheck 'd["spec"]["replicas"] == 3'
@@ -204,5 +188,6 @@ has out "Leader:        m$NEW"
 run 3 get pods --server "$DEAD,$(api "$LEADER")" --timeout 2s
 has err "cluster unreachable"
 has err "$DEAD"
+stop_all
 
 echo "PASS"

@@ -1,6 +1,7 @@
 # cli_lib.sh: helpers shared by the sluice CLI test scripts (sourced).
 # Needs SLUICE (the binary) and WORK (a scratch directory); a script may
-# define fail_extra() to print more context (server logs) on failure.
+# define fail_extra() to print more context (server logs) on failure. Real
+# masters come from tests/master/lib.sh (source it first).
 
 fail() {
 	echo "FAIL: $*"
@@ -36,38 +37,4 @@ watch_until() {
 		sleep 0.05
 	done
 	fail "\"$2\" never appeared in $1"
-}
-
-# ---- a 3-master cluster on loopback (cli_cluster3.sh, perf/apic-bench.sh) ----
-# Needs BASE (port base), WORK, CTRL (sluice-ctrl), SLUICE, and `declare -A
-# PID` in the caller; peers on BASE+1..3, APIs on BASE+11..13.
-peer() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
-api() { echo "https://127.0.0.1:$((BASE + 10 + $1))"; }
-if [ -n "${BASE:-}" ]; then
-	MEMBERS="1=m1,$(peer 1),$(api 1);2=m2,$(peer 2),$(api 2);3=m3,$(peer 3),$(api 3)"
-	PKI=$WORK/pki
-fi
-start() { # N: start master mN
-	"$CTRL" --role=master --name "m$1" --data-dir "$WORK/d$1" --pki-dir "$PKI" \
-		--members "$MEMBERS" --api-listen "127.0.0.1:$((BASE + 10 + $1))" \
-		--election-timeout-ms 500 --heartbeat-ms 50 --no-controllers \
-		>>"$WORK/m$1.log" 2>&1 &
-	PID[$1]=$!
-}
-
-# Wait until `cluster status` (asked through the config) names a leader
-# other than $1; prints its id.
-wait_leader() {
-	local not=$1
-	for _ in $(seq 150); do
-		local l
-		l=$("$SLUICE" cluster status -o json 2>/dev/null |
-			python3 -c 'import json,sys; print(json.load(sys.stdin).get("leader",0))' 2>/dev/null)
-		if [ -n "$l" ] && [ "$l" != 0 ] && [ "$l" != "$not" ]; then
-			echo "$l"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
 }

@@ -12,14 +12,15 @@
 # 4. /cluster/status lists three voters with their API URLs;
 # 5. SIGKILL m1: m2 and m3 form a quorum of 2 out of 3 and elect a leader,
 #    which is only possible if both really are voters; writes continue;
-# 6. DELETE /cluster/members/1 removes the dead m1 (an unknown id: 400).
+# 6. DELETE /cluster/members/1 removes the dead m1 (an unknown id: 400);
+#    m2 and m3 then stop cleanly (exit 0, no sanitizer report).
 #
 # usage: join.sh path/to/sluice-ctrl
 BIN=${1:?usage: join.sh path/to/sluice-ctrl}
 NAME=join
 . "$(dirname "$0")/lib.sh"
 
-"$BIN" init --dir "$PKI" --members "$(member 1)" >/dev/null || fail "init"
+init_pki "$(member 1)"
 for i in 2 3; do
 	"$BIN" cert --dir "$PKI" --kind master --name "m$i" --ip 127.0.0.1 >/dev/null ||
 		fail "cert m$i"
@@ -31,7 +32,7 @@ wait_leader_not 0 1 >/dev/null || fail "m1 alone elected no leader"
 [ -n "$(put 1 before join)" ] || fail "put on m1"
 
 # 2. m2 joins through m1
-start 2 "$(member 1);$(member 2)" --join
+start 2 "$(members 1 2)" --join
 sleep 0.3
 [ "$(status 2 | jq -r '.leader')" = 0 ] || fail "an unjoined m2 already knows a leader"
 out=$("$BIN" join --dir "$PKI" --server "$(api 1)" --name m2 --peer-url "$(peer 2)" \
@@ -44,7 +45,7 @@ out=$("$BIN" join --dir "$PKI" --server "$(api 1)" --name m2 --peer-url "$(peer 
 echo "m2 joined"
 
 # 3. m3 joins through m2 (a follower: forwarded to m1)
-start 3 "$(member 1);$(member 2);$(member 3)" --join
+start 3 "$(members 1 2 3)" --join
 out=$("$BIN" join --dir "$PKI" --server "$(api 2)" --name m3 --peer-url "$(peer 3)" \
 	--api-url "$(api 3)" --id 3) || fail "join m3 via m2: $out"
 wait_value 3 before join || fail "m3 did not catch up"
@@ -58,9 +59,7 @@ echo "$st" | jq -e '(.members | length) == 3 and
 	fail "status after joins: $st"
 
 # 5. the joiners are voters: without m1 they still have a quorum
-kill -9 "${PID[1]}"
-wait "${PID[1]}" 2>/dev/null
-PID[1]=""
+crash 1
 L=$(wait_leader_not 1 2 3) || fail "m2+m3 elected no leader without m1"
 echo "leader without m1: m$L"
 [ -n "$(put 2 after failover)" ] || fail "put after failover"
@@ -78,4 +77,5 @@ status "$L" | jq -e '(.members | length) == 2 and ([.members[].id] | index(1)) =
 [ -n "$(put "$F" after removal)" ] || fail "put after removing m1"
 wait_value "$L" after removal || fail "m$L lacks the write after removing m1"
 echo "m1 removed; m2 and m3 carry on"
+stop_all
 echo "PASS"
