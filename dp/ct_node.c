@@ -39,17 +39,6 @@ ct_sig_of(uint64_t hash)
 	return (uint32_t)(hash >> 32) & ~3u;
 }
 
-static inline void
-ct_buckets_of(const struct ct *ct, uint64_t hash, uint32_t *b1, uint32_t *b2)
-{
-	/* Two independent-ish bit ranges of the hash; forcing b2 != b1 keeps
-	 * two distinct choices even in a 2-bucket table. */
-	*b1 = (uint32_t)hash & ct->bucket_mask;
-	*b2 = (uint32_t)(hash >> 20) & ct->bucket_mask;
-	if (*b2 == *b1)
-		*b2 = *b1 ^ 1u;
-}
-
 /* Expired when now has reached expire; signed difference survives the u32
  * wrap (valid within 2^31 ms, see CT_TIMEOUT_MAX_MS). */
 static inline bool
