@@ -42,6 +42,9 @@
 /* Pods set up (netns, veth, attach, addresses: ~100 ms each) per poll, so a
  * burst of pods does not hold up reaping, stops and status reports. */
 #define RTNS_SETUPS_PER_POLL 2
+/* A container that ran this long before exiting restarts without back-off
+ * history (Kubernetes resets CrashLoopBackOff after 10 minutes). */
+#define RTNS_BACKOFF_RESET_MS (10u * 60u * 1000u)
 #define RTNS_NETNS_DIR "/run/netns"
 #define RTNS_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -55,6 +58,8 @@ struct rtns_pod {
 	int attached;
 	pid_t pid;		/* 0 = no process */
 	uint64_t next_try_ms;	/* next network attempt or (re)start */
+	uint64_t started_ms;	/* monotonic time of the last start */
+	unsigned crashes;	/* exits since the last long run: the back-off step */
 	int stopping;
 	uint64_t kill_at_ms;	/* SIGKILL after this */
 	int dirty;
@@ -559,9 +564,10 @@ static void rtns_exited(struct runtime_netns *rt, struct rtns_pod *pod, int ws, 
 		return;
 	if (runtime_should_restart(pod->spec.restart, code)) {
 		pod->st.restarts++;
+		pod->crashes = now - pod->started_ms >= RTNS_BACKOFF_RESET_MS ? 1 : pod->crashes + 1;
 		pod->st.state = RUNTIME_WAITING;
 		snprintf(pod->st.reason, sizeof(pod->st.reason), "CrashLoopBackOff");
-		uint64_t d = runtime_backoff_ms(pod->st.restarts, rt->p.backoff_base_ms, rt->p.backoff_max_ms);
+		uint64_t d = runtime_backoff_ms(pod->crashes, rt->p.backoff_base_ms, rt->p.backoff_max_ms);
 		snprintf(pod->st.message, sizeof(pod->st.message),
 			 "exited with %d; back-off %llu ms restarting", code, (unsigned long long)d);
 		pod->next_try_ms = now + d;
@@ -624,6 +630,7 @@ size_t runtime_netns_poll(struct runtime_netns *rt)
 		if (pod->net_ready && pod->pid == 0 && pod->st.state == RUNTIME_WAITING &&
 		    now >= pod->next_try_ms) {
 			if (rtns_spawn(pod, err, sizeof(err)) == 0) {
+				pod->started_ms = now;
 				pod->st.state = RUNTIME_RUNNING;
 				pod->st.started = 1;
 				pod->st.reason[0] = '\0';
@@ -635,7 +642,8 @@ size_t runtime_netns_poll(struct runtime_netns *rt)
 				snprintf(pod->st.reason, sizeof(pod->st.reason), "CreateContainerError");
 				snprintf(pod->st.message, sizeof(pod->st.message), "%.255s", err);
 				pod->st.restarts++;
-				pod->next_try_ms = now + runtime_backoff_ms(pod->st.restarts, rt->p.backoff_base_ms,
+				pod->crashes++;
+				pod->next_try_ms = now + runtime_backoff_ms(pod->crashes, rt->p.backoff_base_ms,
 									    rt->p.backoff_max_ms);
 			} else {
 				pod->st.state = RUNTIME_TERMINATED;
