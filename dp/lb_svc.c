@@ -11,6 +11,7 @@
  * cheaper than the Maglev rebuild that follows every change anyway.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,10 @@ struct lb_ctl_svc {
 };
 
 struct lb_ctl {
+	/* The ring thread changes the control copy, the telemetry thread
+	 * reads it (backend arrays are realloc'ed): this lock, never taken
+	 * on a worker. */
+	pthread_mutex_t lock;
 	struct lb_ctl_svc svc[LB_SVC_MAX];
 	uint8_t slot_gen[LB_BE_SLOTS];
 	uint8_t slot_used[LB_BE_SLOTS];
@@ -120,6 +125,7 @@ struct lb *lb_create(const struct lb_params *p)
 	lb->map = lb_map_alloc(lb);
 	if (lb->ctl == NULL || lb->be == NULL || lb->map == NULL)
 		goto fail;
+	pthread_mutex_init(&lb->ctl->lock, NULL);
 	for (unsigned w = 0; w < p->n_workers; w++) {
 		struct ct_params cp = {
 			.capacity = p->ct_capacity ? p->ct_capacity : LB_CT_CAPACITY_DEFAULT,
@@ -172,6 +178,7 @@ void lb_free(struct lb *lb)
 			free(lb->ctl->svc[i].be);
 		}
 		free(lb->ctl->dead);
+		pthread_mutex_destroy(&lb->ctl->lock);
 	}
 	for (unsigned w = 0; w < LB_WORKERS_MAX; w++) {
 		if (lb->lc[w] != NULL)
@@ -299,7 +306,7 @@ static int lb_rebuild(struct lb *lb, struct lb_ctl_svc *s)
 	return rc;
 }
 
-int lb_svc_add(struct lb *lb, uint32_t id, uint32_t vip, uint16_t port, uint8_t proto,
+static int lb_svc_add_locked(struct lb *lb, uint32_t id, uint32_t vip, uint16_t port, uint8_t proto,
 	       uint32_t flags, uint32_t gen)
 {
 	struct lb_ctl_svc *s, *free_s = NULL;
@@ -376,7 +383,7 @@ static void lb_svc_release(struct lb *lb, struct lb_ctl_svc *s)
 	s->id = 0;
 }
 
-int lb_svc_del(struct lb *lb, uint32_t id)
+static int lb_svc_del_locked(struct lb *lb, uint32_t id)
 {
 	struct lb_ctl_svc *s = id ? lb_find_svc(lb, id) : NULL;
 
@@ -412,7 +419,9 @@ static int lb_slot_alloc(struct lb *lb, uint32_t *slot)
 	return -ENOSPC;
 }
 
-int lb_backend_add(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t ip, uint16_t port,
+static int lb_backend_del_locked(struct lb *lb, uint32_t svc_id, uint32_t be_id);
+
+static int lb_backend_add_locked(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t ip, uint16_t port,
 		   uint32_t weight, uint32_t gen)
 {
 	struct lb_ctl_svc *s = svc_id ? lb_find_svc(lb, svc_id) : NULL;
@@ -441,7 +450,7 @@ int lb_backend_add(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t ip, 
 			return rc;
 		}
 		/* New address under an old id: a different backend. */
-		rc = lb_backend_del(lb, svc_id, be_id);
+		rc = lb_backend_del_locked(lb, svc_id, be_id);
 		if (rc != 0)
 			return rc;
 	}
@@ -481,7 +490,7 @@ int lb_backend_add(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t ip, 
 	return rc;
 }
 
-int lb_backend_del(struct lb *lb, uint32_t svc_id, uint32_t be_id)
+static int lb_backend_del_locked(struct lb *lb, uint32_t svc_id, uint32_t be_id)
 {
 	struct lb_ctl_svc *s = svc_id ? lb_find_svc(lb, svc_id) : NULL;
 	struct lb_ctl_be *b = s ? lb_find_be(s, be_id) : NULL;
@@ -495,7 +504,7 @@ int lb_backend_del(struct lb *lb, uint32_t svc_id, uint32_t be_id)
 	return lb_rebuild(lb, s);
 }
 
-int lb_backend_weight(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t weight)
+static int lb_backend_weight_locked(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t weight)
 {
 	struct lb_ctl_svc *s = svc_id ? lb_find_svc(lb, svc_id) : NULL;
 	struct lb_ctl_be *b = s ? lb_find_be(s, be_id) : NULL;
@@ -514,7 +523,7 @@ int lb_backend_weight(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t w
 	return rc;
 }
 
-int lb_sweep(struct lb *lb, uint32_t gen)
+static int lb_sweep_locked(struct lb *lb, uint32_t gen)
 {
 	int n = 0;
 
@@ -524,12 +533,12 @@ int lb_sweep(struct lb *lb, uint32_t gen)
 			continue;
 		if (s->gen < gen) {
 			n += (int)s->n_be + 1;
-			(void)lb_svc_del(lb, s->id);
+			(void)lb_svc_del_locked(lb, s->id);
 			continue;
 		}
 		for (uint32_t j = 0; j < s->n_be;) {
 			if (s->be[j].gen < gen) {
-				(void)lb_backend_del(lb, s->id, s->be[j].id);
+				(void)lb_backend_del_locked(lb, s->id, s->be[j].id);
 				n++;
 			} else {
 				j++;
@@ -539,7 +548,60 @@ int lb_sweep(struct lb *lb, uint32_t gen)
 	return n;
 }
 
-unsigned lb_svc_count(const struct lb *lb)
+/* ---- the public control functions: one writer at a time, and never
+ * while telemetry reads the control copy ---- */
+
+int lb_svc_add(struct lb *lb, uint32_t id, uint32_t vip, uint16_t port, uint8_t proto,
+	       uint32_t flags, uint32_t gen)
+{
+	pthread_mutex_lock(&lb->ctl->lock);
+	int rc = lb_svc_add_locked(lb, id, vip, port, proto, flags, gen);
+	pthread_mutex_unlock(&lb->ctl->lock);
+	return rc;
+}
+
+int lb_svc_del(struct lb *lb, uint32_t id)
+{
+	pthread_mutex_lock(&lb->ctl->lock);
+	int rc = lb_svc_del_locked(lb, id);
+	pthread_mutex_unlock(&lb->ctl->lock);
+	return rc;
+}
+
+int lb_backend_add(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t ip, uint16_t port,
+		   uint32_t weight, uint32_t gen)
+{
+	pthread_mutex_lock(&lb->ctl->lock);
+	int rc = lb_backend_add_locked(lb, svc_id, be_id, ip, port, weight, gen);
+	pthread_mutex_unlock(&lb->ctl->lock);
+	return rc;
+}
+
+int lb_backend_del(struct lb *lb, uint32_t svc_id, uint32_t be_id)
+{
+	pthread_mutex_lock(&lb->ctl->lock);
+	int rc = lb_backend_del_locked(lb, svc_id, be_id);
+	pthread_mutex_unlock(&lb->ctl->lock);
+	return rc;
+}
+
+int lb_backend_weight(struct lb *lb, uint32_t svc_id, uint32_t be_id, uint32_t weight)
+{
+	pthread_mutex_lock(&lb->ctl->lock);
+	int rc = lb_backend_weight_locked(lb, svc_id, be_id, weight);
+	pthread_mutex_unlock(&lb->ctl->lock);
+	return rc;
+}
+
+int lb_sweep(struct lb *lb, uint32_t gen)
+{
+	pthread_mutex_lock(&lb->ctl->lock);
+	int rc = lb_sweep_locked(lb, gen);
+	pthread_mutex_unlock(&lb->ctl->lock);
+	return rc;
+}
+
+static unsigned lb_svc_count_locked(const struct lb *lb)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < LB_SVC_MAX; i++)
@@ -547,9 +609,17 @@ unsigned lb_svc_count(const struct lb *lb)
 	return n;
 }
 
+unsigned lb_svc_count(const struct lb *lb)
+{
+	pthread_mutex_lock(&lb->ctl->lock);
+	unsigned n = lb_svc_count_locked(lb);
+	pthread_mutex_unlock(&lb->ctl->lock);
+	return n;
+}
+
 unsigned lb_backend_count(const struct lb *lb)
 {
-	return lb->ctl->n_be;
+	return __atomic_load_n(&lb->ctl->n_be, __ATOMIC_RELAXED);
 }
 
 /* ---- telemetry (docs/dp-telemetry.md) ---- */
@@ -606,6 +676,7 @@ static int lb_tel_backends(const char *cmd, const char *params, struct rte_tel_d
 	if (lb == NULL)
 		return -ENODEV;
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	pthread_mutex_lock(&lb->ctl->lock);
 	for (unsigned i = 0; i < LB_SVC_MAX; i++) {
 		const struct lb_ctl_svc *s = &lb->ctl->svc[i];
 		const uint8_t *v = (const uint8_t *)&s->vip;
@@ -621,6 +692,7 @@ static int lb_tel_backends(const char *cmd, const char *params, struct rte_tel_d
 			rte_tel_data_add_array_string(d, val);
 		}
 	}
+	pthread_mutex_unlock(&lb->ctl->lock);
 	return 0;
 }
 
