@@ -14,6 +14,7 @@ PKGS=(
   bpftool linux-libc-dev
   podman runc conmon busybox-static containerd
   etcd-server nftables
+  curl
 )
 
 missing=()
