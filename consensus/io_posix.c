@@ -875,6 +875,8 @@ struct raft_io_posix *raft_io_posix_create(
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* Before any failure: raft_io_posix_free() closes through p->io. */
+	p->io.impl = p;
 	p->id = params->id;
 	p->log = params->log;
 	p->log_data = params->log_data;

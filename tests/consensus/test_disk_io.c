@@ -394,9 +394,27 @@ static void test_disk_failures(void **state)
 	raft_io_posix_free(p);
 }
 
+/* A second instance on a data directory in use fails cleanly (the disk
+ * layer's lock), with a message, and frees what it built: no crash in the
+ * error path that closes a half-made io. */
+static void test_dir_in_use(void **state)
+{
+	(void)state;
+	struct raft_io_posix *io = open_io();
+	char err[256] = "";
+	struct raft_io_posix_params p = {
+		.id = 1, .dir = dir, .bind_url = url, .key = key,
+		.key_len = strlen(key), .log = quiet,
+	};
+	assert_null(raft_io_posix_create(&p, err, sizeof(err)));
+	assert_true(err[0] != '\0');
+	raft_io_posix_free(io);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dir_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_order_reload, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_close_cancels, setup,
