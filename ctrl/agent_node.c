@@ -8,7 +8,7 @@
  * resourceVersion and resumes from the last one it saw whenever a stream
  * ends; a 410 (compacted) makes it list again. The loop owns all state:
  * the view of pods and nodes, the runtime, the lease, the routes it
- * programmed. Changes to the agent core go through agent_node_call(),
+ * programmed. Changes to the agent core go through an_call()/an_ipc(),
  * which runs an IPC request (docs/agent-ipc.md) on the agent's thread, so
  * the cluster side uses exactly the front end sluice-cni and the CLI use.
  */
