@@ -6,9 +6,9 @@
  * lists first, posts the list as one RELIST event (the loop replaces its
  * view and garbage-collects what vanished), then watches from the list's
  * resourceVersion and resumes from the last one it saw whenever a stream
- * ends; a 410 (compacted) makes it list again. The loop owns all state:
- * the view of pods and nodes, the runtime, the lease, the routes it
- * programmed. Changes to the agent core go through an_call()/an_ipc(),
+ * ends; a 410 (compacted) makes it list again. The loop owns all state
+ * (the view of pods and nodes, the runtime, the routes it programmed)
+ * except the Lease, which a thread of its own renews. Changes to the agent core go through an_call()/an_ipc(),
  * which runs an IPC request (docs/agent-ipc.md) on the agent's thread, so
  * the cluster side uses exactly the front end sluice-cni and the CLI use.
  */

@@ -12,6 +12,8 @@
  * handle, plus one thread per watch (pods bound here, all Nodes), each
  * with its own handle, because apic_watch() blocks for the life of a
  * stream; watch events reach the loop through a mutex-protected queue.
+ * The Lease is renewed by a fourth thread, so that a burst of pod set-ups
+ * in the loop never delays the node's heartbeat.
  * The agent core (ctrl/agent.c) is single-threaded and owned by the
  * worker's poll loop, so every change to it (attach a pod, set the pod
  * CIDR, add a route) is a *call* the cluster loop queues and waits for:
