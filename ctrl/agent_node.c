@@ -31,6 +31,7 @@
 #include "agent.h"
 #include "agent_cni.h"
 #include "agent_node.h"
+#include "agent_svc.h"
 #include "apic.h"
 #include "ipc.h"
 #include "runtime_netns.h"
@@ -84,6 +85,7 @@ struct agent_node {
 	int loop_started, lease_started;
 	struct apic *lease_api; /* the lease thread's; it alone touches lease */
 	struct an_watcher pod_w, node_w;
+	struct agent_svc *svc; /* Services -> dp (ctrl/agent_svc.h) */
 
 	pthread_mutex_t ev_mu;
 	pthread_cond_t ev_cv;
@@ -465,6 +467,11 @@ static json_t *an_ipc(struct agent_node *n, json_t *req)
 		return NULL;
 	}
 	return x.rep;
+}
+
+json_t *agent_node_ipc(void *node, json_t *req)
+{
+	return an_ipc(node, req);
 }
 
 static const char *an_rep_err(const json_t *rep)
@@ -1463,6 +1470,16 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 		n->pod_w.started = 1;
 	if (e == 0 && (e = pthread_create(&n->node_w.th, NULL, an_watch_thread, &n->node_w)) == 0)
 		n->node_w.started = 1;
+	if (e == 0) {
+		/* Services and Endpoints into dp: its own thread, our queued calls. */
+		struct agent_svc_params sp = {.api = n->ap, .ipc = agent_node_ipc, .ipc_data = n,
+					      .log = n->log, .log_data = n->log_data};
+		char serr[256];
+		if ((n->svc = agent_svc_start(&sp, serr, sizeof(serr))) == NULL) {
+			e = EAGAIN;
+			an_logf(n, "%s", serr);
+		}
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
 		sluice_errf(-1, errmsg, len, "agent-node: cannot start a thread: %s", strerror(e));
@@ -1492,6 +1509,7 @@ void agent_node_stop(struct agent_node *n)
 	n->call_head = n->call_tail = NULL;
 	pthread_cond_broadcast(&n->call_cv);
 	pthread_mutex_unlock(&n->call_mu);
+	agent_svc_stop(n->svc); /* after the calls failed: its thread may wait on one */
 	pthread_mutex_lock(&n->ev_mu);
 	pthread_cond_broadcast(&n->ev_cv);
 	pthread_mutex_unlock(&n->ev_mu);

@@ -74,6 +74,14 @@ int agent_node_fd(const struct agent_node *n);
 /* Run every queued call against the agent (poll-loop thread only). */
 void agent_node_serve(struct agent_node *n, struct agent *a, struct agent_cni_config *cfg);
 
+/*
+ * Run req (an IPC request, stolen) on the agent's thread through the
+ * queued-call hand-off and wait for it; the reply (owned by the caller),
+ * or NULL when the node is stopping. node is a struct agent_node *. Any
+ * thread but the poll loop's (ctrl/agent_svc.c uses it).
+ */
+json_t *agent_node_ipc(void *node, json_t *req);
+
 /* Stop and join the threads; queued and later calls fail. Accepts NULL.
  * Pods keep running (like a kubelet's); the next start cleans up. */
 void agent_node_stop(struct agent_node *n);
