@@ -114,6 +114,8 @@ struct http_fwd {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct evbuffer *body;
+	uint8_t *up; /* a relayed write's body, handed to libcurl once */
+	size_t up_len, up_pos;
 	char content_type[128];
 	char url[1024];
 	struct http_fwd *prev, *next;
@@ -572,7 +574,34 @@ static void http_fwd_free(struct http_fwd *f)
 	curl_slist_free_all(f->hdrs);
 	if (f->body != NULL)
 		evbuffer_free(f->body);
+	free(f->up);
 	free(f);
+}
+
+static size_t http_fwd_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct http_fwd *f = arg;
+	size_t n = f->up_len - f->up_pos;
+	if (n > size * nitems)
+		n = size * nitems;
+	memcpy(buf, f->up + f->up_pos, n);
+	f->up_pos += n;
+	return n;
+}
+
+/* libcurl rewinds an upload only to send the request again: on a reused
+ * connection that died before any answer byte (Curl_retry_request, which
+ * libcurl 7.88 has no option to turn off; 8.16 added
+ * CURLOPT_FORBID_RETRY_ON_REUSE), the leader may have applied the write
+ * already. Once a byte went out, refuse: the transfer fails with
+ * CURLE_SEND_FAIL_REWIND and the client gets a 503 instead of a silent
+ * second apply. */
+static int http_fwd_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct http_fwd *f = arg;
+	if (offset == 0 && origin == SEEK_SET && f->up_pos == 0)
+		return CURL_SEEKFUNC_OK;
+	return CURL_SEEKFUNC_FAIL;
 }
 
 static size_t http_fwd_write(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -791,9 +820,31 @@ static void http_forward_to(struct http_req *req, const char *base_url)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 		break;
 	default:
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)req->body_len);
-		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, (const char *)req->body);
+		/* A write is sent at most once (see http_fwd_seek). Its body
+		 * is read through a callback that cannot rewind once read; an
+		 * empty one (a DELETE) has nothing to rewind, so it takes a
+		 * connection of its own, which libcurl never retries. */
+		if (req->body_len == 0) {
+			curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+		} else {
+			f->up = malloc(req->body_len);
+			if (f->up == NULL) {
+				http_fwd_free(f);
+				http_reply_status(req, 500, "InternalError", "out of memory");
+				return;
+			}
+			memcpy(f->up, req->body, req->body_len);
+			f->up_len = req->body_len;
+			curl_easy_setopt(e, CURLOPT_POST, 1L);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+					 (curl_off_t)req->body_len);
+			curl_easy_setopt(e, CURLOPT_READFUNCTION, http_fwd_read);
+			curl_easy_setopt(e, CURLOPT_READDATA, f);
+			curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, http_fwd_seek);
+			curl_easy_setopt(e, CURLOPT_SEEKDATA, f);
+		}
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, http_req_method_name(req));
 		break;
 	}
