@@ -211,6 +211,10 @@ step_leader_loss() {
   new_leader() { local l; l=$(cl_leader); [ -n "$l" ] && [ "$l" != "$old" ]; }
   cl_wait 30 "a new leader" new_leader || fail "no new leader after $old died"
   new=$(cl_leader)
+  # Masters probe each other once a second and call a peer unreachable
+  # after 3 s of silence: wait for that before showing the table.
+  old_down() { sl cluster status 2>/dev/null | grep -E "^ *[0-9]+ +$old " | grep -q unreachable; }
+  cl_wait 10 "$old shown unreachable" old_down || say "($old not yet shown unreachable)"
   sl cluster status | show
   say "leader: $old -> $new"
   sl scale deployment "$APP" --replicas 6 | show || fail "sluice scale deployment $APP --replicas 6"
