@@ -145,6 +145,8 @@ void dp_free(struct dp *dp)
 	for (unsigned i = 0; i < dp->n_workers; i++)
 		rte_free(dp->lcores[i]);
 	rte_mempool_free(dp->mp);
+	for (unsigned i = 0; i < dp->n_xdp_pools; i++)
+		rte_mempool_free(dp->xdp_pool[i]);
 	rte_free(dp->qsbr);
 	pthread_mutex_destroy(&dp->lock);
 	rte_free(dp);

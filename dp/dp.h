@@ -28,7 +28,12 @@
 #define DP_NAME_MAX 16   /* port name incl. NUL */
 #define DP_IFACE_MAX 16  /* IFNAMSIZ */
 #define DP_PATH_MAX 108  /* sun_path */
-#define DP_MAX_PORTS 32
+/* Ports dp can hold: one AF_XDP port per veth pod (Kubernetes' default is
+ * 110 pods per node) plus the host tap and the uplink. Port ids index
+ * per-lcore arrays, so this also bounds the ethdev port ids dp accepts;
+ * the DPDK build's RTE_MAX_ETHPORTS bounds how many ethdevs exist at all
+ * (dp_port_attach says so when it is the lower of the two). */
+#define DP_MAX_PORTS 256
 #define DP_MAX_PODS 65536
 #define DP_MAX_ROUTES 16384 /* one per remote node pod CIDR, plus VIPs */
 #define DP_MAX_WORKERS 16

@@ -53,6 +53,39 @@ struct fwd_txbuf {
 };
 
 /*
+ * Stage 3 of fwd_burst, the gather half: append each packet to the tx
+ * buffer of its destination next[i] (one of @tx, indexed by port id), and
+ * list each destination once, in order of first use, in @touched; packets
+ * whose next[i] is >= DP_MAX_PORTS (drops) go to @dropped. A burst has at
+ * most FWD_BURST packets, so at most FWD_BURST distinct destinations: a
+ * short list replaces a bitmask that would need DP_MAX_PORTS bits, and the
+ * tx loop costs one iteration per destination whatever the port count.
+ * Every tx buffer must be empty on entry (the tx loop empties them).
+ * Returns the number of destinations; *nd receives the number dropped.
+ * Any lcore, on its own @tx; no allocation.
+ */
+static inline unsigned fwd_tx_gather(struct fwd_txbuf *tx, const uint16_t *next,
+				     struct rte_mbuf *const *pkts, uint16_t n,
+				     uint16_t touched[FWD_BURST], struct rte_mbuf **dropped,
+				     unsigned *nd)
+{
+	unsigned nt = 0;
+
+	*nd = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (next[i] >= DP_MAX_PORTS) {
+			dropped[(*nd)++] = pkts[i];
+			continue;
+		}
+		struct fwd_txbuf *tb = &tx[next[i]];
+		if (tb->n == 0)
+			touched[nt++] = next[i];
+		tb->pkts[tb->n++] = pkts[i];
+	}
+	return nt;
+}
+
+/*
  * Per-worker state. Counters are written only by the owning worker with
  * relaxed atomic stores and read by telemetry with relaxed loads, so a
  * reader never sees a torn value and the worker never takes a lock.
@@ -74,6 +107,23 @@ struct fwd_lcore {
 	unsigned rx_cur;
 } __rte_cache_aligned;
 
+/*
+ * DPDK 22.11's af_xdp PMD parks ETH_AF_XDP_DFLT_NUM_DESCS (2048) mbufs of
+ * the rx queue's pool in the fill ring of every port, and registers that
+ * whole pool as the port's umem: the kernel pins it and allocates one
+ * descriptor per chunk at bind, so an attach costs time in proportion to
+ * the pool (measured: ~22 ms at 28k mbufs, ~38 ms at 80k). So af_xdp
+ * ports share pools in groups of DP_POOL_GROUP, each sized for the
+ * group's fill rings plus slack: memory grows with the pods attached
+ * (~5.8 MiB per port) and the attach cost stays that of a small umem.
+ * Tx within a group is zero-copy; across groups the PMD copies the frame
+ * into the egress port's umem (veth AF_XDP runs in copy mode anyway).
+ */
+#define DP_POOL_GROUP 4u
+#define DP_AF_XDP_FQ_MBUFS 2048u
+#define DP_POOL_MBUFS (DP_POOL_GROUP * DP_AF_XDP_FQ_MBUFS + 2047u)
+#define DP_MAX_POOLS (DP_MAX_PORTS / DP_POOL_GROUP)
+
 struct dp_port {
 	char name[DP_NAME_MAX];
 	char devname[48];                /* vdev name */
@@ -85,6 +135,7 @@ struct dp_port {
 	uint8_t link_up;
 	uint8_t mac[6];                  /* tap: kernel netdev MAC */
 	unsigned worker;
+	int pool;                        /* index into dp->xdp_pool, -1 = dp->mp */
 	/* Per-lcore port counters are indexed by port id and ids are reused
 	 * after a detach: these are the sums at attach time, subtracted when
 	 * reporting, so a new port starts at zero without workers resetting. */
@@ -135,6 +186,12 @@ struct dp {
 	pthread_mutex_t lock;
 	struct dp_params params;
 	struct rte_mempool *mp;
+	/* af_xdp ports' mbuf pools, DP_POOL_GROUP ports each (dp_port.c);
+	 * created on demand, kept until dp_free (their mbufs may sit in any
+	 * port's rings). */
+	struct rte_mempool *xdp_pool[DP_MAX_POOLS];
+	unsigned xdp_pool_users[DP_MAX_POOLS];
+	unsigned n_xdp_pools;
 	struct dp_port ports[DP_MAX_PORTS];
 	struct dp_host host_buf[2];
 	unsigned host_cur;

@@ -125,6 +125,23 @@ static void dp_port_remove(const char *dev, uint16_t port_id, int started)
 	rte_eal_hotplug_remove("vdev", dev);
 }
 
+/* The pool of group @g, created on first use (dp_internal.h,
+ * DP_POOL_GROUP). NULL and rte_errno set if memory is short. */
+static struct rte_mempool *dp_port_group_pool(struct dp *dp, unsigned g)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+
+	if (g < dp->n_xdp_pools)
+		return dp->xdp_pool[g];
+	snprintf(name, sizeof(name), "dp_xdp%u", g);
+	struct rte_mempool *mp = rte_pktmbuf_pool_create(name, DP_POOL_MBUFS, 256, 0,
+							 RTE_MBUF_DEFAULT_BUF_SIZE,
+							 (int)rte_socket_id());
+	if (mp != NULL)
+		dp->xdp_pool[dp->n_xdp_pools++] = mp;
+	return mp;
+}
+
 /* Probe, configure and start one port of @type. */
 static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum dp_port_type type,
 			   struct dp_port *pt, char *err, size_t errlen)
@@ -150,6 +167,16 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 		if (prog[0] != '\0')
 			unlink(prog);
 		return rc;
+	}
+	/* Every port is an ethdev: past the DPDK build's table the probe
+	 * fails with a generic log line, so say which limit was hit. */
+	if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS) {
+		snprintf(err, errlen, "port %s: all %d ethdev ports of this DPDK build are in use "
+			 "(RTE_MAX_ETHPORTS; dp holds up to %d)", p->name, RTE_MAX_ETHPORTS,
+			 DP_MAX_PORTS);
+		if (prog[0] != '\0')
+			unlink(prog);
+		return -ENOSPC;
 	}
 	rc = rte_dev_probe(args);
 	if (rc != 0) {
@@ -184,6 +211,22 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 		rc = -EINVAL;
 		goto fail;
 	}
+	/* af_xdp: the first pool group with room (dp_internal.h). */
+	struct rte_mempool *mp = dp->mp;
+	pt->pool = -1;
+	if (type == DP_PORT_AF_XDP || type == DP_PORT_UPLINK) {
+		unsigned g = 0;
+		while (g < dp->n_xdp_pools && dp->xdp_pool_users[g] >= DP_POOL_GROUP)
+			g++;
+		mp = g < DP_MAX_POOLS ? dp_port_group_pool(dp, g) : NULL;
+		if (mp == NULL) {
+			snprintf(err, errlen, "port %s: no memory for another af_xdp mbuf pool "
+				 "(%u mbufs, %u in use)", p->name, DP_POOL_MBUFS, dp->n_xdp_pools);
+			rc = -ENOMEM;
+			goto fail;
+		}
+		pt->pool = (int)g;
+	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	const char *step = "configure";
@@ -198,7 +241,7 @@ static int dp_port_bringup(struct dp *dp, const struct dp_port_params *p, enum d
 	}
 	for (uint16_t q = 0; rc == 0 && q < nrxq; q++) {
 		step = "rx queue";
-		rc = rte_eth_rx_queue_setup(pid, q, nrxd, rte_socket_id(), NULL, dp->mp);
+		rc = rte_eth_rx_queue_setup(pid, q, nrxd, rte_socket_id(), NULL, mp);
 	}
 	for (unsigned q = 0; rc == 0 && q < nq; q++) {
 		step = "tx queue";
@@ -302,7 +345,7 @@ int dp_port_attach(struct dp *dp, const struct dp_port_params *p, uint16_t *port
 	}
 	memset(pt, 0, sizeof(*pt));
 	rc = dp_port_bringup(dp, p, p->type, pt, err, errlen);
-	if (rc != 0 && p->type == DP_PORT_AF_XDP) {
+	if (rc != 0 && rc != -ENOSPC && p->type == DP_PORT_AF_XDP) {
 		/* The kernel refused XDP (no bpffs, no XDP on this netdev,
 		 * old kernel): AF_PACKET on the same iface still works. */
 		char first[256];
@@ -315,6 +358,9 @@ int dp_port_attach(struct dp *dp, const struct dp_port_params *p, uint16_t *port
 	}
 	if (rc != 0)
 		goto out;
+	/* the af_packet fallback set pool back to -1 */
+	if (pt->pool >= 0)
+		dp->xdp_pool_users[pt->pool]++;
 	snprintf(pt->name, sizeof(pt->name), "%s", p->name);
 	pt->params = *p;
 	/* No worker polls or sends on this port id yet: the sums are stable. */
@@ -348,6 +394,12 @@ void dp_port_detach_locked(struct dp *dp, struct dp_port *pt)
 		dp_publish_rx(dp, pt->worker); /* returns after a grace period */
 	dp->port_is_tap[pt->port_id] = 0;
 	dp_port_remove(pt->devname, pt->port_id, 1);
+	/* The PMD returned the fill ring's mbufs at close; the pool stays
+	 * for the next af_xdp port (its mbufs may still sit in other ports'
+	 * rings, so it is freed only by dp_free). */
+	if (pt->pool >= 0)
+		dp->xdp_pool_users[pt->pool]--;
+	pt->pool = -1;
 }
 
 int dp_port_detach(struct dp *dp, const char *name)

@@ -248,7 +248,8 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 	struct lb *lb = __atomic_load_n(&dp->lb, __ATOMIC_ACQUIRE);
 	uint8_t lbi[FWD_BURST];
 	unsigned nl = 0;
-	uint32_t touched = 0;
+	uint16_t touched[FWD_BURST]; /* destinations of this burst */
+	unsigned nt;
 	uint16_t sent_total = 0;
 
 	if (n > FWD_BURST)
@@ -368,20 +369,11 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 			fwd_drop(lc, &next[i], DP_DROP_NO_ROUTE);
 	}
 
-	/* Stage 3: one tx per destination. */
-	for (uint16_t i = 0; i < n; i++) {
-		if (next[i] == FWD_DROP || next[i] >= DP_MAX_PORTS) {
-			dropped[nd++] = pkts[i];
-			continue;
-		}
-		struct fwd_txbuf *tb = &lc->tx[next[i]];
-		tb->pkts[tb->n++] = pkts[i];
-		touched |= 1u << next[i];
-	}
-	while (touched != 0) {
-		uint16_t port = (uint16_t)__builtin_ctz(touched);
+	/* Stage 3: one tx per destination, in order of first use. */
+	nt = fwd_tx_gather(lc->tx, next, pkts, n, touched, dropped, &nd);
+	for (unsigned t = 0; t < nt; t++) {
+		uint16_t port = touched[t];
 		struct fwd_txbuf *tb = &lc->tx[port];
-		touched &= touched - 1;
 		uint16_t sent = rte_eth_tx_burst(port, (uint16_t)lc->idx, tb->pkts, tb->n);
 		dp_cnt_add(&lc->port_tx[port], sent);
 		if (unlikely(sent < tb->n)) {

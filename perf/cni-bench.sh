@@ -56,10 +56,17 @@ pct() { # file label extra
                  label, NR, p50 / 1e6, p99 / 1e6, v[NR] / 1e6, extra }'
 }
 
-# sluice-dp holds at most 32 ports (DP_MAX_PORTS, one per veth pod, plus
-# its tap): the N pods go through in waves of W, each wave added then
-# deleted, so every ADD and DEL is a real attach/detach in dp.
-W=25
+# sluice-dp holds 256 ports (DP_MAX_PORTS, one per veth pod, plus its tap),
+# but every port is an ethdev and Debian's DPDK has RTE_MAX_ETHPORTS 32: the
+# N pods go through in waves of W (100, or the ethdevs left beside the
+# tap), each wave added then deleted, so every ADD and DEL is a real
+# attach/detach in dp.
+W=100 maxeth=
+for d in $(pkg-config --cflags-only-I libdpdk 2>/dev/null); do
+  f=${d#-I}/rte_build_config.h
+  [ -f "$f" ] && maxeth=$(sed -n 's/^#define RTE_MAX_ETHPORTS \([0-9]*\).*/\1/p' "$f") && break
+done
+[ -n "$maxeth" ] && [ "$W" -gt $((maxeth - 1)) ] && W=$((maxeth - 1))
 echo "== sluice-cni latency against a real agent + sluice-dp: $N pods in waves of $W ($(nproc) cpus, load $(cut -d' ' -f1 /proc/loadavg))"
 : > "$DIR/version"; f=$(measure VERSION 1 "$N" "$DIR/version"); pct "$DIR/version" "VERSION (exec + nsenter floor)" "failures=$f"
 : > "$DIR/add"; : > "$DIR/del"; fa=0 fd=0 held=0

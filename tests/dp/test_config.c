@@ -122,7 +122,7 @@ static const struct bad_case bad[] = {
 	/* 13 */ { "{\"node\":{\"pod_cidr\":\"10.77.1.0/24\",\"gatway_ip\":\"10.77.1.1\"}," PORTS "}",
 		   "node.gatway_ip: unknown key" },
 	/* 14 */ { "{" NODE "}", "ports: missing" },
-	/* 15 */ { "{" NODE ",\"ports\":[]}", "ports: must be an array of 1..32 ports" },
+	/* 15 */ { "{" NODE ",\"ports\":[]}", "ports: must be an array of 1..256 ports" },
 	/* 16 */ { "{" NODE ",\"ports\":[{\"name\":\"p1\",\"type\":\"afxdp\",\"iface\":\"v\"}]}",
 		   "ports[0].type: must be one of af_xdp, af_packet, memif, tap, vhost_user, uplink" },
 	/* 17 */ { "{" NODE ",\"ports\":[{\"name\":\"p1\",\"type\":\"af_xdp\"}]}", "ports[0].iface: missing" },
