@@ -6,6 +6,7 @@
  */
 #include "api_rest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -829,6 +830,22 @@ static json_t *api_rest_update(const struct api_rest_path *p,
 			      p->name);
 		goto fail;
 	}
+	/* spec.clusterIP is immutable: its reservation key is named after it. */
+	if (p->kind == API_OBJ_SERVICE) {
+		const char *was = api_rest_field(cur, "spec.clusterIP");
+		const char *now = api_rest_field(obj, "spec.clusterIP");
+		json_t *spec = json_object_get(obj, "spec");
+		if (now[0] == '\0' && was[0] != '\0') {
+			if (json_object_set_new(spec, "clusterIP", json_string(was)))
+				goto nomem;
+		} else if (strcmp(now, was) != 0) {
+			api_rest_errf(err, 422, "Invalid",
+				      "Service \"%s\" is invalid: spec.clusterIP: "
+				      "Invalid value: \"%.64s\": field is immutable",
+				      p->name, now);
+			goto fail;
+		}
+	}
 	/* Writers that know nothing of status (a spec edit) keep it. */
 	json_t *cst = json_object_get(cur, "status");
 	if (json_object_get(obj, "status") == NULL && cst &&
@@ -880,6 +897,46 @@ json_t *api_rest_prepare_update(const struct api_rest_path *p,
 	}
 	json_decref(out);
 	return NULL;
+}
+
+const char *api_rest_svc_ip(const json_t *svc)
+{
+	const char *ip = api_rest_field(svc, "spec.clusterIP");
+	struct in_addr a;
+	return inet_pton(AF_INET, ip, &a) == 1 ? ip : NULL;
+}
+
+int api_rest_svc_ip_pick(const char *cidr, const json_t *taken, char *out,
+			 size_t cap)
+{
+	char net[INET_ADDRSTRLEN];
+	const char *slash = strchr(cidr, '/');
+	struct in_addr a;
+	char *end;
+
+	if (slash == NULL || (size_t)(slash - cidr) >= sizeof(net))
+		return -1;
+	memcpy(net, cidr, (size_t)(slash - cidr));
+	net[slash - cidr] = '\0';
+	unsigned long plen = strtoul(slash + 1, &end, 10);
+	if (*end != '\0' || plen < 8 || plen > 30 ||
+	    inet_pton(AF_INET, net, &a) != 1)
+		return -1;
+	uint32_t mask = ~0u << (32 - plen);
+	uint32_t base = ntohl(a.s_addr) & mask, size = ~mask + 1u;
+	/* Linear from the bottom: at most 2^24 probes of a hash table, only
+	 * on a create, and the common case finds a hole at once. */
+	for (uint32_t i = 1; i + 1 < size; i++) {
+		struct in_addr h = {.s_addr = htonl(base + i)};
+		char ip[INET_ADDRSTRLEN];
+		if (inet_ntop(AF_INET, &h, ip, sizeof(ip)) == NULL)
+			return -1;
+		if (json_object_get(taken, ip) == NULL) {
+			snprintf(out, cap, "%s", ip);
+			return 0;
+		}
+	}
+	return -1;
 }
 
 void api_rest_txn_init(struct api_rest_txn *t, const char *key,

@@ -142,6 +142,35 @@ json_t *api_rest_prepare_update(const struct api_rest_path *p,
 				const char *body, size_t len,
 				const json_t *cur, struct api_rest_err *err);
 
+/* ------------------------------------------------- Service clusterIPs */
+
+/*
+ * ClusterIP allocation (issue #7). A Service created with spec.clusterIP
+ * empty or absent gets the first free address of API_REST_SERVICE_CIDR; a
+ * given IPv4 clusterIP is taken as is. Either way the address is reserved
+ * by a key API_REST_SVC_IP_PREFIX<ip> (value "ns/name") created in the
+ * same txn as the Service ("create_revision == 0" on both), so two
+ * Services can never hold one address, however their creates interleave
+ * (the second is 422 "provided IP is already allocated"), and deleted
+ * with the Service. spec.clusterIP is immutable: an update that omits it
+ * keeps it, one that changes it is 422. "None" (headless) and IPv6
+ * addresses are stored without a reservation (sluice-dp's LB is IPv4).
+ */
+#define API_REST_SERVICE_CIDR "10.96.0.0/16"
+#define API_REST_SVC_IP_PREFIX "/registry/serviceips/"
+
+/* The IPv4 spec.clusterIP of a Service that needs a reservation, or NULL
+ * ("", "None", absent, IPv6). Borrowed from svc. */
+const char *api_rest_svc_ip(const json_t *svc);
+
+/*
+ * The first host address of cidr (IPv4, /8../30: network and broadcast
+ * addresses excluded) that is not a key of taken (a JSON object whose
+ * keys are dotted quads), into out. 0, or -1 when cidr is malformed or
+ * every address is taken.
+ */
+int api_rest_svc_ip_pick(const char *cidr, const json_t *taken, char *out, size_t cap);
+
 /* The mod revision a client asked for in obj's metadata.resourceVersion
  * (0 if none). */
 int64_t api_rest_obj_rv(const json_t *obj);

@@ -12,10 +12,15 @@
  *   binding               the same, and the read saw spec.nodeName empty:
  *                         of two schedulers binding one pod, the second
  *                         txn fails its compare and gets 409 Conflict.
+ *   Service create        also create_revision(/registry/serviceips/<IP>)
+ *                         == 0, putting that key (its clusterIP's
+ *                         reservation; allocated first when empty), else
+ *                         422; a Service's delete drops its key.
  * The read before a write is a linearizable ReadIndex read on the leader
  * (routes are HTTP_ROUTE_LEADER, so followers forward writes and
  * linearizable reads; serializable reads and watches are served locally).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +55,11 @@ struct api_rest_call {
 	size_t key_len;
 	json_t *obj;      /* what a successful write answers with */
 	int64_t del_rv;   /* delete precondition, 0 = none */
+	/* A Service's clusterIP reservation, written in the same txn (created
+	 * with it, deleted with it); ip_key_len 0 = none. */
+	char ip_key[64];
+	size_t ip_key_len;
+	char ip_owner[API_REST_NS_MAX + API_REST_NAME_MAX];
 };
 
 static void api_rest_call_free(struct api_rest_call *c)
@@ -101,6 +111,20 @@ static void api_rest_not_found(struct api_rest_call *c)
 
 /* ------------------------------------------------------------ writes */
 
+/* c->key exists in the local store (after a failed create). */
+static bool api_rest_exists(struct api_rest_call *c)
+{
+	struct store_op get = {.type = STORE_OP_RANGE,
+			       .key = (const uint8_t *)c->key,
+			       .key_len = c->key_len};
+	struct store_op_result r;
+	if (store_range(master_store(c->m), &get, &r) != STORE_OK)
+		return true; /* cannot tell: the plain AlreadyExists answer */
+	bool found = r.n_kvs > 0;
+	store_op_result_clear(&r);
+	return found;
+}
+
 static void api_rest_proposed(struct master_propose *p, int status,
 			      const struct store_result *res)
 {
@@ -110,6 +134,14 @@ static void api_rest_proposed(struct master_propose *p, int status,
 		api_rest_reply_master_err(c->req, status);
 	} else if (res->err != STORE_OK) {
 		api_rest_reply_store_err(c, res->err, res->errmsg);
+	} else if (!res->succeeded && c->verb == API_REST_CREATE &&
+		   c->ip_key_len > 0 && !api_rest_exists(c)) {
+		/* Of the two compares it was the reservation's that failed. */
+		http_reply_status(c->req, 422, "Invalid",
+				  "Service \"%s\" is invalid: spec.clusterIP: "
+				  "Invalid value: \"%s\": provided IP is already "
+				  "allocated", c->path.name,
+				  c->ip_key + strlen(API_REST_SVC_IP_PREFIX));
 	} else if (!res->succeeded && c->verb == API_REST_CREATE) {
 		http_reply_status(c->req, 409, "AlreadyExists",
 				  "%s \"%s\" already exists",
@@ -159,6 +191,30 @@ static void api_rest_propose(struct api_rest_call *c, enum store_cmp_target t,
 	}
 	struct api_rest_txn txn;
 	api_rest_txn_init(&txn, c->key, c->key_len, t, operand, val, len);
+	/* The clusterIP reservation rides in the same txn: a create also
+	 * requires the address key to be new, a delete drops it. */
+	struct store_compare cmps[2];
+	struct store_op ops[2];
+	if (c->ip_key_len > 0) {
+		cmps[0] = txn.cmp;
+		ops[0] = txn.op;
+		cmps[1] = (struct store_compare){
+			.target = STORE_CMP_CREATE, .result = STORE_CMP_EQUAL,
+			.key = (const uint8_t *)c->ip_key,
+			.key_len = c->ip_key_len};
+		ops[1] = (struct store_op){
+			.type = val ? STORE_OP_PUT : STORE_OP_DELETE,
+			.key = (const uint8_t *)c->ip_key,
+			.key_len = c->ip_key_len};
+		if (val) {
+			ops[1].value = (const uint8_t *)c->ip_owner;
+			ops[1].value_len = strlen(c->ip_owner);
+		}
+		txn.cmd.cmps = cmps;
+		txn.cmd.n_cmps = val ? 2 : 1;
+		txn.cmd.success = ops;
+		txn.cmd.n_success = 2;
+	}
 	c->prop.data = c;
 	int rc = master_propose(c->m, &c->prop, &txn.cmd, api_rest_proposed,
 				errmsg, sizeof(errmsg));
@@ -196,6 +252,77 @@ static void api_rest_uid(char out[37])
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* The reservation key of addr for the Service c is about. */
+static void api_rest_ip_key(struct api_rest_call *c, const char *addr)
+{
+	c->ip_key_len = (size_t)snprintf(c->ip_key, sizeof(c->ip_key), "%s%s",
+					 API_REST_SVC_IP_PREFIX, addr);
+	snprintf(c->ip_owner, sizeof(c->ip_owner), "%s/%s", c->path.ns,
+		 c->path.name);
+}
+
+/*
+ * A new Service's clusterIP: allocate one when spec.clusterIP is empty or
+ * absent, and name the reservation key to create with it. The addresses
+ * in use are read from the local store, which may lag the log by a write
+ * in flight: the txn's compare on the key catches that (422, try again).
+ * 0, or -1 after replying.
+ */
+static int api_rest_svc_alloc(struct api_rest_call *c)
+{
+	json_t *spec = json_object_get(c->obj, "spec");
+	const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+	char pick[INET_ADDRSTRLEN];
+
+	if (ip == NULL || ip[0] == '\0') {
+		static const char prefix[] = API_REST_SVC_IP_PREFIX;
+		char end[sizeof(prefix)];
+		memcpy(end, prefix, sizeof(prefix));
+		end[sizeof(prefix) - 2]++; /* the prefix range: '/' + 1 */
+		struct store_op op = {
+			.type = STORE_OP_RANGE,
+			.key = (const uint8_t *)prefix, .key_len = sizeof(prefix) - 1,
+			.range_end = (const uint8_t *)end, .range_end_len = sizeof(prefix) - 1,
+		};
+		struct store_op_result r;
+		json_t *taken = json_object();
+		int rc = taken ? store_range(master_store(c->m), &op, &r) : STORE_ERR_NOMEM;
+		if (rc != STORE_OK) {
+			json_decref(taken);
+			api_rest_reply_store_err(c, rc, "reading the allocated service IPs");
+			return -1;
+		}
+		for (size_t i = 0; i < r.n_kvs; i++) {
+			char k[64];
+			size_t kl = r.kvs[i].key_len - (sizeof(prefix) - 1);
+			if (kl < sizeof(k)) {
+				memcpy(k, r.kvs[i].key + sizeof(prefix) - 1, kl);
+				k[kl] = '\0';
+				json_object_set_new(taken, k, json_true());
+			}
+		}
+		store_op_result_clear(&r);
+		rc = api_rest_svc_ip_pick(API_REST_SERVICE_CIDR, taken, pick, sizeof(pick));
+		json_decref(taken);
+		if (rc != 0) {
+			http_reply_status(c->req, 422, "Invalid",
+					  "Service \"%s\" is invalid: spec.clusterIP: "
+					  "Internal error: no address left in the "
+					  "service CIDR %s", c->path.name,
+					  API_REST_SERVICE_CIDR);
+			return -1;
+		}
+		if (json_object_set_new(spec, "clusterIP", json_string(pick))) {
+			http_reply_status(c->req, 500, "InternalError", "out of memory");
+			return -1;
+		}
+	}
+	ip = api_rest_svc_ip(c->obj);
+	if (ip != NULL)
+		api_rest_ip_key(c, ip);
+	return 0;
+}
+
 static void api_rest_create(struct api_rest_call *c)
 {
 	struct api_rest_err e;
@@ -220,6 +347,10 @@ static void api_rest_create(struct api_rest_call *c)
 		 json_string_value(json_object_get(
 			 json_object_get(c->obj, "metadata"), "name")));
 	c->key_len = api_rest_key(&c->path, c->key, sizeof(c->key));
+	if (c->path.kind == API_OBJ_SERVICE && api_rest_svc_alloc(c) < 0) {
+		api_rest_call_free(c);
+		return;
+	}
 	api_rest_propose(c, STORE_CMP_CREATE, 0);
 }
 
@@ -268,6 +399,22 @@ static void api_rest_modify(struct api_rest_call *c, struct store *s)
 			return;
 		}
 		c->obj = cur;
+		/* Release the clusterIP with the Service, if the key is its. */
+		const char *ip = c->path.kind == API_OBJ_SERVICE ? api_rest_svc_ip(cur) : NULL;
+		if (ip != NULL) {
+			api_rest_ip_key(c, ip);
+			struct store_op kget = {.type = STORE_OP_RANGE,
+						.key = (const uint8_t *)c->ip_key,
+						.key_len = c->ip_key_len};
+			if (store_range(s, &kget, &r) == STORE_OK) {
+				if (r.n_kvs != 1 || r.kvs[0].value_len != strlen(c->ip_owner) ||
+				    memcmp(r.kvs[0].value, c->ip_owner, r.kvs[0].value_len) != 0)
+					c->ip_key_len = 0; /* made before the allocator: not ours */
+				store_op_result_clear(&r);
+			} else {
+				c->ip_key_len = 0;
+			}
+		}
 	} else {
 		size_t len;
 		const uint8_t *body = http_req_body(c->req, &len);

@@ -615,6 +615,82 @@ static void test_objects_lease_taints(void **state)
 	api_obj_free(o);
 }
 
+/* ---------------------------------------------- Service clusterIPs */
+
+/* Numbered cases of the allocator's pick, the reservation address of a
+ * Service, and the immutability of spec.clusterIP on update. */
+static void test_service_cluster_ip(void **state)
+{
+	(void)state;
+	static const struct {
+		int num;
+		const char *cidr, *taken, *want; /* want NULL: -1 */
+	} picks[] = {
+		{1, "10.96.0.0/16", "{}", "10.96.0.1"},
+		{2, "10.96.0.0/16", "{\"10.96.0.1\":1,\"10.96.0.2\":1}", "10.96.0.3"},
+		{3, "10.96.0.0/16", "{\"10.96.0.1\":1,\"10.96.0.3\":1}", "10.96.0.2"},
+		{4, "10.96.0.0/30", "{\"10.96.0.1\":1}", "10.96.0.2"},
+		{5, "10.96.0.0/30", "{\"10.96.0.1\":1,\"10.96.0.2\":1}", NULL}, /* .3 is broadcast */
+		{6, "10.96.1.0/24", "{\"10.96.0.1\":1}", "10.96.1.1"},
+		{7, "10.96.0.0", "{}", NULL},
+		{8, "fd00::/108", "{}", NULL},
+		{9, "10.96.0.0/31", "{}", NULL},
+	};
+	for (size_t i = 0; i < sizeof(picks) / sizeof(picks[0]); i++) {
+		char out[16] = "";
+		json_t *taken = json_loads(picks[i].taken, 0, NULL);
+		int rc = api_rest_svc_ip_pick(picks[i].cidr, taken, out, sizeof(out));
+		json_decref(taken);
+		if (picks[i].want == NULL) {
+			if (rc != -1)
+				fail_msg("pick case %d: got %s, want -1", picks[i].num, out);
+		} else if (rc != 0 || strcmp(out, picks[i].want) != 0) {
+			fail_msg("pick case %d: rc %d %s, want %s", picks[i].num, rc, out,
+				 picks[i].want);
+		}
+	}
+
+	static const struct {
+		const char *ip, *want;
+	} ips[] = {{"10.96.0.10", "10.96.0.10"}, {"", NULL}, {"None", NULL}, {"fd00::10", NULL}};
+	for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+		json_t *svc = json_pack("{s:{s:s}}", "spec", "clusterIP", ips[i].ip);
+		const char *got = api_rest_svc_ip(svc);
+		if (ips[i].want == NULL)
+			assert_null(got);
+		else
+			assert_string_equal(got, ips[i].want);
+		json_decref(svc);
+	}
+
+	/* Update: omitting clusterIP keeps it; changing it is 422. */
+	struct api_rest_path p;
+	struct api_rest_err e;
+	assert_int_equal(api_rest_parse_path("/api/v1/namespaces/d/services/web", &p, &e), 0);
+	json_t *cur = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
+				 "\"name\":\"web\",\"namespace\":\"d\",\"uid\":\"u\",\"resourceVersion\":\"5\"},"
+				 "\"spec\":{\"clusterIP\":\"10.96.0.7\",\"ports\":[{\"port\":80}]}}", 0, NULL);
+	assert_non_null(cur);
+	const char *keep = "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
+			   "\"resourceVersion\":\"5\"},\"spec\":{\"ports\":[{\"port\":81}]}}";
+	json_t *up = api_rest_prepare_update(&p, keep, strlen(keep), cur, &e);
+	assert_non_null(up);
+	assert_string_equal(field(up, "spec", "clusterIP"), "10.96.0.7");
+	json_decref(up);
+	const char *same = "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
+			   "\"resourceVersion\":\"5\"},\"spec\":{\"clusterIP\":\"10.96.0.7\",\"ports\":[{\"port\":81}]}}";
+	up = api_rest_prepare_update(&p, same, strlen(same), cur, &e);
+	assert_non_null(up);
+	json_decref(up);
+	const char *moved = "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
+			    "\"resourceVersion\":\"5\"},\"spec\":{\"clusterIP\":\"10.96.0.8\",\"ports\":[{\"port\":80}]}}";
+	assert_null(api_rest_prepare_update(&p, moved, strlen(moved), cur, &e));
+	assert_int_equal(e.code, 422);
+	assert_string_equal(e.msg, "Service \"web\" is invalid: spec.clusterIP: Invalid value: "
+				   "\"10.96.0.8\": field is immutable");
+	json_decref(cur);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_binding_cas),
 		cmocka_unit_test(test_watch_filter),
 		cmocka_unit_test(test_objects_lease_taints),
+		cmocka_unit_test(test_service_cluster_ip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

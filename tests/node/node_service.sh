@@ -19,7 +19,11 @@
 #     pods, including those on both nodes (when the scheduler spread them);
 #  3. the same from a pod on w2;
 #  4. the Deployment scaled to 1: within 30 s every request hits the pod left;
-#  5. the Service deleted: the agents drop it and the VIP stops answering.
+#  5. the Service deleted: the agents drop it and the VIP stops answering;
+#  6. clusterIP allocation by the API server: a Service without one gets a
+#     free address of 10.96.0.0/16 and is programmed like any other; one
+#     asking for an address in use is refused (422); a deleted Service's
+#     address can be taken again.
 #
 # Usage: node_service.sh sluice-dp sluice-ctrl
 set -euo pipefail
@@ -80,15 +84,18 @@ print(json.dumps({"apiVersion": "apps/v1", "kind": "Deployment",
                                  "terminationGracePeriodSeconds": 1}}}}))
 PY
 )" > /dev/null || fail "create Deployment"
-api POST /api/v1/namespaces/default/services "$(python3 - "$APP" "$VIP" <<'PY'
+svc_json() { # NAME CLUSTERIP ("" = let the API server allocate one)
+  python3 - "$1" "$2" "$APP" <<'PY'
 import json, sys
-n, vip = sys.argv[1], sys.argv[2]
+n, vip, app = sys.argv[1:]
+spec = {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+if vip:
+    spec["clusterIP"] = vip
 print(json.dumps({"apiVersion": "v1", "kind": "Service",
-  "metadata": {"name": n, "namespace": "default"},
-  "spec": {"clusterIP": vip, "selector": {"app": n},
-           "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}}))
+                  "metadata": {"name": n, "namespace": "default"}, "spec": spec}))
 PY
-)" > /dev/null || fail "create Service"
+}
+api POST /api/v1/namespaces/default/services "$(svc_json "$APP" "$VIP")" > /dev/null || fail "create Service"
 
 api POST /api/v1/namespaces/default/pods "$(pod_json default cl1-$$ "$W1" Always sleep 3600)" > /dev/null
 api POST /api/v1/namespaces/default/pods "$(pod_json default cl2-$$ "$W2" Always sleep 3600)" > /dev/null
@@ -114,7 +121,7 @@ pretty deployment "$APP: $(awk '{printf "%s %s@%s  ", $1, $2, $3}' "$DIR/pods3")
 
 # The agent's view: the service and exactly the ready pods' ip:8080.
 want_bes=$(awk '{print $2":8080"}' "$DIR/pods3" | sort | tr '\n' ' ')
-agent_bes() { # i: "ip:port ..." of our service in agent i ("-" if absent)
+agent_bes() { # i [SVC VIP]: "ip:port ..." of the service in agent i ("-" if absent)
   agent_call "$1" '{"op":"services"}' | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["services"]:
@@ -123,15 +130,21 @@ for s in json.load(sys.stdin)["services"]:
         print(" ".join(sorted("%s:%d" % (b["ip"], b["port"]) for b in s["backends"])) + " ")
         break
 else:
-    print("-")' "$SVC" "$VIP"
+    print("-")' "${2:-$SVC}" "${3:-$VIP}"
 }
-bes_are() { [ "$(agent_bes "$1")" = "$2" ]; }
+bes_are() { [ "$(agent_bes "$1" "${3:-$SVC}" "${4:-$VIP}")" = "$2" ]; }
 for i in 1 2; do
   cl_wait 20 "agent $i to program $SVC" bes_are "$i" "$want_bes" ||
     fail "agent $i holds [$(agent_bes "$i")] for $SVC, want [$want_bes]"
 done
 grep -q "agent-svc: service $SVC $VIP:80/tcp" "$CL_DIR/$W1.agent.log" || fail "w1's log lacks the service line"
 pretty programmed "both agents: $SVC -> $want_bes"
+
+# Directly first (the flat network), so a failure below is the LB's.
+while read -r p ip _; do
+  got=$(ip netns exec "$(cl_pod_ns cl1-$$)" curl -s --max-time 2 "http://$ip:8080/" || true)
+  [ "$got" = "$p" ] || fail "cl1-$$ -> $p at $ip:8080 directly: got '$got'"
+done < "$DIR/pods3"
 
 # --- 2, 3. ClusterIP from both nodes --------------------------------------
 # hits CLIENT N: N requests, each a new connection; the answers, one a line.
@@ -144,14 +157,14 @@ hits() {
 }
 for c in cl1 cl2; do
   hits "$c-$$" 30 > "$DIR/$c.hits"
-  seen=$(grep -v '^-$' "$DIR/$c.hits" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
+  seen=$(grep -v '^-$' "$DIR/$c.hits" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}' || true)
   fails=$(grep -c '^-$' "$DIR/$c.hits" || true)
   for p in $(awk '{print $1}' "$DIR/pods3"); do
     grep -qx "$p" "$DIR/$c.hits" || fail "$c-$$: 30 requests to $VIP:80 never reached $p (seen: $seen, failed: $fails)"
   done
   [ "$fails" -le 2 ] || fail "$c-$$: $fails of 30 requests to $VIP:80 failed (seen: $seen)"
   # Backends on both nodes answered, wherever the client runs.
-  nodes_seen=$(grep -v '^-$' "$DIR/$c.hits" | sort -u | while read -r p; do awk -v p="$p" '$1 == p {print $3}' "$DIR/pods3"; done | sort -u | wc -l)
+  nodes_seen=$( (grep -v '^-$' "$DIR/$c.hits" || true) | sort -u | while read -r p; do awk -v p="$p" '$1 == p {print $3}' "$DIR/pods3"; done | sort -u | wc -l)
   [ "$nodes_seen" -eq "$NODES" ] || fail "$c-$$ reached backends on $nodes_seen nodes, pods are on $NODES"
   pretty "$c" "30 connections to $VIP:80 from $c-$$: $seen(failed: $fails; backends on $nodes_seen node(s))"
 done
@@ -190,4 +203,27 @@ ipL=$(awk -v n="$lname" '$1 == n {print $2}' "$DIR/pods3")
 [ "$(ip netns exec "$(cl_pod_ns cl1-$$)" curl -s --max-time 2 "http://$ipL:8080/")" = "$lname" ] ||
   fail "$lname at $ipL:8080 stopped answering directly"
 pretty deleted "Service $APP deleted: agents dropped $SVC, $VIP:80 no longer answers, $lname still does at $ipL:8080"
+# --- 6. clusterIP allocation -----------------------------------------------
+ipB=$(api POST /api/v1/namespaces/default/services "$(svc_json "$APP-b" "")" | jget 'd["spec"]["clusterIP"]') ||
+  fail "create $APP-b without a clusterIP"
+python3 -c 'import ipaddress,sys; assert ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network("10.96.0.0/16")' "$ipB" ||
+  fail "$APP-b got clusterIP '$ipB', not an address of 10.96.0.0/16"
+SVCB=k8s/default/$APP-b:80/tcp
+for i in 1 2; do
+  cl_wait 20 "agent $i to program $SVCB" bes_are "$i" "$left " "$SVCB" "$ipB" ||
+    fail "agent $i holds [$(agent_bes "$i" "$SVCB" "$ipB")] for $SVCB at $ipB, want [$left ]"
+done
+[ "$(ip netns exec "$(cl_pod_ns cl2-$$)" curl -s --max-time 2 "http://$ipB/")" = "$lname" ] ||
+  fail "the allocated clusterIP $ipB:80 does not reach $lname"
+API_OK_CODES=422 api POST /api/v1/namespaces/default/services "$(svc_json "$APP-c" "$ipB")" > "$DIR/dup.json"
+grep -q "provided IP is already allocated" "$DIR/dup.json" || fail "a second Service on $ipB was not refused: $(cat "$DIR/dup.json")"
+API_OK_CODES=422 api PUT "/api/v1/namespaces/default/services/$APP-b" \
+  "$(api GET "/api/v1/namespaces/default/services/$APP-b" | python3 -c 'import json,sys; d=json.load(sys.stdin); d["spec"]["clusterIP"]="10.96.255.254"; print(json.dumps(d))')" > "$DIR/mut.json"
+grep -q "field is immutable" "$DIR/mut.json" || fail "changing $APP-b's clusterIP was not refused: $(cat "$DIR/mut.json")"
+api DELETE "/api/v1/namespaces/default/services/$APP-b" > /dev/null || fail "delete $APP-b"
+ipC=$(api POST /api/v1/namespaces/default/services "$(svc_json "$APP-c" "$ipB")" | jget 'd["spec"]["clusterIP"]') ||
+  fail "$ipB not free again after $APP-b was deleted"
+[ "$ipC" = "$ipB" ] || fail "$APP-c got $ipC, asked for $ipB"
+pretty allocator "$APP-b got $ipB from 10.96.0.0/16 and answers from $W2; $APP-c on $ipB refused (422) until $APP-b was deleted; clusterIP immutable"
+
 pretty done "all node_service checks passed in $(( $(date +%s) - T0 )) s"
