@@ -35,6 +35,7 @@
 #include "apic.h"
 #include "ipc.h"
 #include "runtime_netns.h"
+#include "runtime_podman.h"
 
 #define AN_TICK_MS 100
 #define AN_RETRY_MS 2000
@@ -68,6 +69,7 @@ struct an_watcher {
 };
 
 struct agent_node {
+	char podman_bin[256], podman_network[128];
 	char node[254], node_ip[64], runtime[16], pod_dir[512], netns_prefix[64], gateway[64],
 		encap[16], sysroot[256];
 	unsigned lease_s, max_pods;
@@ -99,7 +101,8 @@ struct agent_node {
 
 	/* Loop thread only from here on. */
 	struct apic *api;
-	struct runtime_netns *rt;
+	struct runtime_netns *rt;  /* one of these two runs the pods: */
+	struct runtime_podman *pm; /* see an_rt_*() */
 	json_t *pods;	  /* uid -> Pod */
 	json_t *nodes;	  /* name -> Node */
 	json_t *rejected; /* uid -> message: pods whose spec we cannot run */
@@ -559,6 +562,29 @@ static void an_detach(void *data, const char *key)
 	json_decref(an_ipc(n, json_pack("{s:i,s:s,s:s}", "v", 1, "op", "cni.del", "key", key)));
 }
 
+/* The podman runtime's pod IP: the agent's allocation for the key
+ * sluice-cni's cni.add used (the attachment key is the pod's name). */
+static int an_pod_ip(void *data, const char *key, char *ip, size_t len)
+{
+	struct agent_node *n = data;
+	size_t i;
+	json_t *v;
+	int rc = -1;
+
+	json_t *rep = an_ipc(n, json_pack("{s:s}", "op", "pods"));
+	json_array_foreach(json_object_get(rep, "pods"), i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *a = json_string_value(json_object_get(v, "ip"));
+		if (name != NULL && a != NULL && strcmp(name, key) == 0) {
+			snprintf(ip, len, "%s", a);
+			rc = 0;
+			break;
+		}
+	}
+	json_decref(rep);
+	return rc;
+}
+
 /* ---- watch threads ------------------------------------------------------ */
 
 static void an_post(struct agent_node *n, enum an_src src, const char *type, json_t *obj)
@@ -961,6 +987,35 @@ static void an_reject(struct agent_node *n, const json_t *pod, const char *uid, 
 	json_decref(body);
 }
 
+/* ---- the runtime: netns or podman, one interface -------------------- */
+
+static int an_rt_sync(struct agent_node *n, const json_t *pod, char *err, size_t len)
+{
+	return n->pm ? runtime_podman_sync(n->pm, pod, err, len) : runtime_netns_sync(n->rt, pod, err, len);
+}
+
+static void an_rt_remove(struct agent_node *n, const char *uid)
+{
+	if (n->pm)
+		runtime_podman_remove(n->pm, uid);
+	else
+		runtime_netns_remove(n->rt, uid);
+}
+
+static int an_rt_has(const struct agent_node *n, const char *uid)
+{
+	return n->pm ? runtime_podman_has(n->pm, uid) : runtime_netns_has(n->rt, uid);
+}
+
+static void an_rt_foreach_uid(const struct agent_node *n, void (*fn)(void *arg, const char *uid),
+			      void *arg)
+{
+	if (n->pm)
+		runtime_podman_foreach_uid(n->pm, fn, arg);
+	else
+		runtime_netns_foreach_uid(n->rt, fn, arg);
+}
+
 /* ---- view updates ----------------------------------------------------- */
 
 static const char *an_uid(const json_t *obj)
@@ -979,17 +1034,17 @@ static void an_pod_seen(struct agent_node *n, json_t *pod)
 	if (node == NULL || strcmp(node, n->node) != 0 ||
 	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL) {
 		json_object_del(n->pods, uid);
-		runtime_netns_remove(n->rt, uid);
+		an_rt_remove(n, uid);
 		return;
 	}
 	json_object_set(n->pods, uid, pod);
-	if (runtime_netns_has(n->rt, uid) || json_object_get(n->rejected, uid) != NULL)
+	if (an_rt_has(n, uid) || json_object_get(n->rejected, uid) != NULL)
 		return;
 	/* Finished before this agent (re)started: never run it again. */
 	const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
 	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
 		return;
-	if (runtime_netns_sync(n->rt, pod, err, sizeof(err)) != 0)
+	if (an_rt_sync(n, pod, err, sizeof(err)) != 0)
 		an_reject(n, pod, uid, err);
 }
 
@@ -1017,10 +1072,10 @@ static void an_pods_relist(struct agent_node *n, json_t *items)
 	struct an_gc *g = calloc(1, sizeof(*g));
 	if (g != NULL) {
 		g->keep = keep;
-		runtime_netns_foreach_uid(n->rt, an_gc_fn, g);
+		an_rt_foreach_uid(n, an_gc_fn, g);
 		for (size_t k = 0; k < g->n; k++) {
 			json_object_del(n->pods, g->gone[k]);
-			runtime_netns_remove(n->rt, g->gone[k]);
+			an_rt_remove(n, g->gone[k]);
 		}
 		free(g);
 	}
@@ -1117,7 +1172,7 @@ static void an_drain_events(struct agent_node *n)
 				const char *uid = an_uid(e->obj);
 				if (uid != NULL) {
 					json_object_del(n->pods, uid);
-					runtime_netns_remove(n->rt, uid);
+					an_rt_remove(n, uid);
 				}
 			} else {
 				an_pod_seen(n, e->obj);
@@ -1288,8 +1343,24 @@ static void *an_loop(void *arg)
 		.log = an_rt_log,
 		.data = n,
 	};
-	n->rt = runtime_netns_create(&rp, err, sizeof(err));
-	if (n->rt == NULL) {
+	struct runtime_podman_params pp = {
+		.podman = n->podman_bin[0] ? n->podman_bin : NULL,
+		.network = n->podman_network[0] ? n->podman_network : NULL,
+		.node = n->node,
+		.pod_dir = rp.pod_dir,
+		.name_prefix = rp.netns_prefix,
+		.host_ip = n->node_ip,
+		.backoff_base_ms = n->backoff_base_ms,
+		.pod_ip = an_pod_ip,
+		.detach = an_detach,
+		.log = an_rt_log,
+		.data = n,
+	};
+	if (strcmp(n->runtime, "podman") == 0)
+		n->pm = runtime_podman_create(&pp, err, sizeof(err));
+	else
+		n->rt = runtime_netns_create(&rp, err, sizeof(err));
+	if (n->rt == NULL && n->pm == NULL) {
 		an_logf(n, "agent-node: %s", err);
 		return NULL;
 	}
@@ -1309,9 +1380,15 @@ static void *an_loop(void *arg)
 			n->next_reassert_ms = now + AN_STATUS_REASSERT_MS;
 			(void)an_put_node_status(n, json_object_get(n->nodes, n->node));
 		}
-		runtime_netns_poll(n->rt);
+		if (n->pm)
+			runtime_podman_poll(n->pm);
+		else
+			runtime_netns_poll(n->rt);
 		if (now >= n->next_report_ms) {
-			runtime_netns_report(n->rt, an_report, n);
+			if (n->pm)
+				runtime_podman_report(n->pm, an_report, n);
+			else
+				runtime_netns_report(n->rt, an_report, n);
 			n->next_report_ms = now + AN_REPORT_EVERY_MS;
 		}
 		if (n->routes_dirty && now >= n->next_routes_ms)
@@ -1384,7 +1461,9 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 	    an_copy(n->netns_prefix, sizeof(n->netns_prefix), p->netns_prefix, "--pod-netns-prefix", errmsg, len) ||
 	    an_copy(n->gateway, sizeof(n->gateway), p->gateway, "--gateway", errmsg, len) ||
 	    an_copy(n->encap, sizeof(n->encap), p->encap && p->encap[0] ? p->encap : "none", "--encap", errmsg, len) ||
-	    an_copy(n->sysroot, sizeof(n->sysroot), p->sysroot, "sysroot", errmsg, len))
+	    an_copy(n->sysroot, sizeof(n->sysroot), p->sysroot, "sysroot", errmsg, len) ||
+	    an_copy(n->podman_bin, sizeof(n->podman_bin), p->podman_bin, "--podman", errmsg, len) ||
+	    an_copy(n->podman_network, sizeof(n->podman_network), p->podman_network, "--podman-network", errmsg, len))
 		goto fail;
 	if (n->node[0] == '\0') {
 		if (uname(&u) != 0 || an_copy(n->node, sizeof(n->node), u.nodename, "hostname", errmsg, len))
@@ -1398,8 +1477,8 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 		sluice_errf(-1, errmsg, len, "--node-ip: \"%s\" is not an IPv4 address (the node's underlay address)", n->node_ip);
 		goto fail;
 	}
-	if (strcmp(n->runtime, "netns") != 0) {
-		sluice_errf(-1, errmsg, len, "--runtime: \"%s\" is not available in this build (netns)", n->runtime);
+	if (strcmp(n->runtime, "netns") != 0 && strcmp(n->runtime, "podman") != 0) {
+		sluice_errf(-1, errmsg, len, "--runtime: \"%s\" must be netns or podman", n->runtime);
 		goto fail;
 	}
 	if (strcmp(n->encap, "none") != 0 && strcmp(n->encap, "vxlan") != 0) {
@@ -1527,6 +1606,7 @@ void agent_node_stop(struct agent_node *n)
 		free(e);
 	}
 	runtime_netns_free(n->rt);
+	runtime_podman_free(n->pm);
 	apic_free(n->api);
 	apic_free(n->lease_api);
 	an_free_views(n);

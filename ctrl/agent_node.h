@@ -4,7 +4,7 @@
  * address), renews its Lease (sluice-node-lease/<node>), waits for the
  * pod CIDR the masters assign (spec.podCIDR) and hands it to the agent's
  * address management, runs the pods bound to the node through a runtime
- * (ctrl/runtime_netns.h) and reports their status, and keeps a route in
+ * (ctrl/runtime_netns.h or ctrl/runtime_podman.h) and reports their status, and keeps a route in
  * sluice-dp to every other node's pod CIDR via that node's underlay
  * address.
  *
@@ -49,7 +49,9 @@ struct agent_node_params {
 	const char *labels;	  /* "k=v,k2=v2" or NULL */
 	const char *taints;	  /* "k=v:NoSchedule,k2:NoExecute" or NULL */
 	unsigned lease_seconds;	  /* spec.leaseDurationSeconds; 0 = 40; renewed every quarter */
-	const char *runtime;	  /* "netns" (NULL = netns) */
+	const char *runtime;	  /* "netns" or "podman" (NULL = netns) */
+	const char *podman_bin;	  /* podman runtime: the executable; NULL = "podman" */
+	const char *podman_network; /* podman runtime: sluice-cni's network; NULL = "sluice" */
 	const char *pod_dir;	  /* runtime logs and records; NULL = default */
 	const char *netns_prefix; /* pod netns names; NULL = default */
 	const char *gateway;	  /* pod gateway; NULL/"" = first address of podCIDR */

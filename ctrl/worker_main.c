@@ -92,7 +92,10 @@ static void ctrl_usage(FILE *f)
 		"  --api-config FILE    API client config (servers, ca, cert, key); enables cluster mode\n"
 		"  --node-name NAME     this node's name (default: the host name)\n"
 		"  --node-ip IP         this node's underlay IPv4 address (required in cluster mode)\n"
-		"  --runtime KIND       pod runtime: netns (default)\n"
+		"  --runtime KIND       pod runtime: netns (default) or podman (containers on\n"
+		"                       sluice-cni's network; docs/node.md)\n"
+		"  --podman-network NAME  podman runtime: the CNI network (default sluice)\n"
+		"  --podman PATH        podman runtime: the podman executable (default podman)\n"
 		"  --labels K=V,...     extra node labels (kubernetes.io/hostname is always set)\n"
 		"  --register-taint T   taints at registration: key[=value]:Effect,...\n"
 		"  --lease-seconds N    node lease duration, renewed every N/4 s (default %d)\n"
@@ -169,6 +172,8 @@ int worker_main(int argc, char **argv)
 		{"no-routes", no_argument, NULL, 'U'},
 		{"encap", required_argument, NULL, 'E'},
 		{"vni", required_argument, NULL, 'V'},
+		{"podman-network", required_argument, NULL, 'O'},
+		{"podman", required_argument, NULL, 'Q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -204,6 +209,8 @@ int worker_main(int argc, char **argv)
 		case 'P': np.netns_prefix = optarg; break;
 		case 'U': np.no_routes = 1; break;
 		case 'E': np.encap = optarg; break;
+		case 'O': np.podman_network = optarg; break;
+		case 'Q': np.podman_bin = optarg; break;
 		case 'S':
 		case 'M':
 		case 'B':
