@@ -45,7 +45,12 @@
  * (5 s + an election), so a paused leader ties relays up only briefly. */
 #define HTTP_FWD_TIMEOUT_MS 10000L
 #define HTTP_FWD_CONNECT_MS 2000L
-#define HTTP_FWD_MAX_CONNS 32
+/* Relayed requests in flight per follower. HTTP/1.1 holds one request per
+ * connection for a whole commit round trip, so this bounds a follower's
+ * relayed writes/s to about MAX_CONNS / commit latency: 32 queued 256
+ * clients behind each other (p99 463 ms in perf/kv-bench.sh), 256 does
+ * not (236 ms, same run conditions). */
+#define HTTP_FWD_MAX_CONNS 256
 #define HTTP_LISTEN_BACKLOG 1024
 #define HTTP_HDR_FORWARDED "X-Sluice-Forwarded"
 #define HTTP_HDR_CLIENT_CN "X-Sluice-Client-CN"
