@@ -192,6 +192,28 @@ uint64_t runtime_backoff_ms(unsigned n, uint64_t base_ms, uint64_t max_ms)
 	return d < max_ms ? d : max_ms;
 }
 
+uint64_t runtime_exited(struct runtime_status *st, enum runtime_restart policy, int code,
+			int oom_killed, uint64_t ran_ms, unsigned *crashes, uint64_t base_ms,
+			uint64_t max_ms)
+{
+	st->exit_code = code;
+	if (!runtime_should_restart(policy, code)) {
+		st->state = RUNTIME_TERMINATED;
+		snprintf(st->reason, sizeof(st->reason), "%s",
+			 oom_killed ? "OOMKilled" : code == 0 ? "Completed" : "Error");
+		st->message[0] = '\0';
+		return UINT64_MAX;
+	}
+	st->restarts++;
+	*crashes = ran_ms >= RUNTIME_BACKOFF_RESET_MS ? 1 : *crashes + 1;
+	st->state = RUNTIME_WAITING;
+	snprintf(st->reason, sizeof(st->reason), "CrashLoopBackOff");
+	uint64_t d = runtime_backoff_ms(*crashes, base_ms, max_ms);
+	snprintf(st->message, sizeof(st->message), "exited with %d; back-off %llu ms restarting", code,
+		 (unsigned long long)d);
+	return d;
+}
+
 const char *runtime_phase_name(enum runtime_phase p)
 {
 	switch (p) {

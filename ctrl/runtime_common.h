@@ -103,6 +103,23 @@ struct runtime_status {
 	char finished_at[40];   /* last container exit */
 };
 
+/* A container that ran this long before exiting restarts without back-off
+ * history (Kubernetes resets CrashLoopBackOff after 10 minutes). */
+#define RUNTIME_BACKOFF_RESET_MS (10u * 60u * 1000u)
+
+/*
+ * The container exited with code after running ran_ms: the restart policy
+ * decides. A restart counts in restarts, takes back-off step *crashes
+ * (1 again after a run of RUNTIME_BACKOFF_RESET_MS) and leaves st WAITING
+ * with reason CrashLoopBackOff; otherwise st is TERMINATED with reason
+ * Completed, Error, or OOMKilled when oom_killed. Sets exit_code; leaves
+ * the times to the caller. Returns the delay before the restart in ms,
+ * or UINT64_MAX when the container stays terminated. Pure.
+ */
+uint64_t runtime_exited(struct runtime_status *st, enum runtime_restart policy, int code,
+			int oom_killed, uint64_t ran_ms, unsigned *crashes, uint64_t base_ms,
+			uint64_t max_ms);
+
 /* Phase from the status and the restart policy (pure). */
 enum runtime_phase runtime_phase_of(const struct runtime_status *st, enum runtime_restart policy);
 

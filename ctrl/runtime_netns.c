@@ -42,9 +42,6 @@
 /* Pods set up (netns, veth, attach, addresses: ~100 ms each) per poll, so a
  * burst of pods does not hold up reaping, stops and status reports. */
 #define RTNS_SETUPS_PER_POLL 2
-/* A container that ran this long before exiting restarts without back-off
- * history (Kubernetes resets CrashLoopBackOff after 10 minutes). */
-#define RTNS_BACKOFF_RESET_MS (10u * 60u * 1000u)
 #define RTNS_NETNS_DIR "/run/netns"
 #define RTNS_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -562,20 +559,10 @@ static void rtns_exited(struct runtime_netns *rt, struct rtns_pod *pod, int ws, 
 	pod->dirty = 1;
 	if (pod->stopping)
 		return;
-	if (runtime_should_restart(pod->spec.restart, code)) {
-		pod->st.restarts++;
-		pod->crashes = now - pod->started_ms >= RTNS_BACKOFF_RESET_MS ? 1 : pod->crashes + 1;
-		pod->st.state = RUNTIME_WAITING;
-		snprintf(pod->st.reason, sizeof(pod->st.reason), "CrashLoopBackOff");
-		uint64_t d = runtime_backoff_ms(pod->crashes, rt->p.backoff_base_ms, rt->p.backoff_max_ms);
-		snprintf(pod->st.message, sizeof(pod->st.message),
-			 "exited with %d; back-off %llu ms restarting", code, (unsigned long long)d);
+	uint64_t d = runtime_exited(&pod->st, pod->spec.restart, code, 0, now - pod->started_ms,
+				    &pod->crashes, rt->p.backoff_base_ms, rt->p.backoff_max_ms);
+	if (d != UINT64_MAX)
 		pod->next_try_ms = now + d;
-	} else {
-		pod->st.state = RUNTIME_TERMINATED;
-		snprintf(pod->st.reason, sizeof(pod->st.reason), "%s", code == 0 ? "Completed" : "Error");
-		pod->st.message[0] = '\0';
-	}
 	rtns_logf(rt, "runtime: pod %s/%s exited with %d (%s)", pod->spec.ns, pod->spec.name, code,
 		  pod->st.state == RUNTIME_TERMINATED ? "terminated" : "will restart");
 }

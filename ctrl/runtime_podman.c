@@ -31,7 +31,6 @@
 #include "runtime_podman.h"
 
 #define RTPM_INSPECT_EVERY_MS 1000u
-#define RTPM_BACKOFF_RESET_MS (10u * 60u * 1000u)
 #define RTPM_OUT_MAX (16u << 20) /* inspect of many containers */
 
 struct rtpm_pod {
@@ -523,33 +522,20 @@ static void rtpm_restart(struct runtime_podman *rt, struct rtpm_pod *pod, uint64
 	rtpm_started(rt, pod, now);
 }
 
-/* The container of pod exited with code (seen by inspect). */
+/* The container of pod exited (seen by inspect). */
 static void rtpm_exited(struct runtime_podman *rt, struct rtpm_pod *pod,
 			const struct runtime_podman_state *s, uint64_t now)
 {
-	int code = s->exit_code;
-
-	pod->st.exit_code = code;
 	runtime_now_rfc3339(pod->st.finished_at, sizeof(pod->st.finished_at));
 	pod->dirty = 1;
-	if (runtime_should_restart(pod->spec.restart, code)) {
-		pod->st.restarts++;
-		pod->crashes = now - pod->started_ms >= RTPM_BACKOFF_RESET_MS ? 1 : pod->crashes + 1;
-		pod->st.state = RUNTIME_WAITING;
-		snprintf(pod->st.reason, sizeof(pod->st.reason), "CrashLoopBackOff");
-		uint64_t d = runtime_backoff_ms(pod->crashes, rt->p.backoff_base_ms, rt->p.backoff_max_ms);
-		snprintf(pod->st.message, sizeof(pod->st.message),
-			 "exited with %d; back-off %llu ms restarting", code, (unsigned long long)d);
+	uint64_t d = runtime_exited(&pod->st, pod->spec.restart, s->exit_code, s->oom_killed,
+				    now - pod->started_ms, &pod->crashes, rt->p.backoff_base_ms,
+				    rt->p.backoff_max_ms);
+	if (d != UINT64_MAX)
 		pod->next_try_ms = now + d;
-	} else {
-		pod->st.state = RUNTIME_TERMINATED;
-		snprintf(pod->st.reason, sizeof(pod->st.reason), "%s",
-			 s->oom_killed ? "OOMKilled" : code == 0 ? "Completed" : "Error");
-		pod->st.message[0] = '\0';
-	}
 	rtpm_logf(rt, "runtime: pod %s/%s: container %s exited with %d (%s)", pod->spec.ns,
-		  pod->spec.name, pod->name, code,
-		  pod->st.state == RUNTIME_TERMINATED ? "terminated" : "will restart");
+		  pod->spec.name, pod->name, s->exit_code,
+		  d == UINT64_MAX ? "terminated" : "will restart");
 }
 
 /* One `podman container inspect` for every created container. */

@@ -152,6 +152,45 @@ static void test_backoff(void **state)
 				 (unsigned long long)cases[i][3]);
 }
 
+/* Numbered table: an exit under each policy, the state, reason, back-off
+ * step and delay it leads to (runtime_exited, shared by both runtimes). */
+static void test_exited(void **state)
+{
+	(void)state;
+	static const struct {
+		enum runtime_restart policy;
+		int code, oom;
+		uint64_t ran_ms;
+		unsigned crashes_before;
+		enum runtime_state want_state;
+		const char *want_reason;
+		unsigned want_crashes;
+		uint64_t want_delay;
+	} cases[] = {
+		/* 1 */ {RUNTIME_RESTART_ALWAYS, 0, 0, 5, 0, RUNTIME_WAITING, "CrashLoopBackOff", 1, 1000},
+		/* 2 */ {RUNTIME_RESTART_ALWAYS, 1, 0, 5, 2, RUNTIME_WAITING, "CrashLoopBackOff", 3, 4000},
+		/* 3: a 10-minute run starts the back-off over */
+		{RUNTIME_RESTART_ALWAYS, 1, 0, RUNTIME_BACKOFF_RESET_MS, 5, RUNTIME_WAITING, "CrashLoopBackOff", 1, 1000},
+		/* 4 */ {RUNTIME_RESTART_ON_FAILURE, 0, 0, 5, 0, RUNTIME_TERMINATED, "Completed", 0, UINT64_MAX},
+		/* 5 */ {RUNTIME_RESTART_ON_FAILURE, 3, 0, 5, 0, RUNTIME_WAITING, "CrashLoopBackOff", 1, 1000},
+		/* 6 */ {RUNTIME_RESTART_NEVER, 4, 0, 5, 0, RUNTIME_TERMINATED, "Error", 0, UINT64_MAX},
+		/* 7 */ {RUNTIME_RESTART_NEVER, 137, 1, 5, 0, RUNTIME_TERMINATED, "OOMKilled", 0, UINT64_MAX},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct runtime_status st = {.state = RUNTIME_RUNNING, .started = 1, .restarts = 7};
+		unsigned crashes = cases[i].crashes_before;
+		uint64_t d = runtime_exited(&st, cases[i].policy, cases[i].code, cases[i].oom,
+					    cases[i].ran_ms, &crashes, 1000, 60000);
+		int restarted = cases[i].want_delay != UINT64_MAX;
+		if (d != cases[i].want_delay || st.state != cases[i].want_state ||
+		    strcmp(st.reason, cases[i].want_reason) != 0 || st.exit_code != cases[i].code ||
+		    st.restarts != (restarted ? 8u : 7u) ||
+		    (restarted && crashes != cases[i].want_crashes))
+			fail_msg("case %zu: delay %llu state %d reason %s crashes %u restarts %u", i + 1,
+				 (unsigned long long)d, (int)st.state, st.reason, crashes, st.restarts);
+	}
+}
+
 static void test_phase(void **state)
 {
 	(void)state;
@@ -300,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_spec_errors),
 		cmocka_unit_test(test_restart_policy),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_exited),
 		cmocka_unit_test(test_phase),
 		cmocka_unit_test(test_status_json),
 		cmocka_unit_test(test_keep_times),
