@@ -1481,6 +1481,10 @@ struct agent_node *agent_node_start(const struct agent_node_params *p, char *err
 		sluice_errf(-1, errmsg, len, "--runtime: \"%s\" must be netns or podman", n->runtime);
 		goto fail;
 	}
+	char podman[256];
+	if (strcmp(n->runtime, "podman") == 0 &&
+	    runtime_podman_find(n->podman_bin, podman, sizeof(podman), errmsg, len) != 0)
+		goto fail; /* here, not in the loop thread: a clear exit at start */
 	if (strcmp(n->encap, "none") != 0 && strcmp(n->encap, "vxlan") != 0) {
 		sluice_errf(-1, errmsg, len, "--encap: \"%s\" must be none or vxlan", n->encap);
 		goto fail;

@@ -4,7 +4,9 @@
  *
  * Every podman call is a child of a multithreaded process, so everything
  * the child needs (argv, the open /dev/null) is prepared before fork and
- * the child does only async-signal-safe work until execvp. The call does
+ * the child does only async-signal-safe work until execv (the executable
+ * is looked up in PATH once, at create, not by execvp in the child, which
+ * may allocate). The call does
  * not wait for EOF on the pipes: `podman run -d` leaves conmon behind,
  * which may hold them open; it waits for the child's exit (or the
  * deadline, then SIGKILL) and takes what the pipes hold by then.
@@ -272,7 +274,7 @@ static int rtpm_exec(struct runtime_podman *rt, char *const argv[], unsigned tim
 		sigprocmask(SIG_SETMASK, &none, NULL); /* the cluster threads block all */
 		if (dup2(nullfd, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
 			_exit(126);
-		execvp(argv[0], argv);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	int fe = errno;
@@ -666,6 +668,16 @@ static void rtpm_cleanup_stale(struct runtime_podman *rt)
 
 /* ---- public API ---------------------------------------------------------- */
 
+int runtime_podman_find(const char *bin, char *out, size_t cap, char *errmsg, size_t len)
+{
+	if (bin == NULL || bin[0] == '\0')
+		bin = RUNTIME_PODMAN_DEFAULT_BIN;
+	if (runtime_netns_resolve(bin, getenv("PATH"), out, cap) != 0)
+		return sluice_errf(-1, errmsg, len,
+				   "--podman: \"%s\" is not an executable (nor found in PATH)", bin);
+	return 0;
+}
+
 struct runtime_podman *runtime_podman_create(const struct runtime_podman_params *p, char *errmsg,
 					     size_t len)
 {
@@ -677,7 +689,10 @@ struct runtime_podman *runtime_podman_create(const struct runtime_podman_params 
 		return NULL;
 	}
 	rt->p = *p;
-	snprintf(rt->podman, sizeof(rt->podman), "%s", p->podman && p->podman[0] ? p->podman : RUNTIME_PODMAN_DEFAULT_BIN);
+	if (runtime_podman_find(p->podman, rt->podman, sizeof(rt->podman), errmsg, len) != 0) {
+		runtime_podman_free(rt);
+		return NULL;
+	}
 	snprintf(rt->network, sizeof(rt->network), "%s",
 		 p->network && p->network[0] ? p->network : RUNTIME_PODMAN_DEFAULT_NETWORK);
 	snprintf(rt->node, sizeof(rt->node), "%s", p->node ? p->node : "");

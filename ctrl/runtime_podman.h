@@ -27,7 +27,8 @@
  * DEL through sluice-cni; the attachment is then released once more
  * (idempotent) in case DEL did not reach the agent.
  *
- * podman is run with fork + execvp (no shell), the agent's environment
+ * podman (looked up in PATH once) is run with fork + execv (no shell),
+ * the agent's environment
  * (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, ... pass through), stdin
  * /dev/null, a timeout (SIGKILL after it), stdout captured and the last
  * line of stderr kept for the error message. Each call blocks the calling
@@ -106,6 +107,10 @@ typedef int (*runtime_podman_status_fn)(void *arg, const struct runtime_pod_spec
 void runtime_podman_report(struct runtime_podman *rt, runtime_podman_status_fn fn, void *arg);
 void runtime_podman_foreach_uid(const struct runtime_podman *rt,
 				void (*fn)(void *arg, const char *uid), void *arg);
+
+/* The podman executable for bin (NULL = "podman"): itself with a '/',
+ * else the first match in $PATH. 0, or -1 with errmsg naming the flag. */
+int runtime_podman_find(const char *bin, char *out, size_t cap, char *errmsg, size_t len);
 
 /* ---- pure parts, exposed for tests ------------------------------------ */
 

@@ -18,7 +18,7 @@
 # passes its environment to podman), a busybox-static image imported
 # locally. The conflist points sluice-cni at the agent's IPC socket.
 #
-# Asserts: two pods (busybox httpd, sleep) reach Running with distinct pod
+# Asserts: a podman that is not there is refused at start; two pods (busybox httpd, sleep) reach Running with distinct pod
 # IPs from the node CIDR, which are the agent's allocations; the client
 # fetches a file from the server through sluice-dp with the same SHA-256;
 # the server's log file has its output; a pod whose image is not local
@@ -110,6 +110,14 @@ printf '{"cniVersion":"1.0.0","name":"%s","plugins":[{"type":"sluice-cni","mode"
 busybox_rootfs "$DIR/rootfs"
 tar -C "$DIR/rootfs" -c . | pm import - "$IMG" >/dev/null 2>&1 || fail "podman import"
 pm image exists "$IMG" || fail "image $IMG not imported"
+
+# Flags the agent refuses at start, with one line naming the flag.
+set +e
+bad=$("$CTRL" --role=worker --state "$DIR/bad.json" --segment "$DIR/dp-ctl.shm" --ipc "ipc://$DIR/bad.ipc" \
+  --api-config "$DIR/api.json" --node-name "$NODENAME" --node-ip 192.0.2.11 --runtime podman \
+  --podman "$DIR/no-such-podman" 2>&1); rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q -- '--podman: ".*no-such-podman" is not an executable' <<< "$bad" || fail "missing podman: rc $rc: $bad"
 
 start_agent() {
   nsenter --net=/run/netns/"$NODE" "$CTRL" --role=worker --state "$DIR/agent.json" \
