@@ -115,13 +115,18 @@ struct fwd_lcore {
  * the pool (measured: ~22 ms at 28k mbufs, ~38 ms at 80k). So af_xdp
  * ports share pools in groups of DP_POOL_GROUP, each sized for the
  * group's fill rings plus slack: memory grows with the pods attached
- * (~5.8 MiB per port) and the attach cost stays that of a small umem.
+ * (~10 MiB per port) and the attach cost stays that of a small umem.
  * Tx within a group is zero-copy; across groups the PMD copies the frame
  * into the egress port's umem (veth AF_XDP runs in copy mode anyway).
  */
 #define DP_POOL_GROUP 4u
 #define DP_AF_XDP_FQ_MBUFS 2048u
-#define DP_POOL_MBUFS (DP_POOL_GROUP * DP_AF_XDP_FQ_MBUFS + 2047u)
+/* Per port: its fill ring (2048) plus up to a tx ring's worth (2048) of
+ * frames it sent zero-copy and the PMD reclaims only at that port's next
+ * tx burst. Sized for the fill rings alone, a group whose uplink or busy
+ * pods held frames in tx left the fourth port's fill ring empty (rx 0,
+ * rx_drops climbing: tests/node/node_service.sh). */
+#define DP_POOL_MBUFS (DP_POOL_GROUP * 2u * DP_AF_XDP_FQ_MBUFS + 2047u)
 #define DP_MAX_POOLS (DP_MAX_PORTS / DP_POOL_GROUP)
 
 struct dp_port {
