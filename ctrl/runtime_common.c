@@ -8,6 +8,7 @@
  * not Failed); Succeeded or Failed only when the policy says it will never
  * run again, by its last exit code.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,4 +328,25 @@ void runtime_status_keep_times(json_t *status, const json_t *old)
 				json_object_set(c, "lastTransitionTime", t);
 		}
 	}
+}
+
+uint64_t runtime_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void runtime_logf(void (*log)(void *data, const char *line), void *data, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log != NULL)
+		log(data, line);
+	else
+		fprintf(stderr, "%s\n", line);
 }

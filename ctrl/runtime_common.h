@@ -143,4 +143,12 @@ void runtime_status_keep_times(json_t *status, const json_t *old);
 /* RFC 3339 UTC with microseconds (the API's timestamp form). */
 void runtime_now_rfc3339(char *buf, size_t len);
 
+/* CLOCK_MONOTONIC in milliseconds: restart back-off and kill deadlines. */
+uint64_t runtime_now_ms(void);
+
+/* Format one log line and hand it to log(data, line), or to stderr when
+ * log is NULL: the runtimes' shared log sink. */
+void runtime_logf(void (*log)(void *data, const char *line), void *data, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

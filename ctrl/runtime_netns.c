@@ -71,29 +71,8 @@ struct runtime_netns {
 	size_t n, cap;
 };
 
-static uint64_t rtns_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void rtns_logf(struct runtime_netns *rt, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void rtns_logf(struct runtime_netns *rt, const char *fmt, ...)
-{
-	char line[768];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (rt->p.log != NULL)
-		rt->p.log(rt->p.data, line);
-	else
-		fprintf(stderr, "%s\n", line);
-}
+/* Log through the caller's sink (runtime_common.h). */
+#define rtns_logf(rt, ...) runtime_logf((rt)->p.log, (rt)->p.data, __VA_ARGS__)
 
 /* ---- pure helpers ----------------------------------------------------- */
 
@@ -542,7 +521,7 @@ void runtime_netns_remove(struct runtime_netns *rt, const char *uid)
 		return;
 	pod->stopping = 1;
 	unsigned g = pod->spec.grace_s < rt->p.max_grace_s ? pod->spec.grace_s : rt->p.max_grace_s;
-	pod->kill_at_ms = rtns_now_ms() + (uint64_t)g * 1000u;
+	pod->kill_at_ms = runtime_now_ms() + (uint64_t)g * 1000u;
 	if (pod->pid > 0)
 		(void)kill(-pod->pid, SIGTERM);
 	rtns_logf(rt, "runtime: stopping pod %s/%s (grace %u s)", pod->spec.ns, pod->spec.name, g);
@@ -569,7 +548,7 @@ static void rtns_exited(struct runtime_netns *rt, struct rtns_pod *pod, int ws, 
 
 size_t runtime_netns_poll(struct runtime_netns *rt)
 {
-	uint64_t now = rtns_now_ms();
+	uint64_t now = runtime_now_ms();
 	char err[512];
 	unsigned setups = 0;
 	int ws;

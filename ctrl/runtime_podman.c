@@ -61,29 +61,8 @@ struct runtime_podman {
 	struct runtime_podman_argv *av; /* scratch: big, so on the heap */
 };
 
-static uint64_t rtpm_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void rtpm_logf(struct runtime_podman *rt, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void rtpm_logf(struct runtime_podman *rt, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (rt->p.log != NULL)
-		rt->p.log(rt->p.data, line);
-	else
-		fprintf(stderr, "%s\n", line);
-}
+/* Log through the caller's sink (runtime_common.h). */
+#define rtpm_logf(rt, ...) runtime_logf((rt)->p.log, (rt)->p.data, __VA_ARGS__)
 
 /* ---- pure parts --------------------------------------------------------- */
 
@@ -286,7 +265,7 @@ static int rtpm_exec(struct runtime_podman *rt, char *const argv[], unsigned tim
 		close(pe[0]);
 		return sluice_errf(-1, errmsg, len, "%s: fork: %s", argv[0], strerror(fe));
 	}
-	uint64_t deadline = rtpm_now_ms() + timeout_ms;
+	uint64_t deadline = runtime_now_ms() + timeout_ms;
 	int oo = 1, eo = 1, done = 0, timed_out = 0;
 	while (!done) {
 		struct pollfd pf[2] = {{.fd = oo ? po[0] : -1, .events = POLLIN},
@@ -299,7 +278,7 @@ static int rtpm_exec(struct runtime_podman *rt, char *const argv[], unsigned tim
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid) {
 			done = 1;
-		} else if (rtpm_now_ms() >= deadline) {
+		} else if (runtime_now_ms() >= deadline) {
 			(void)kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
@@ -827,7 +806,7 @@ void runtime_podman_remove(struct runtime_podman *rt, const char *uid)
 
 size_t runtime_podman_poll(struct runtime_podman *rt)
 {
-	uint64_t now = rtpm_now_ms();
+	uint64_t now = runtime_now_ms();
 	int created = 0, any = 0;
 
 	for (size_t i = 0; i < rt->n;) {
@@ -853,8 +832,8 @@ size_t runtime_podman_poll(struct runtime_podman *rt)
 			rtpm_create(rt, pod, now);
 	}
 	if (any && now >= rt->next_inspect_ms) {
-		rtpm_inspect(rt, rtpm_now_ms());
-		rt->next_inspect_ms = rtpm_now_ms() + RTPM_INSPECT_EVERY_MS;
+		rtpm_inspect(rt, runtime_now_ms());
+		rt->next_inspect_ms = runtime_now_ms() + RTPM_INSPECT_EVERY_MS;
 	}
 	return rt->n;
 }
