@@ -1223,26 +1223,9 @@ void http_server_free(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	/* Ends every relay and stream; freeing then refuses new ones (probes,
+	 * relays and handlers all check it), so nothing is left to drain. */
 	http_server_quiesce(srv);
-	while (srv->fwds != NULL) {
-		struct http_fwd *f = srv->fwds;
-		struct http_req *req = f->req;
-		http_fwd_unlink(srv, f);
-		http_fwd_free(f);
-		if (req != NULL)
-			http_reply_status(req, 503, "ServiceUnavailable",
-					  "master shutting down");
-	}
-	while (srv->streams != NULL) {
-		struct http_stream *st = srv->streams;
-		http_stream_unlink(st);
-		if (st->close_cb != NULL)
-			st->close_cb(st, st->arg);
-		evhttp_connection_set_closecb(st->evcon, NULL, NULL);
-		evhttp_send_reply_end(st->req->ev);
-		http_req_free(st->req);
-		free(st);
-	}
 	if (srv->evh != NULL)
 		evhttp_free(srv->evh);
 	if (srv->multi != NULL)

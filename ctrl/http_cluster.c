@@ -19,6 +19,7 @@
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -257,6 +258,48 @@ static void http_cluster_join_done(struct master_change *ch, int status,
 	free(j);
 }
 
+/* Membership changes are for admin and the masters only; what names the
+ * request ("join", "remove") and verb the change in the refusal. */
+static bool http_cluster_may_change(struct http_req *req, const char *what, const char *verb)
+{
+	const char *cn = http_req_client_cn(req);
+	if (strncmp(cn, "admin", 5) == 0 || strncmp(cn, "master:", 7) == 0)
+		return true;
+	http_reply_status(req, 403, "Forbidden", "%s: only admin or a master may %s members", what,
+			  verb);
+	return false;
+}
+
+/* A change request that answers req when it completes; NULL (500 sent)
+ * when memory is short. */
+static struct http_cluster_join *http_cluster_change_new(struct http_req *req)
+{
+	struct http_cluster_join *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		http_reply_status(req, 500, "InternalError", "out of memory");
+		return NULL;
+	}
+	j->req = req;
+	j->ch.data = j;
+	return j;
+}
+
+/* After master_add_member/master_remove_member returned rv: on a follower
+ * relay the request to the leader; on an error answer it now. */
+static void http_cluster_change_started(struct http_req *req, struct http_cluster_join *j,
+					int rv, const char *what, const char *err)
+{
+	if (rv == MASTER_OK)
+		return;
+	free(j);
+	if (rv == MASTER_ERR_NOTLEADER)
+		http_forward(req);
+	else
+		http_reply_status(req, rv == MASTER_ERR_INVAL ? 400 : 503,
+				  rv == MASTER_ERR_INVAL ? "BadRequest" : "ServiceUnavailable",
+				  "%s: %s", what, err);
+}
+
 /* POST /cluster/members {"name","peerURL","apiURL","id"?}: add a master
  * (learner, then voter once caught up). Answers when it is a voter. */
 static void http_cluster_members(struct http_req *req, void *arg)
@@ -273,12 +316,8 @@ static void http_cluster_members(struct http_req *req, void *arg)
 		http_reply_json(req, 200, json_pack("{s:o}", "members", a));
 		return;
 	}
-	if (strncmp(http_req_client_cn(req), "admin", 5) != 0 &&
-	    strncmp(http_req_client_cn(req), "master:", 7) != 0) {
-		http_reply_status(req, 403, "Forbidden",
-				  "join: only admin or a master may add members");
+	if (!http_cluster_may_change(req, "join", "add"))
 		return;
-	}
 	size_t len;
 	const uint8_t *body = http_req_body(req, &len);
 	json_error_t jerr;
@@ -309,25 +348,13 @@ static void http_cluster_members(struct http_req *req, void *arg)
 	snprintf(mem.api_url, sizeof(mem.api_url), "%s", api);
 	mem.id = idj != NULL ? (raft_id)json_integer_value(idj) : 0;
 	json_decref(o);
-	struct http_cluster_join *j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		http_reply_status(req, 500, "InternalError", "out of memory");
+	struct http_cluster_join *j = http_cluster_change_new(req);
+	if (j == NULL)
 		return;
-	}
-	j->req = req;
-	j->ch.data = j;
 	char err[256];
 	int rv = master_add_member(m, &j->ch, &mem, http_cluster_join_done, err,
 				   sizeof(err));
-	if (rv == MASTER_ERR_NOTLEADER) {
-		free(j);
-		http_forward(req);
-	} else if (rv != MASTER_OK) {
-		free(j);
-		http_reply_status(req, rv == MASTER_ERR_INVAL ? 400 : 503,
-				  rv == MASTER_ERR_INVAL ? "BadRequest" : "ServiceUnavailable",
-				  "join: %s", err);
-	}
+	http_cluster_change_started(req, j, rv, "join", err);
 }
 
 static void http_cluster_remove_done(struct master_change *ch, int status,
@@ -346,12 +373,8 @@ static void http_cluster_remove_done(struct master_change *ch, int status,
 static void http_cluster_member_delete(struct http_req *req, void *arg)
 {
 	struct master *m = ((struct http_cluster *)arg)->m;
-	if (strncmp(http_req_client_cn(req), "admin", 5) != 0 &&
-	    strncmp(http_req_client_cn(req), "master:", 7) != 0) {
-		http_reply_status(req, 403, "Forbidden",
-				  "remove: only admin or a master may remove members");
+	if (!http_cluster_may_change(req, "remove", "remove"))
 		return;
-	}
 	const char *s = http_req_path(req) + strlen("/cluster/members/");
 	char *end;
 	errno = 0;
@@ -360,25 +383,13 @@ static void http_cluster_member_delete(struct http_req *req, void *arg)
 		http_reply_status(req, 400, "BadRequest", "id: '%s' is not a member id", s);
 		return;
 	}
-	struct http_cluster_join *j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		http_reply_status(req, 500, "InternalError", "out of memory");
+	struct http_cluster_join *j = http_cluster_change_new(req);
+	if (j == NULL)
 		return;
-	}
-	j->req = req;
-	j->ch.data = j;
 	char err[256];
 	int rv = master_remove_member(m, &j->ch, (raft_id)id, http_cluster_remove_done, err,
 				      sizeof(err));
-	if (rv == MASTER_ERR_NOTLEADER) {
-		free(j);
-		http_forward(req);
-	} else if (rv != MASTER_OK) {
-		free(j);
-		http_reply_status(req, rv == MASTER_ERR_INVAL ? 400 : 503,
-				  rv == MASTER_ERR_INVAL ? "BadRequest" : "ServiceUnavailable",
-				  "remove: %s", err);
-	}
+	http_cluster_change_started(req, j, rv, "remove", err);
 }
 
 struct http_cluster *http_cluster_register(struct http_server *srv, struct master *m,
