@@ -96,24 +96,7 @@ stat() { tel /sluice/stats "$1"; }
 [ "$(id -u)" = 0 ] || { echo "dp_pod_network: needs root"; exit 77; }
 [ -x "$DP" ] || fail "$DP is not executable"
 
-# Turn off tx checksum offload on a netdev: ethtool if present, else the
-# legacy ETHTOOL_STXCSUM ioctl (ethtool is not in every base image).
-tx_csum_off() {
-  if command -v ethtool >/dev/null; then ethtool -K "$1" tx off >/dev/null; return; fi
-  python3 - "$1" <<'PY'
-import ctypes, fcntl, socket, struct, sys
-ev = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)  # ETHTOOL_STXCSUM, off
-ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(ev)) + b"\0" * 16
-fcntl.ioctl(socket.socket(), 0x8946, ifr)                        # SIOCETHTOOL
-PY
-}
-
-mkns() {
-  ip netns add "$1"; MADE_NS+=("$1")
-  ip -n "$1" link set lo up
-  # IPv6 off: router solicitations would only add to dp's drop counters.
-  n "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib/netns.sh" # tx_csum_off, mkns
 
 mkns "$NODE"
 for i in 0 1 2; do

@@ -63,21 +63,7 @@ trap cleanup EXIT
 [ -x "$DP" ] || fail "$DP is not executable"
 [ -x "$CTRL" ] || fail "$CTRL is not executable"
 
-tx_csum_off() {
-  if command -v ethtool >/dev/null; then ethtool -K "$1" tx off >/dev/null; return; fi
-  python3 - "$1" <<'PY'
-import ctypes, fcntl, socket, struct, sys
-ev = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)  # ETHTOOL_STXCSUM, off
-ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(ev)) + b"\0" * 16
-fcntl.ioctl(socket.socket(), 0x8946, ifr)                        # SIOCETHTOOL
-PY
-}
-
-mkns() {
-  ip netns add "$1"; MADE_NS+=("$1")
-  ip -n "$1" link set lo up
-  n "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib/netns.sh" # tx_csum_off, mkns
 
 setup_topology() {
   mkns "$NODE"
