@@ -180,9 +180,11 @@ static bool informer_list(struct informer *inf, struct apic *c, char *err, size_
 		snprintf(err, errlen, "list %.160s: answer lacks items or metadata.resourceVersion",
 			 inf->path);
 	} else {
-		informer_push(inf, INFORMER_E_LIST, INFORMER_ADDED, json_incref(items));
-		inf->rv = rv;
+		/* Count before pushing: the queue's lock publishes the count
+		 * with the items, so whoever sees them also sees the list. */
 		inf->stats.lists++;
+		inf->rv = rv;
+		informer_push(inf, INFORMER_E_LIST, INFORMER_ADDED, json_incref(items));
 		ok = true;
 	}
 	apic_resp_clear(&r);

@@ -25,10 +25,12 @@ and /healthz. Knobs for failure paths:
 rogue.{crt,key} (signed by another CA) with openssl.
 """
 import argparse
+import ctypes
 import http.server
 import json
 import os
 import re
+import signal
 import socketserver
 import ssl
 import subprocess
@@ -441,7 +443,20 @@ def print_stat(url, certs, conflicts=None):
     print(c.getresponse().read().decode().strip())
 
 
+def die_with_parent():
+    """A test that fails half-way (cmocka longjmps past its teardown) must
+    not leave us running: meson waits for our inherited stdout to close."""
+    ppid = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != ppid:  # the parent died before prctl took effect
+        sys.exit(0)
+
+
 def main():
+    die_with_parent()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--certs", required=True)
     ap.add_argument("--port", type=int, default=0)
