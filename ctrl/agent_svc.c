@@ -70,8 +70,15 @@ static uint64_t as_now_ms(void)
 void agent_svc_name(const char *ns, const char *name, long port, const char *proto, char *out,
 		    size_t cap)
 {
+	agent_svc_ext_name(ns, name, NULL, port, proto, out, cap);
+}
+
+void agent_svc_ext_name(const char *ns, const char *name, const char *ext_ip, long port,
+			const char *proto, char *out, size_t cap)
+{
 	char full[600];
-	int n = snprintf(full, sizeof(full), AGENT_SVC_PREFIX "%s/%s:%ld/%s", ns, name, port, proto);
+	int n = snprintf(full, sizeof(full), AGENT_SVC_PREFIX "%s/%s%s%s:%ld/%s", ns, name,
+			 ext_ip ? "@" : "", ext_ip ? ext_ip : "", port, proto);
 	if (n >= 0 && (size_t)n <= AS_NAME_MAX) {
 		snprintf(out, cap, "%s", full);
 		return;
@@ -183,12 +190,26 @@ static json_t *as_backends(const json_t *ep, const char *pname, const char *prot
 	return out;
 }
 
+/* Add the agent service name -> {vip, port, proto, affinity, [health],
+ * backends (a copy of bes)} to out. 0, or -1 on out of memory. */
+static int as_put(json_t *out, const char *name, const char *vip, long pn, const char *proto,
+		  const char *aff, const char *health, json_t *bes)
+{
+	json_t *d = json_pack("{s:s,s:I,s:s,s:s,s:O}", "vip", vip, "port", (json_int_t)pn, "proto",
+			      proto, "affinity", aff, "backends", bes);
+	if (d != NULL && health != NULL && json_object_set_new(d, "health", json_string(health)) != 0) {
+		json_decref(d);
+		return -1;
+	}
+	return d == NULL || json_object_set_new(out, name, d) != 0 ? -1 : 0;
+}
+
 json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 {
-	json_t *out = json_object(), *svc, *port;
+	json_t *out = json_object(), *svc, *port, *xip;
 	const char *key;
 	char name[AS_NAME_MAX + 1];
-	size_t i;
+	size_t i, j;
 
 	if (out == NULL)
 		return NULL;
@@ -204,6 +225,8 @@ json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 		const char *aff = strcmp(as_str(spec, "sessionAffinity", "None"), "ClientIP") == 0
 					  ? "client_ip" : "none";
 		const json_t *ep = json_object_get(endpoints, key);
+		const char *hc = as_str(json_object_get(meta, "annotations"), AGENT_SVC_HEALTH_ANN, "");
+		const char *health = strcmp(hc, "tcp") == 0 ? "tcp" : NULL;
 		json_array_foreach(json_object_get(spec, "ports"), i, port) {
 			const char *up = as_str(port, "protocol", "TCP");
 			const char *proto = as_proto(up);
@@ -214,9 +237,18 @@ json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 			if (bes == NULL)
 				goto nomem;
 			agent_svc_name(ns, sname, pn, proto, name, sizeof(name));
-			json_t *d = json_pack("{s:s,s:I,s:s,s:s,s:o}", "vip", vip, "port", (json_int_t)pn,
-					      "proto", proto, "affinity", aff, "backends", bes);
-			if (d == NULL || json_object_set_new(out, name, d) != 0)
+			int rc = as_put(out, name, vip, pn, proto, aff, health, bes);
+			/* The same port on each external IP, with the same backends. */
+			json_array_foreach(json_object_get(spec, "externalIPs"), j, xip) {
+				const char *x = json_string_value(xip);
+				if (rc != 0 || x == NULL || inet_pton(AF_INET, x, &a) != 1 ||
+				    strcmp(x, vip) == 0)
+					continue;
+				agent_svc_ext_name(ns, sname, x, pn, proto, name, sizeof(name));
+				rc = as_put(out, name, x, pn, proto, aff, health, bes);
+			}
+			json_decref(bes);
+			if (rc != 0)
 				goto nomem;
 		}
 	}
@@ -251,12 +283,14 @@ json_t *agent_svc_programmed(const json_t *rep)
 		}
 		json_t *bes = bad ? NULL : as_be_json(v, n);
 		free(v);
-		json_t *d = bes ? json_pack("{s:s,s:I,s:s,s:s,s:o}", "vip", as_str(svc, "vip", ""), "port",
-					    json_integer_value(json_object_get(svc, "port")), "proto",
-					    as_str(svc, "proto", ""), "affinity",
-					    as_str(svc, "affinity", "none"), "backends", bes)
-				: NULL;
-		if (d == NULL || json_object_set_new(out, name, d) != 0) {
+		const char *hc = as_str(json_object_get(svc, "health"), "type", "none");
+		int rc = bes == NULL ||
+			 as_put(out, name, as_str(svc, "vip", ""),
+				(long)json_integer_value(json_object_get(svc, "port")),
+				as_str(svc, "proto", ""), as_str(svc, "affinity", "none"),
+				strcmp(hc, "none") != 0 ? hc : NULL, bes) != 0;
+		json_decref(bes);
+		if (rc) {
 			json_decref(out);
 			return NULL;
 		}
@@ -267,10 +301,12 @@ json_t *agent_svc_programmed(const json_t *rep)
 /* Same VIP, port, protocol and affinity: the service itself can stay. */
 static int as_same_def(const json_t *a, const json_t *b)
 {
-	static const char *const k[] = {"vip", "port", "proto", "affinity"};
-	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
-		if (!json_equal(json_object_get(a, k[i]), json_object_get(b, k[i])))
+	static const char *const k[] = {"vip", "port", "proto", "affinity", "health"};
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		json_t *x = json_object_get(a, k[i]), *y = json_object_get(b, k[i]);
+		if ((x != NULL || y != NULL) && !json_equal(x, y)) /* json_equal(NULL, NULL) is 0 */
 			return 0;
+	}
 	return 1;
 }
 
@@ -289,12 +325,21 @@ json_t *agent_svc_diff(const json_t *desired, const json_t *programmed)
 		have = json_object_get(programmed, name);
 		int fresh = have == NULL || !as_same_def(d, have);
 		json_t *bes = json_object_get(d, "backends");
-		if (fresh)
-			rc |= json_array_append_new(
-				ops, json_pack("{s:s,s:s,s:O,s:O,s:O,s:O}", "op", "svc.add", "name", name, "vip",
-					       json_object_get(d, "vip"), "port", json_object_get(d, "port"),
-					       "proto", json_object_get(d, "proto"), "affinity",
-					       json_object_get(d, "affinity")));
+		if (fresh) {
+			json_t *add = json_pack("{s:s,s:s,s:O,s:O,s:O,s:O}", "op", "svc.add", "name", name,
+						"vip", json_object_get(d, "vip"), "port",
+						json_object_get(d, "port"), "proto",
+						json_object_get(d, "proto"), "affinity",
+						json_object_get(d, "affinity"));
+			/* A dead backend drains in fall * interval (~1 s). */
+			if (add != NULL && json_object_get(d, "health") != NULL)
+				rc |= json_object_set_new(
+					add, "health",
+					json_pack("{s:O,s:i,s:i,s:i,s:i}", "type", json_object_get(d, "health"),
+						  "interval_ms", AGENT_SVC_HEALTH_INTERVAL_MS, "timeout_ms",
+						  AGENT_SVC_HEALTH_TIMEOUT_MS, "fall", 2, "rise", 2));
+			rc |= json_array_append_new(ops, add);
+		}
 		if ((fresh && json_array_size(bes) > 0) ||
 		    (!fresh && !json_equal(bes, json_object_get(have, "backends"))))
 			rc |= json_array_append_new(ops, json_pack("{s:s,s:s,s:O}", "op", "backend.set", "service",

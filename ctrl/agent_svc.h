@@ -39,6 +39,14 @@
 #include "apic.h"
 
 #define AGENT_SVC_PREFIX "k8s/"
+/* A Service annotated AGENT_SVC_HEALTH_ANN: "tcp" gets a TCP connect check
+ * of its backends from every node (agent_health: every INTERVAL, unhealthy
+ * after 2 failures, healthy after 2 successes), so a backend that died is
+ * drained before its Endpoints change. The masters create default/kubernetes
+ * with it (ctlr_apisvc.h). */
+#define AGENT_SVC_HEALTH_ANN "sluice.io/health-check"
+#define AGENT_SVC_HEALTH_INTERVAL_MS 500
+#define AGENT_SVC_HEALTH_TIMEOUT_MS 300
 
 struct agent_svc_params {
 	struct apic_params api; /* strings must outlive the module */
@@ -73,20 +81,29 @@ void agent_svc_stop(struct agent_svc *s);
  */
 void agent_svc_name(const char *ns, const char *name, long port, const char *proto, char *out,
 		    size_t cap);
+/* The same for one of the Service's spec.externalIPs:
+ * "k8s/<ns>/<name>@<ip>:<port>/<proto>" (ext_ip NULL: agent_svc_name). */
+void agent_svc_ext_name(const char *ns, const char *name, const char *ext_ip, long port,
+			const char *proto, char *out, size_t cap);
 
 /*
  * The desired agent services: name -> {"vip","port","proto","affinity",
+ * "health"? ("tcp" when annotated AGENT_SVC_HEALTH_ANN: tcp),
  * "backends":[{"ip","port","weight":1}] sorted by ip then port, no
- * duplicates}. services and endpoints are JSON objects "ns/name" -> object
- * (an informer's cache; borrowed). Services without an IPv4 clusterIP
- * ("", "None", IPv6) and SCTP ports are skipped. NULL on out of memory.
+ * duplicates}: one per Service port at the clusterIP, and one more per
+ * IPv4 address of spec.externalIPs (agent_svc_ext_name, VIP = that
+ * address, same backends). services and endpoints are JSON objects
+ * "ns/name" -> object (an informer's cache; borrowed). Services without an
+ * IPv4 clusterIP ("", "None", IPv6) and SCTP ports are skipped. NULL on out
+ * of memory.
  */
 json_t *agent_svc_desired(const json_t *services, const json_t *endpoints);
 
 /*
  * The programmed services as agent_svc_desired shapes them, from the reply
  * of the agent's "services" op (borrowed): only names starting with
- * AGENT_SVC_PREFIX; backends normalized to {ip, port, weight}, sorted.
+ * AGENT_SVC_PREFIX; "health" = the check's type unless "none"; backends
+ * normalized to {ip, port, weight}, sorted.
  * NULL on a reply that is not ok or out of memory.
  */
 json_t *agent_svc_programmed(const json_t *services_reply);

@@ -28,6 +28,7 @@
 
 #include "api_objects.h"
 #include "store_cmd.h"
+#include "ctlr_apisvc.h" /* APISVC_SERVICE_CIDR */
 #include "store_watch.h"
 
 struct api_rest_err {
@@ -156,7 +157,7 @@ json_t *api_rest_prepare_update(const struct api_rest_path *p,
  * keeps it, one that changes it is 422. "None" (headless) and IPv6
  * addresses are stored without a reservation (sluice-dp's LB is IPv4).
  */
-#define API_REST_SERVICE_CIDR "10.96.0.0/16"
+#define API_REST_SERVICE_CIDR APISVC_SERVICE_CIDR /* ctlr_apisvc.h */
 #define API_REST_SVC_IP_PREFIX "/registry/serviceips/"
 
 /* The IPv4 spec.clusterIP of a Service that needs a reservation, or NULL

@@ -31,6 +31,7 @@
 #include "api_int.h"
 #include "api_rest.h"
 #include "api_watch.h"
+#include "ctlr_apisvc.h"
 #include "http.h"
 #include "master.h"
 
@@ -302,6 +303,9 @@ static int api_rest_svc_alloc(struct api_rest_call *c)
 			}
 		}
 		store_op_result_clear(&r);
+		/* The first address is default/kubernetes's, even before the
+		 * masters' controller has created it (ctlr_apisvc.h). */
+		json_object_set_new(taken, APISVC_CLUSTER_IP, json_true());
 		rc = api_rest_svc_ip_pick(API_REST_SERVICE_CIDR, taken, pick, sizeof(pick));
 		json_decref(taken);
 		if (rc != 0) {
@@ -318,6 +322,13 @@ static int api_rest_svc_alloc(struct api_rest_call *c)
 		}
 	}
 	ip = api_rest_svc_ip(c->obj);
+	if (ip != NULL && strcmp(ip, APISVC_CLUSTER_IP) == 0 &&
+	    (strcmp(c->path.ns, APISVC_NAMESPACE) != 0 || strcmp(c->path.name, APISVC_NAME) != 0)) {
+		http_reply_status(c->req, 422, "Invalid",
+				  "Service \"%s\" is invalid: spec.clusterIP: Invalid value: \"%s\": "
+				  "reserved for the Service " APISVC_KEY, c->path.name, ip);
+		return -1;
+	}
 	if (ip != NULL)
 		api_rest_ip_key(c, ip);
 	return 0;

@@ -103,6 +103,19 @@ static int endpoints_sort(json_t *arr)
 	return 0;
 }
 
+int endpoints_subset_finish(json_t *sub)
+{
+	static const char *const lists[] = {"addresses", "notReadyAddresses"};
+	for (size_t i = 0; i < 2; i++) {
+		json_t *a = json_object_get(sub, lists[i]);
+		if (endpoints_sort(a) != 0)
+			return -1;
+		if (json_array_size(a) == 0)
+			json_object_del(sub, lists[i]);
+	}
+	return 0;
+}
+
 static int endpoints_key_cmp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -189,16 +202,10 @@ json_t *endpoints_compute(const json_t *svc, const json_t *const *pods, size_t n
 	json_t *subsets = json_object_get(ep, "subsets");
 	for (size_t i = 0; i < nk; i++) {
 		v = json_object_get(groups, keys[i]);
-		if (endpoints_sort(json_object_get(v, "addresses")) != 0 ||
-		    endpoints_sort(json_object_get(v, "notReadyAddresses")) != 0 ||
-		    json_array_append(subsets, v) != 0) {
+		if (endpoints_subset_finish(v) != 0 || json_array_append(subsets, v) != 0) {
 			free(keys);
 			goto nomem;
 		}
-		if (json_array_size(json_object_get(v, "notReadyAddresses")) == 0)
-			json_object_del(v, "notReadyAddresses");
-		if (json_array_size(json_object_get(v, "addresses")) == 0)
-			json_object_del(v, "addresses");
 	}
 	free(keys);
 	json_decref(groups);

@@ -34,4 +34,9 @@ json_t *endpoints_compute(const json_t *svc, const json_t *const *pods, size_t n
  * empty one). */
 bool endpoints_equal(const json_t *a, const json_t *b);
 
+/* Put a subset in canonical form, in place: addresses and
+ * notReadyAddresses sorted in numeric IP order (IPv4 before IPv6), each
+ * dropped when empty. 0, or -1 on out of memory. */
+int endpoints_subset_finish(json_t *sub);
+
 #endif

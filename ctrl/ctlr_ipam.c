@@ -17,6 +17,7 @@
 #include <sluice/errmsg.h>
 
 #include "ctlr_ipam.h"
+#include "ctlr_util.h"
 
 struct ipam {
 	uint32_t base;   /* host order */
@@ -27,42 +28,17 @@ struct ipam {
 	json_t *by_node; /* name -> block index */
 };
 
-static bool ipam_parse(const char *s, uint32_t *addr, unsigned *len)
-{
-	char buf[IPAM_CIDR_MAX + 1];
-	const char *slash = s ? strchr(s, '/') : NULL;
-	if (slash == NULL || (size_t)(slash - s) >= sizeof(buf))
-		return false;
-	memcpy(buf, s, (size_t)(slash - s));
-	buf[slash - s] = 0;
-	struct in_addr in;
-	if (inet_pton(AF_INET, buf, &in) != 1)
-		return false;
-	char *end;
-	unsigned long l = strtoul(slash + 1, &end, 10);
-	if (slash[1] == 0 || *end != 0 || l > 32)
-		return false;
-	*addr = ntohl(in.s_addr);
-	*len = (unsigned)l;
-	return true;
-}
-
-static uint32_t ipam_mask(unsigned len)
-{
-	return len == 0 ? 0 : ~(uint32_t)0 << (32 - len);
-}
-
 struct ipam *ipam_create(const char *cluster_cidr, unsigned block_bits, char *errmsg,
 			 size_t errlen)
 {
 	uint32_t addr;
 	unsigned len;
-	if (!ipam_parse(cluster_cidr, &addr, &len)) {
+	if (!ctlr_cidr4_parse(cluster_cidr, &addr, &len)) {
 		sluice_errf(IPAM_ERR_INVALID, errmsg, errlen,
 			    "cluster CIDR \"%s\": not an IPv4 CIDR", cluster_cidr ? cluster_cidr : "");
 		return NULL;
 	}
-	if ((addr & ~ipam_mask(len)) != 0) {
+	if ((addr & ~ctlr_mask4(len)) != 0) {
 		sluice_errf(IPAM_ERR_INVALID, errmsg, errlen,
 			    "cluster CIDR \"%s\": host bits set", cluster_cidr);
 		return NULL;
@@ -142,8 +118,8 @@ int ipam_claim(struct ipam *a, const char *node, const char *cidr, char *errmsg,
 {
 	uint32_t addr;
 	unsigned len;
-	if (!ipam_parse(cidr, &addr, &len) || len != a->bits || (addr & ~ipam_mask(len)) != 0 ||
-	    (addr & ipam_mask(a->prefix)) != a->base)
+	if (!ctlr_cidr4_parse(cidr, &addr, &len) || len != a->bits || (addr & ~ctlr_mask4(len)) != 0 ||
+	    (addr & ctlr_mask4(a->prefix)) != a->base)
 		return sluice_errf(IPAM_ERR_INVALID, errmsg, errlen,
 				   "Node %s: spec.podCIDR \"%s\": not a /%u block of the cluster "
 				   "CIDR",

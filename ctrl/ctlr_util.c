@@ -1,7 +1,9 @@
 /*
  * ctlr_util: pure helpers shared by the scheduler and the controllers.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -182,4 +184,29 @@ int64_t ctlr_now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool ctlr_cidr4_parse(const char *s, uint32_t *addr, unsigned *len)
+{
+	char buf[INET_ADDRSTRLEN];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = 0;
+	struct in_addr in;
+	if (inet_pton(AF_INET, buf, &in) != 1)
+		return false;
+	char *end;
+	unsigned long l = strtoul(slash + 1, &end, 10);
+	if (slash[1] == 0 || *end != 0 || l > 32)
+		return false;
+	*addr = ntohl(in.s_addr);
+	*len = (unsigned)l;
+	return true;
+}
+
+uint32_t ctlr_mask4(unsigned len)
+{
+	return len == 0 ? 0 : ~(uint32_t)0 << (32 - len);
 }

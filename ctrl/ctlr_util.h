@@ -48,4 +48,10 @@ void ctlr_time_format(int64_t us, char *buf, size_t cap);
 /* Wall clock in microseconds. */
 int64_t ctlr_now_us(void);
 
+/* "a.b.c.d/n" (IPv4, n 0..32) to its address (host order) and length;
+ * false if malformed. */
+bool ctlr_cidr4_parse(const char *s, uint32_t *addr, unsigned *len);
+/* The netmask of a prefix length (host order). */
+uint32_t ctlr_mask4(unsigned len);
+
 #endif

@@ -50,6 +50,9 @@ struct master_opts {
 	const char *cluster_cidr;   /* orch: NULL = default */
 	unsigned node_cidr_bits;    /* orch: 0 = default */
 	bool join; /* start empty; `sluice-ctrl join` adds us */
+	/* --api-vip: spec.externalIPs of default/kubernetes (ctlr_apisvc.h) */
+	char vips[APISVC_MAX_VIPS][APISVC_IP_MAX];
+	size_t n_vips;
 };
 
 static void master_usage(FILE *f)
@@ -80,6 +83,9 @@ static void master_usage(FILE *f)
 		"                            (default 300; short values are for demos and tests)\n"
 		"  --cluster-cidr CIDR       pod CIDRs are carved from it (default 10.244.0.0/16)\n"
 		"  --node-cidr-bits N        prefix length of each node's pod CIDR (default 24)\n"
+		"  --api-vip IP[,IP...]      the API VIP(s): spec.externalIPs of the Service\n"
+		"                            default/kubernetes, which the node agents program\n"
+		"                            into sluice-dp (repeatable; docs/master.md)\n"
 		"  -h, --help                this text\n");
 }
 
@@ -167,7 +173,7 @@ static int master_parse_members(struct master_opts *o, const char *list)
 enum {
 	OPT_NAME = 256, OPT_DATA, OPT_PEER, OPT_API, OPT_PKI, OPT_MEMBERS,
 	OPT_ELECTION, OPT_HEARTBEAT, OPT_QUOTA, OPT_SNAP, OPT_NOCTL, OPT_ROLE,
-	OPT_JOIN, OPT_GRACE, OPT_EVICT, OPT_CIDR, OPT_CIDR_BITS,
+	OPT_JOIN, OPT_GRACE, OPT_EVICT, OPT_CIDR, OPT_CIDR_BITS, OPT_VIP,
 };
 
 static int master_parse(int argc, char **argv, struct master_opts *o)
@@ -190,9 +196,12 @@ static int master_parse(int argc, char **argv, struct master_opts *o)
 		{ "pod-eviction-timeout", required_argument, NULL, OPT_EVICT },
 		{ "cluster-cidr", required_argument, NULL, OPT_CIDR },
 		{ "node-cidr-bits", required_argument, NULL, OPT_CIDR_BITS },
+		{ "api-vip", required_argument, NULL, OPT_VIP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *vip_args[APISVC_MAX_VIPS];
+	size_t n_vip_args = 0;
 	memset(o, 0, sizeof(*o));
 	o->api_listen = "0.0.0.0:6443";
 	optind = 1;
@@ -218,6 +227,13 @@ static int master_parse(int argc, char **argv, struct master_opts *o)
 			o->election_ms = (unsigned)v;
 			break;
 		case OPT_CIDR: o->cluster_cidr = optarg; break;
+		case OPT_VIP:
+			if (n_vip_args == APISVC_MAX_VIPS) {
+				fprintf(stderr, "sluice-ctrl: at most %d --api-vip\n", APISVC_MAX_VIPS);
+				return 2;
+			}
+			vip_args[n_vip_args++] = optarg; /* checked once --cluster-cidr is known */
+			break;
 		case OPT_CIDR_BITS:
 			if (master_parse_uint("--node-cidr-bits", optarg, 8, 30, &v) < 0)
 				return 2;
@@ -267,6 +283,13 @@ static int master_parse(int argc, char **argv, struct master_opts *o)
 		fprintf(stderr, "sluice-ctrl: %s is required (see --help)\n", missing);
 		return 2;
 	}
+	char err[256];
+	for (size_t i = 0; i < n_vip_args; i++)
+		if (apisvc_vips_parse(vip_args[i], o->cluster_cidr, o->vips, APISVC_MAX_VIPS,
+				      &o->n_vips, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sluice-ctrl: --api-vip: %s\n", err);
+			return 2;
+		}
 	if (o->election_ms != 0 && o->heartbeat_ms != 0 && o->heartbeat_ms >= o->election_ms) {
 		fprintf(stderr, "sluice-ctrl: --heartbeat-ms must be below --election-timeout-ms\n");
 		return 2;
@@ -429,7 +452,11 @@ int master_main(int argc, char **argv)
 			.cluster_cidr = o.cluster_cidr,
 			.node_cidr_bits = o.node_cidr_bits,
 			.name = orch_name,
+			.api_service = true,
+			.n_api_vips = o.n_vips,
 		};
+		for (size_t i = 0; i < o.n_vips; i++)
+			op.api_vips[i] = o.vips[i];
 		/* Our own API first (orch is active only while we lead, so its
 		 * writes land here without a relay), the others for failover. */
 		op.api.servers[op.api.n_servers++] = master_self(m)->api_url;
@@ -496,15 +523,20 @@ static void master_cli_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice-ctrl init --dir DIR [--members LIST] [--ip IP]... [--dns NAME]...\n"
+		"                        [--api-vip IP[,IP...]]...\n"
 		"       sluice-ctrl cert --dir DIR --kind master|node|admin [--name NAME]\n"
-		"                        [--ip IP]... [--dns NAME]... [--servers URL,...]\n"
+		"                        [--ip IP]... [--dns NAME]... [--api-vip IP]...\n"
+		"                        [--servers URL,...]\n"
 		"       sluice-ctrl join --dir DIR --server URL --name NAME --peer-url tcp://H:P\n"
 		"                        --api-url https://H:P [--id N]\n"
 		"\n"
 		"init  creates the cluster CA (DIR/ca.crt, ca.key), the Raft peer key\n"
 		"      (DIR/peer.key), a master cert for each member of --members (SANs:\n"
 		"      the hosts of its URLs plus --ip/--dns), and the admin cert with\n"
-		"      DIR/admin.conf listing the members' API URLs.\n"
+		"      DIR/admin.conf listing the members' API URLs. Master certs also name\n"
+		"      10.96.0.1 and kubernetes.default.svc (the Service default/kubernetes)\n"
+		"      and every --api-vip; with --api-vip, DIR/admin-vip.conf lists\n"
+		"      https://VIP:443 (the API through the VIP, docs/master.md).\n"
 		"cert  issues one more cert from DIR's CA (a node, another master, admin).\n"
 		"join  asks the cluster (any master at --server) to add a master that was\n"
 		"      started with --join; returns once it is a voter.\n"
@@ -624,7 +656,7 @@ static int master_cli_join(const char *dir, const char *server, const char *name
 int master_cli_main(int argc, char **argv)
 {
 	enum { C_DIR = 300, C_NAME, C_KIND, C_IP, C_DNS, C_MEMBERS, C_SERVERS,
-	       C_SERVER, C_PEER, C_API, C_ID };
+	       C_SERVER, C_PEER, C_API, C_ID, C_VIP };
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, C_DIR },
 		{ "name", required_argument, NULL, C_NAME },
@@ -637,6 +669,7 @@ int master_cli_main(int argc, char **argv)
 		{ "peer-url", required_argument, NULL, C_PEER },
 		{ "api-url", required_argument, NULL, C_API },
 		{ "id", required_argument, NULL, C_ID },
+		{ "api-vip", required_argument, NULL, C_VIP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -644,7 +677,8 @@ int master_cli_main(int argc, char **argv)
 	const char *dir = NULL, *name = NULL, *kind = NULL, *servers = NULL;
 	const char *server = NULL, *peer = NULL, *api = NULL;
 	const char *ips[PKI_MAX_SANS], *dns[PKI_MAX_SANS];
-	size_t n_ips = 0, n_dns = 0;
+	size_t n_ips = 0, n_dns = 0, n_vips = 0;
+	char vips[APISVC_MAX_VIPS][APISVC_IP_MAX], err[512];
 	uint64_t id = 0;
 	static struct master_opts mo; /* members (large: not on the stack) */
 	memset(&mo, 0, sizeof(mo));
@@ -681,6 +715,13 @@ int master_cli_main(int argc, char **argv)
 			if (master_parse_members(&mo, optarg) < 0)
 				return 2;
 			break;
+		case C_VIP:
+			if (apisvc_vips_parse(optarg, NULL, vips, APISVC_MAX_VIPS, &n_vips, err,
+					      sizeof(err)) < 0) {
+				fprintf(stderr, "sluice-ctrl %s: --api-vip: %s\n", cmd, err);
+				return 2;
+			}
+			break;
 		case 'h':
 			master_cli_usage(stdout);
 			return 0;
@@ -697,7 +738,6 @@ int master_cli_main(int argc, char **argv)
 		fprintf(stderr, "sluice-ctrl %s: --dir is required (see --help)\n", cmd);
 		return 2;
 	}
-	char err[512];
 	if (strcmp(cmd, "join") == 0)
 		return master_cli_join(dir, server, name, peer, api, id);
 
@@ -716,6 +756,13 @@ int master_cli_main(int argc, char **argv)
 			ip.ips[ip.n_ips++] = ips[i];
 		for (size_t i = 0; i < n_dns; i++)
 			ip.dns[ip.n_dns++] = dns[i];
+		for (size_t i = 0; i < n_vips && k == PKI_MASTER; i++) {
+			if (ip.n_ips == PKI_MAX_SANS) {
+				fprintf(stderr, "sluice-ctrl cert: too many SANs (max %d)\n", PKI_MAX_SANS);
+				return 2;
+			}
+			ip.ips[ip.n_ips++] = vips[i];
+		}
 		char cp[PATH_MAX], kp[PATH_MAX];
 		if (pki_issue(&ip, cp, kp, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sluice-ctrl cert: %s\n", err);
@@ -785,6 +832,9 @@ int master_cli_main(int argc, char **argv)
 		for (size_t k = 0; k < n_dns; k++)
 			if (master_add_san(&ip, dns[k], 0, hosts, &n_hosts) < 0)
 				goto too_many;
+		for (size_t k = 0; k < n_vips; k++)
+			if (master_add_san(&ip, vips[k], 1, hosts, &n_hosts) < 0)
+				goto too_many;
 		if (pki_issue(&ip, NULL, NULL, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sluice-ctrl init: %s\n", err);
 			return 1;
@@ -797,6 +847,20 @@ int master_cli_main(int argc, char **argv)
 				  err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice-ctrl init: %s\n", err);
 		return 1;
+	}
+	if (n_vips > 0) {
+		/* The same admin identity, through the VIP(s) only. */
+		char urls[APISVC_MAX_VIPS][64];
+		const char *vu[APISVC_MAX_VIPS];
+		for (size_t i = 0; i < n_vips; i++) {
+			snprintf(urls[i], sizeof(urls[i]), "https://%s:%d", vips[i], APISVC_PORT);
+			vu[i] = urls[i];
+		}
+		if (pki_write_client_conf(dir, "admin-vip", "admin.crt", "admin.key", vu, n_vips,
+					  err, sizeof(err)) < 0) {
+			fprintf(stderr, "sluice-ctrl init: %s\n", err);
+			return 1;
+		}
 	}
 	printf("cluster PKI in %s: ca.crt, peer.key, admin.conf, %zu master cert(s)\n", dir,
 	       mo.n_members);

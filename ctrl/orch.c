@@ -17,6 +17,8 @@
  *   scheduler    every pending pod, oldest first (ctlr_sched.h); bind
  *                through /binding at the pod's resourceVersion
  *   endpoints    the dirty Services (ctlr_endpoints.h)
+ *   apiservice   default/kubernetes and its Endpoints = the masters of
+ *                /cluster/status, once a second (ctlr_apisvc.h)
  *
  * Every write goes through the API with a resourceVersion precondition
  * (binding, updates) or a deterministic name (creates), and is checked
@@ -36,6 +38,7 @@
 
 #include <sluice/errmsg.h>
 
+#include "ctlr_apisvc.h"
 #include "ctlr_deploy.h"
 #include "ctlr_endpoints.h"
 #include "ctlr_ipam.h"
@@ -49,6 +52,7 @@
 #define ORCH_NODE_PERIOD_US 1000000
 #define ORCH_RESYNC_US 10000000
 #define ORCH_UNSCHED_RETRY_US 5000000
+#define ORCH_APISVC_PERIOD_US 1000000
 /* Bindings in flight at once. Each is one Raft write; the masters commit
  * concurrent writes together, so a few in flight multiply throughput
  * (kube-scheduler binds asynchronously for the same reason). */
@@ -95,6 +99,7 @@ struct orch {
 	/* Copies of the strings in p, which the caller may free. */
 	char servers[APIC_MAX_SERVERS][256];
 	char ca[4096], cert[4096], key[4096], cidr[64];
+	char vips[APISVC_MAX_VIPS][APISVC_IP_MAX];
 	pthread_t thread;
 	volatile int stop;
 	struct orch_stats stats;
@@ -124,7 +129,7 @@ struct orch {
 	size_t n_binders;
 	volatile int bind_stop;
 	bool nodes_changed, pods_freed, deploy_deleted, synced, unsched_dirty;
-	int64_t last_nodes_us, last_resync_us, last_unsched_us;
+	int64_t last_nodes_us, last_resync_us, last_unsched_us, last_apisvc_us;
 };
 
 static bool orch_leader(struct orch *o)
@@ -545,7 +550,7 @@ static bool orch_activate(struct orch *o)
 		return false;
 	}
 	o->active = true;
-	o->last_nodes_us = o->last_resync_us = o->last_unsched_us = 0;
+	o->last_nodes_us = o->last_resync_us = o->last_unsched_us = o->last_apisvc_us = 0;
 	__atomic_add_fetch(&o->stats.terms, 1, __ATOMIC_RELAXED);
 	orch_logf(o, "leading: listing and watching the cluster");
 	return true;
@@ -1174,6 +1179,8 @@ static void orch_endpoints(struct orch *o)
 		struct apic_resp r;
 		if (svc == NULL)
 			continue; /* Service deleted: its Endpoints are left to their owner */
+		if (o->p.api_service && strcmp(k, APISVC_KEY) == 0)
+			continue; /* the masters' Endpoints: orch_apisvc's */
 		bool nomem;
 		json_t *want = endpoints_compute(svc, pods, n, &nomem);
 		if (want == NULL)
@@ -1211,6 +1218,95 @@ static void orch_endpoints(struct orch *o)
 	json_decref(todo);
 }
 
+/* ------------------------------------------------------------ apiservice */
+
+/* PUT obj (an update of cur) or POST it (cur NULL) under the collection
+ * path coll ("/api/v1/namespaces/default/services"); the answer goes into
+ * inf. Returns the HTTP status, -1 when not sent. */
+static long orch_apisvc_write(struct orch *o, struct informer *inf, const char *coll,
+			      const json_t *cur, json_t *obj)
+{
+	char path[256];
+	struct apic_resp r;
+	long st;
+	if (cur != NULL) {
+		json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
+				json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
+		snprintf(path, sizeof(path), "%s/%s", coll, APISVC_NAME);
+		st = orch_write(o, "PUT", path, obj, &r);
+	} else {
+		st = orch_write(o, "POST", coll, obj, &r);
+	}
+	if ((st == 200 || st == 201) && json_is_object(r.body)) {
+		__atomic_add_fetch(&o->stats.apisvc_writes, 1, __ATOMIC_RELAXED);
+		informer_put_local(inf, r.body, orch_on_change, o);
+		orch_logf(o, "%s %s: %s", coll + sizeof("/api/v1/namespaces/" APISVC_NAMESPACE),
+			  APISVC_KEY, cur ? "updated" : "created");
+	} else if (st > 0 && st != 409) { /* 409: the watch brings the newer one */
+		char key[64];
+		snprintf(key, sizeof(key), "apisvc %ld %s", st, coll);
+		orch_warn_once(o, key, "%s %s: HTTP %ld: %s", coll, APISVC_KEY, st, r.errmsg);
+	}
+	apic_resp_clear(&r);
+	return st;
+}
+
+/*
+ * default/kubernetes (Kubernetes' master endpoint reconciler): the
+ * Endpoints list the masters /cluster/status reports (this leader's view:
+ * a member it has not heard from within two election timeouts is not
+ * ready), the Service is created with the reserved clusterIP and keeps the
+ * fields ctlr_apisvc.h says are ours.
+ */
+static void orch_apisvc(struct orch *o, int64_t now)
+{
+	if (!o->p.api_service || now - o->last_apisvc_us < ORCH_APISVC_PERIOD_US)
+		return;
+	o->last_apisvc_us = now;
+	struct apic_resp r;
+	memset(&r, 0, sizeof(r));
+	if (apic_request(o->api, "GET", "/cluster/status", NULL, &r) != APIC_OK || r.status != 200 ||
+	    !json_is_object(r.body)) {
+		orch_warn_once(o, "apisvc status", "/cluster/status: HTTP %ld: %s", r.status,
+			       r.errmsg);
+		apic_resp_clear(&r);
+		return;
+	}
+	json_t *skipped = json_array();
+	json_t *eps = apisvc_endpoints(r.body, skipped);
+	apic_resp_clear(&r);
+	size_t i;
+	json_t *v;
+	json_array_foreach(skipped, i, v) {
+		char key[128];
+		snprintf(key, sizeof(key), "apisvc skip %s", json_string_value(v));
+		orch_warn_once(o, key,
+			       "master %s: its apiURL is not https://IPv4:PORT, left out of the "
+			       "Endpoints " APISVC_KEY, json_string_value(v));
+	}
+	json_decref(skipped);
+	if (eps == NULL)
+		return;
+	const json_t *cur_svc = informer_get(o->inf[ORCH_SVCS], APISVC_KEY);
+	struct apisvc_cfg cfg = {.vips = o->p.api_vips, .n_vips = o->p.n_api_vips,
+				 .target_port = apisvc_target_port(eps)};
+	bool nomem;
+	json_t *svc = apisvc_service(cur_svc, &cfg, &nomem);
+	long st = 0;
+	if (svc != NULL)
+		st = orch_apisvc_write(o, o->inf[ORCH_SVCS],
+				       "/api/v1/namespaces/" APISVC_NAMESPACE "/services", cur_svc, svc);
+	json_decref(svc);
+	/* The Endpoints follow the Service (an Endpoints without it would be
+	 * garbage-collected with the next Service deletion anyway). */
+	const json_t *cur_ep = informer_get(o->inf[ORCH_EPS], APISVC_KEY);
+	if (st >= 0 && informer_get(o->inf[ORCH_SVCS], APISVC_KEY) != NULL &&
+	    (cur_ep == NULL || !endpoints_equal(cur_ep, eps)))
+		(void)orch_apisvc_write(o, o->inf[ORCH_EPS],
+					"/api/v1/namespaces/" APISVC_NAMESPACE "/endpoints", cur_ep, eps);
+	json_decref(eps);
+}
+
 /* ------------------------------------------------------------ loop */
 
 static bool orch_all_synced(struct orch *o)
@@ -1246,6 +1342,7 @@ static void orch_round(struct orch *o)
 	orch_schedule(o, now);
 	o->nodes_changed = o->pods_freed = false;
 	orch_endpoints(o);
+	orch_apisvc(o, now);
 }
 
 static void *orch_main(void *arg)
@@ -1318,6 +1415,16 @@ struct orch *orch_start(const struct orch_params *p, char *errmsg, size_t errlen
 	o->p.api.key = p->api.key ? o->key : NULL;
 	o->p.cluster_cidr = o->cidr;
 	o->p.name = o->name;
+	if (p->n_api_vips > APISVC_MAX_VIPS) {
+		sluice_errf(-1, errmsg, errlen, "orch: at most %d API VIPs", APISVC_MAX_VIPS);
+		goto fail;
+	}
+	for (size_t i = 0; i < p->n_api_vips; i++) {
+		if (apisvc_vip_check(p->api_vips[i], o->cidr, errmsg, errlen) < 0)
+			goto fail;
+		snprintf(o->vips[i], sizeof(o->vips[i]), "%s", p->api_vips[i]);
+		o->p.api_vips[i] = o->vips[i];
+	}
 	/* Validate the options now rather than at the first election. */
 	struct ipam *a = ipam_create(o->cidr, p->node_cidr_bits ? p->node_cidr_bits : 24, errmsg,
 				     errlen);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "apic.h"
+#include "ctlr_apisvc.h"
 
 struct orch_params {
 	struct apic_params api;    /* usually the local master's API */
@@ -33,6 +34,13 @@ struct orch_params {
 	double evict_rate;         /* nodes evicted per second; 0 = 0.1 */
 	unsigned evict_burst;      /* evictions allowed at once; 0 = 1 */
 	const char *name;          /* log prefix; NULL = "orch" */
+	/* Keep the Service default/kubernetes and its Endpoints pointing at
+	 * the masters of /cluster/status (ctlr_apisvc.h); the masters set it,
+	 * orch_run only when asked. api_vips become its spec.externalIPs
+	 * (checked by the caller with apisvc_vip_check). */
+	bool api_service;
+	const char *api_vips[APISVC_MAX_VIPS];
+	size_t n_api_vips;
 };
 
 /* Counters since orch_start (any thread; read without locking). */
@@ -46,6 +54,7 @@ struct orch_stats {
 	unsigned long long cidrs_assigned;
 	unsigned long long endpoints_writes;
 	unsigned long long terms;          /* times leadership was taken up */
+	unsigned long long apisvc_writes;  /* default/kubernetes Service/Endpoints */
 };
 
 struct orch;

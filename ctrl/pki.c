@@ -30,6 +30,8 @@
 
 #include "sluice/errmsg.h"
 
+#include "ctlr_apisvc.h" /* APISVC_CLUSTER_IP */
+
 #define PKI_CA_DAYS 3650u
 
 static int pki_ossl_err(char *errmsg, size_t errlen, const char *what)
@@ -361,10 +363,14 @@ int pki_issue(const struct pki_issue_params *p, char *cert_path,
 	}
 	if (p->kind == PKI_MASTER) {
 		/* Masters are reached by IP (loopback in tests, netns
-		 * addresses) and by name: SANs for all of them. */
+		 * addresses) and by name: SANs for all of them; and through
+		 * the Service default/kubernetes (its clusterIP and names;
+		 * the API VIPs come in p->ips), see ctlr_apisvc.h. */
 		char san[4096];
 		int n = snprintf(san, sizeof(san),
-				 "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1",
+				 "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1,IP:" APISVC_CLUSTER_IP
+				 ",DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+				 ",DNS:kubernetes.default.svc.cluster.local",
 				 p->name);
 		for (size_t i = 0; i < p->n_ips && n > 0 && (size_t)n < sizeof(san); i++)
 			n += snprintf(san + n, sizeof(san) - (size_t)n, ",IP:%s",

@@ -6,7 +6,10 @@
  *                             transport (consensus/net.c), mode 0600
  *   master-NAME.crt/.key      CN "master:NAME", serverAuth + clientAuth,
  *                             SANs: the given IPs and DNS names plus
- *                             127.0.0.1, ::1 and localhost
+ *                             127.0.0.1, ::1, localhost, the clusterIP
+ *                             10.96.0.1 and the names kubernetes,
+ *                             kubernetes.default(.svc(.cluster.local)) of
+ *                             the Service default/kubernetes
  *   node-NAME.crt/.key        CN "node:NAME", clientAuth
  *   admin.crt/.key            CN "admin", clientAuth
  *   admin.conf                apic client config (ctrl/apic.h) for admin

@@ -84,6 +84,9 @@ static void test_master_cert_verifies(void **state)
 	assert_int_equal(X509_check_ip_asc(c, "10.0.0.8", 0), 0);
 	assert_int_equal(X509_check_host(c, "master1.example", 0, 0, NULL), 1);
 	assert_int_equal(X509_check_host(c, "localhost", 0, 0, NULL), 1);
+	/* and the Service default/kubernetes's clusterIP and names */
+	assert_int_equal(X509_check_ip_asc(c, "10.96.0.1", 0), 1);
+	assert_int_equal(X509_check_host(c, "kubernetes.default.svc", 0, 0, NULL), 1);
 	/* a master is both a TLS server and a client (forwarding) */
 	assert_true(X509_get_extended_key_usage(c) & XKU_SSL_SERVER);
 	assert_true(X509_get_extended_key_usage(c) & XKU_SSL_CLIENT);

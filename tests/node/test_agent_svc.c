@@ -4,7 +4,7 @@
  *   desired    Service + Endpoints JSON -> the agent services wanted
  *              (numbered cases: ports, protocols, named ports, ready vs
  *              not-ready addresses, headless and unallocated Services,
- *              affinity, duplicates, order);
+ *              affinity, duplicates, order, externalIPs, health check);
  *   programmed the agent's "services" reply -> the same shape, ours only;
  *   diff       (desired, programmed) -> the exact IPC operations;
  *   name       agent service names, long names hashed to 63 bytes.
@@ -102,6 +102,18 @@ static const struct desired_case desired_cases[] = {
 	{9, "{" SVC("a", "web", "10.96.0.14", "", "[{\"port\":80}]") "}",
 	 "{\"a/web\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.77.1.4\"}],\"ports\":[{\"port\":80,\"protocol\":\"UDP\"}]}]}}",
 	 "{\"k8s/a/web:80/tcp\":{\"vip\":\"10.96.0.14\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"backends\":[]}}"},
+	/* 10: spec.externalIPs: one more service per IPv4 external IP (not an IPv6 one, not the
+	 * clusterIP again), same backends; the health-check annotation gives each a TCP check */
+	{10, "{\"default/kubernetes\":{\"metadata\":{\"namespace\":\"default\",\"name\":\"kubernetes\","
+	     "\"annotations\":{\"sluice.io/health-check\":\"tcp\"}},\"spec\":{\"clusterIP\":\"10.96.0.1\","
+	     "\"externalIPs\":[\"192.168.5.200\",\"fd00::1\",\"10.96.0.1\",7],"
+	     "\"ports\":[{\"name\":\"https\",\"port\":443,\"targetPort\":6443}]}}}",
+	 "{\"default/kubernetes\":{\"subsets\":[{\"addresses\":[{\"ip\":\"192.168.5.11\"}],"
+	 "\"ports\":[{\"name\":\"https\",\"port\":6443}]}]}}",
+	 "{\"k8s/default/kubernetes:443/tcp\":{\"vip\":\"10.96.0.1\",\"port\":443,\"proto\":\"tcp\",\"affinity\":\"none\","
+	 "\"health\":\"tcp\",\"backends\":[{\"ip\":\"192.168.5.11\",\"port\":6443,\"weight\":1}]},"
+	 "\"k8s/default/kubernetes@192.168.5.200:443/tcp\":{\"vip\":\"192.168.5.200\",\"port\":443,\"proto\":\"tcp\","
+	 "\"affinity\":\"none\",\"health\":\"tcp\",\"backends\":[{\"ip\":\"192.168.5.11\",\"port\":6443,\"weight\":1}]}}"},
 };
 
 static void test_desired(void **state)
@@ -121,6 +133,8 @@ static void test_desired(void **state)
 
 #define D80(vip, aff, bes)                                                                         \
 	"{\"vip\":\"" vip "\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"" aff "\",\"backends\":" bes "}"
+#define H80(vip, bes)                                                                              \
+	"{\"vip\":\"" vip "\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"health\":\"tcp\",\"backends\":" bes "}"
 #define B(ip, port) "{\"ip\":\"" ip "\",\"port\":" #port ",\"weight\":1}"
 
 struct diff_case {
@@ -165,6 +179,16 @@ static const struct diff_case diff_cases[] = {
 	{9, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 8081) "]") "}",
 	 "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 8080) "]") "}",
 	 "[{\"op\":\"backend.set\",\"service\":\"k8s/a/w:80/tcp\",\"backends\":[" B("10.0.0.1", 8081) "]}]"},
+	/* 10: a new service with a health check: svc.add carries the check */
+	{10, "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}", "{}",
+	 "[{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
+	 "\"health\":{\"type\":\"tcp\",\"interval_ms\":500,\"timeout_ms\":300,\"fall\":2,\"rise\":2}}]"},
+	/* 11: the check dropped (annotation removed): the service is redefined */
+	{11, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[]") "}", "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}",
+	 "[{\"op\":\"svc.del\",\"name\":\"k8s/a/w:80/tcp\"},"
+	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\"}]"},
+	/* 12: same check on both sides: nothing */
+	{12, "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}", "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}", "[]"},
 };
 
 static void test_diff(void **state)
@@ -194,11 +218,14 @@ static void test_programmed(void **state)
 		"{\"name\":\"k8s/a/w:80/tcp\",\"id\":2,\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
 		"\"health\":{\"type\":\"none\"},\"backends\":["
 		"{\"id\":7,\"ip\":\"10.0.0.2\",\"port\":80,\"weight\":1,\"healthy\":-1,\"dp_weight\":1},"
-		"{\"id\":6,\"ip\":\"10.0.0.1\",\"port\":80,\"weight\":1,\"healthy\":-1,\"dp_weight\":1}]}]}");
+		"{\"id\":6,\"ip\":\"10.0.0.1\",\"port\":80,\"weight\":1,\"healthy\":-1,\"dp_weight\":1}]},"
+		"{\"name\":\"k8s/a/h:80/tcp\",\"id\":3,\"vip\":\"10.96.0.2\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
+		"\"health\":{\"type\":\"tcp\",\"interval_ms\":500,\"timeout_ms\":300,\"fall\":2,\"rise\":2},\"backends\":[]}]}");
 	json_t *prog = agent_svc_programmed(rep);
 	assert_non_null(prog);
-	assert_json_eq(prog, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 80) "," B("10.0.0.2", 80) "]") "}", 1);
-	json_t *want = parse("{}");
+	assert_json_eq(prog, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 80) "," B("10.0.0.2", 80) "]") ","
+		       "\"k8s/a/h:80/tcp\":" H80("10.96.0.2", "[]") "}", 1);
+	json_t *want = parse("{\"k8s/a/h:80/tcp\":" H80("10.96.0.2", "[]") "}");
 	json_t *ops = agent_svc_diff(want, prog);
 	/* Only ours is deleted when no Service wants it; the hand-made one stays. */
 	assert_json_eq(ops, "[{\"op\":\"svc.del\",\"name\":\"k8s/a/w:80/tcp\"}]", 2);
@@ -231,6 +258,13 @@ static void test_name(void **state)
 	agent_svc_name(ns, nm, 65535, "udp", again, sizeof(again));
 	assert_string_equal(out, again);
 	agent_svc_name(ns, nm, 65534, "udp", again, sizeof(again));
+	assert_string_not_equal(out, again);
+	/* An external IP's service, hashed the same way when long. */
+	agent_svc_ext_name("default", "kubernetes", "192.168.5.200", 443, "tcp", out, sizeof(out));
+	assert_string_equal(out, "k8s/default/kubernetes@192.168.5.200:443/tcp");
+	agent_svc_ext_name(ns, nm, "192.168.5.200", 443, "tcp", out, sizeof(out));
+	agent_svc_ext_name(ns, nm, "192.168.5.201", 443, "tcp", again, sizeof(again));
+	assert_int_equal(strlen(out), 63);
 	assert_string_not_equal(out, again);
 }
 
