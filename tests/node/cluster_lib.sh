@@ -18,7 +18,8 @@
 # to and replays into.
 #
 # The caller sets CL_P (2-letter name prefix), CL_NET (third octet),
-# CTRL, DP, and optionally CL_MASTER_ARGS (extra master flags) and
+# CTRL, DP, and optionally CL_MASTER_ARGS (extra master flags),
+# CL_INIT_ARGS (extra `sluice-ctrl init` flags, e.g. --api-vip) and
 # CL_LEASE (worker lease seconds); then cl_setup NMASTERS NWORKERS.
 # cl_cleanup belongs in the caller's EXIT trap. Every name carries $ID
 # ($$ of the caller); processes are stopped by PID.
@@ -84,7 +85,8 @@ cl_setup() { # nmasters nworkers
     cl_mkns "$(cl_wns "$i")"
     cl_join "$(cl_wns "$i")" "${CL_P}l$i-$ID" "${CL_P}bw$i-$ID" "$(cl_wip "$i")"
   done
-  "$CTRL" init --dir "$CL_PKI" --members "$(cl_members)" > "$CL_DIR/init.log" 2>&1 ||
+  # shellcheck disable=SC2086 # CL_INIT_ARGS: several flags
+  "$CTRL" init --dir "$CL_PKI" --members "$(cl_members)" ${CL_INIT_ARGS:-} > "$CL_DIR/init.log" 2>&1 ||
     { cat "$CL_DIR/init.log"; return 1; }
   for i in $(seq "$CL_NW"); do
     "$CTRL" cert --dir "$CL_PKI" --kind node --name "$(cl_wname "$i")" \
