@@ -54,6 +54,7 @@ struct rte_mbuf;
 	_(FRAG, "frag_pkts")             /* non-first fragments rewritten */        \
 	_(ICMP, "icmp_errors_mapped")    /* ICMP errors about LB flows passed on */ \
 	_(REPICK, "repicks")             /* flow's backend removed: picked again */ \
+	_(REUSED, "tuple_reuses")        /* SYN on a finished flow: scheduled anew */ \
 	_(SNAT_RETRY, "snat_port_retries")                                        \
 	_(HANDOFF, "handoffs")           /* replies passed to the flow's worker */
 
