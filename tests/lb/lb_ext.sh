@@ -27,6 +27,9 @@
 #      whole (answer: length + SHA-256) and the answer's source is VIP:53;
 #   5. the nodes' kernels still ping each other over the uplinks and the
 #      XDP program passed that traffic to them (xdp_pass_host grows);
+#   5b. (VXLAN, whose dps have uplink.gateway) a client on the other
+#      segment, behind the underlay router that routes the VIP via node 1,
+#      gets its answers through the gateway;
 #   6. an agent restart (replay + SYNC_END) keeps the VIP steered and
 #      connections working; deleting both services unsteers it.
 #
@@ -40,6 +43,7 @@ TOOL="$HERE/lb_tool.py"
 VIP=10.96.0.10
 EXT=mnx-$$
 EXT_IP=192.168.77.50
+EXT2=mny-$$
 BG_PIDS=()
 CTRL_PIDS=(x "" "")
 
@@ -115,6 +119,14 @@ setup_ext() {
   ip -n "$EXT" addr add "$EXT_IP/24" dev "ux-$$"
   ip -n "$EXT" link set "ux-$$" up
   mn_tx_off "$EXT" "ux-$$"
+  # a second one on the other segment, behind the underlay router
+  mn_mkns "$EXT2"
+  ip link add "uy-$$" netns "$EXT2" type veth peer name "uby-$$" netns "$MN_UNDER"
+  ip -n "$MN_UNDER" link set "uby-$$" master "mnbs-$MN_ID" up
+  ip -n "$EXT2" addr add 192.168.78.50/24 dev "uy-$$"
+  ip -n "$EXT2" link set "uy-$$" up
+  ip -n "$EXT2" route add default via 192.168.78.254
+  mn_tx_off "$EXT2" "uy-$$"
 }
 
 start_servers() {
@@ -175,6 +187,16 @@ run_mode() { # direct|vxlan
   a=$(ul 2 xdp_pass_host)
   n "$(mn_node 1)" ping -q -c 3 -i 0.2 -W 1 "$(mn_node_ip 2)" > /dev/null || fail "node1 -> node2 ping"
   [ "$(ul 2 xdp_pass_host)" -ge $((a + 3)) ] || fail "dp2's program did not pass the pings to the kernel"
+
+  if [ "$mode" = vxlan ]; then
+    pretty "$mode" "a client behind the underlay router: answers leave via uplink.gateway"
+    ip -n "$MN_UNDER" route replace "$VIP/32" via "$(mn_node_ip 1)"
+    [ "$(ul 1 gateway_resolved)" = 1 ] || fail "dp1 has not resolved its gateway"
+    a=$(mn_stat 1 to_uplink)
+    out=$(n "$EXT2" python3 "$TOOL" conns "$VIP" 80 20)
+    [ "$(grep -c '^b' <<< "$out")" = 20 ] || fail "off-link client: $(grep -v '^b' <<< "$out" | sort | uniq -c)"
+    [ "$(mn_stat 1 to_uplink)" -ge $((a + 40)) ] || fail "dp1 to_uplink moved by $(( $(mn_stat 1 to_uplink) - a ))"
+  fi
 
   pretty "$mode" "an agent restart (replay + SYNC_END) keeps the VIP steered; svc.del unsteers it"
   # (the replay also sweeps the pods and routes of dp's config file, which
