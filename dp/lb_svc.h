@@ -118,6 +118,10 @@ int lb_sweep(struct lb *lb, uint32_t gen);
 /* Counts, for telemetry and tests. Control side. */
 unsigned lb_svc_count(const struct lb *lb);
 unsigned lb_backend_count(const struct lb *lb);
+/* The distinct VIP addresses of the services (network order), sorted
+ * by value, at most @cap of them, into @out; returns the count. Control side (dp steers
+ * them on the uplink: docs/lb.md, "External clients"). */
+unsigned lb_vips(const struct lb *lb, uint32_t *out, unsigned cap);
 
 /* Register /sluice/lb and /sluice/lb_backends (one lb per process is
  * served; a later call replaces the earlier). 0 or -errno. */

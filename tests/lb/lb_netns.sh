@@ -58,13 +58,8 @@ MADE_NS=()
 PREFIXES=()
 
 pretty() { echo -e "\x1b[32m\x1b[1m[+] ${1}:\x1b[0m ${2}"; }
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$DIR"/*.log; do
-    [ -f "$f" ] && sed "s|^|  $(basename "$f"): |" "$f" | tail -15 >&2
-  done
-  exit 1
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib/netns.sh" # tx_csum_off, mkns
+fail() { fail_with_logs "$DIR" "$@"; }
 n() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 cleanup() {
@@ -82,8 +77,6 @@ trap cleanup EXIT
 [ "$(id -u)" = 0 ] || { echo "lb_netns: needs root"; exit 77; }
 [ -x "$DP" ] || fail "$DP is not executable"
 [ -x "$CTRL" ] || fail "$CTRL is not executable"
-
-. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib/netns.sh" # tx_csum_off, mkns
 
 # A pod netns $1 on veth $2 (host end in node $3) with address $4, MAC $5.
 mkpod() {
