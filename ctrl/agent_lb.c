@@ -158,14 +158,38 @@ static void agent_lb_watch(struct agent_lb *l, const struct agent_lb_svc *s,
 
 /* ---- health ---- */
 
+/*
+ * Send dp every backend weight of s that differs from what it holds. Any
+ * change (a health transition, an operator's weight) can enter or leave
+ * panic mode, which moves the other backends' weights too. Returns 1 when
+ * dp acknowledged all it was sent.
+ */
+static int agent_lb_sync_weights(struct agent_lb *l, struct agent_lb_svc *s)
+{
+	struct ring_cmd c;
+	int all = 1;
+
+	for (size_t i = 0; i < s->n_be; i++) {
+		struct agent_lb_be *x = &s->be[i];
+		uint32_t w = agent_lb_effective(l, s, x);
+		int applied = 0;
+		if (w == x->sent)
+			continue;
+		agent_lb_weight_cmd(s->id, x->id, w, &c);
+		if (agent_send_cmd(l->a, &c, &applied, NULL, 0) == AGENT_OK && applied)
+			x->sent = w;
+		else
+			all = 0;
+	}
+	return all;
+}
+
 static void agent_lb_on_health(void *data, uint32_t svc_id, uint32_t be_id, int healthy)
 {
 	struct agent_lb *l = data;
 	struct agent_lb_svc *s = agent_lb_find(l, NULL, svc_id);
 	struct agent_lb_be *b = s ? agent_lb_find_be(s, be_id) : NULL;
-	char ip[64], line[256], err[256] = "";
-	struct ring_cmd c;
-	int applied = 0;
+	char ip[64], line[256];
 
 	if (b == NULL)
 		return;
@@ -176,15 +200,7 @@ static void agent_lb_on_health(void *data, uint32_t svc_id, uint32_t be_id, int 
 		 panic ? " (panic: every backend fails its check, health ignored)" : "");
 	agent_log(l->a, line);
 	/* a transition can enter or leave panic mode: every backend's weight */
-	for (size_t i = 0; i < s->n_be; i++) {
-		struct agent_lb_be *x = &s->be[i];
-		uint32_t w = agent_lb_effective(l, s, x);
-		if (w == x->sent)
-			continue;
-		agent_lb_weight_cmd(s->id, x->id, w, &c);
-		if (agent_send_cmd(l->a, &c, &applied, err, sizeof(err)) == AGENT_OK && applied)
-			x->sent = w;
-	}
+	(void)agent_lb_sync_weights(l, s);
 }
 
 void agent_lb_tick(struct agent_lb *l)
@@ -643,17 +659,19 @@ static json_t *agent_lb_backend_set(struct agent_lb *l, json_t *req)
 			applied &= ap;
 			b->sent = c.u.backend.weight;
 			agent_lb_watch(l, s, b);
-		}
-		/* a weight change, an operator drain (0), or a backend already
-		 * known unhealthy that must stay drained */
-		uint32_t w = agent_lb_effective(l, s, b);
-		if (w != b->sent) {
-			agent_lb_weight_cmd(svc_id, b->id, w, &c);
-			if (agent_send_cmd(l->a, &c, &ap, NULL, 0) == AGENT_OK && ap)
-				b->sent = w;
+			/* added as 1 (BACKEND_ADD's floor): drain a 0 at once */
+			uint32_t w = agent_lb_effective(l, s, b);
+			if (w != b->sent) {
+				agent_lb_weight_cmd(svc_id, b->id, w, &c);
+				if (agent_send_cmd(l->a, &c, &ap, NULL, 0) == AGENT_OK && ap)
+					b->sent = w;
+			}
 		}
 	}
 	free(want);
+	/* weight changes, operator drains (0), new backends already known
+	 * unhealthy, and whatever they did to panic mode */
+	applied &= agent_lb_sync_weights(l, s);
 	if ((rc = agent_persist(l->a, err, sizeof(err))) != AGENT_OK)
 		return agent_lb_err(rc, err);
 	if (dp_errors > 0)

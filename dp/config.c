@@ -463,7 +463,7 @@ static int dpcfg_pods(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 static int dpcfg_uplink(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 {
 	static const char *const keys[] = { "port", "ip", "mode", "vni", "vxlan_port", "gateway",
-					    NULL };
+					    "cluster_cidr", NULL };
 	json_t *u = json_object_get(root, "uplink");
 	struct dp_uplink_params *up = &cfg->uplink;
 	const char *s;
@@ -501,6 +501,20 @@ static int dpcfg_uplink(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 		    up->gateway == up->ip)
 			return dpcfg_fail(c, "uplink.gateway", "must be another unicast address");
 	}
+	if (dpcfg_get_str(c, u, "uplink", "cluster_cidr", 0, &s))
+		return -EINVAL;
+	if (s != NULL) {
+		uint32_t m;
+		if (dpcfg_parse_prefix(s, &up->cluster_net, &up->cluster_depth) != 0 ||
+		    up->cluster_depth < 1)
+			return dpcfg_fail(c, "uplink.cluster_cidr",
+					  "must be a.b.c.d/len with len 1..32 and no host bits");
+		m = dpcfg_mask(up->cluster_depth);
+		if ((cfg->node.pod_net & m) != up->cluster_net || cfg->node.pod_depth < up->cluster_depth)
+			return dpcfg_fail(c, "uplink.cluster_cidr", "must contain node.pod_cidr");
+		if ((up->ip & m) == up->cluster_net)
+			return dpcfg_fail(c, "uplink.cluster_cidr", "must not contain uplink.ip");
+	}
 	if (dpcfg_get_int(c, u, "uplink", "vni", 1, 16777215, 1, &v))
 		return -EINVAL;
 	up->vni = (uint32_t)v;
@@ -512,9 +526,6 @@ static int dpcfg_uplink(struct dpcfg_ctx *c, json_t *root, struct dpcfg *cfg)
 			return dpcfg_fail(c, "uplink.vni", "only with mode vxlan");
 		if (json_object_get(u, "vxlan_port") != NULL)
 			return dpcfg_fail(c, "uplink.vxlan_port", "only with mode vxlan");
-		if (json_object_get(u, "gateway") != NULL)
-			return dpcfg_fail(c, "uplink.gateway", "only with mode vxlan (direct routing "
-					  "needs the nodes on one L2 segment)");
 		up->vni = 0;
 	}
 	cfg->has_uplink = 1;

@@ -267,6 +267,16 @@ static void ctl_apply_ip4_str(const uint8_t *a, char *buf, size_t len)
 	snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 }
 
+/* Steer the services' VIPs on the uplink (external clients, docs/lb.md):
+ * after every change that can add or remove a VIP. Failures are counted
+ * and logged by dp_uplink_vips_set. */
+static void ctl_apply_vips(struct ctl_apply *ca)
+{
+	static uint32_t vips[LB_SVC_MAX]; /* the ring thread is the only caller */
+
+	(void)dp_uplink_vips_set(ca->dp, vips, lb_vips(ca->lb, vips, LB_SVC_MAX));
+}
+
 static int ctl_apply_svc_add(void *data, const struct ring_svc *s, uint64_t gen)
 {
 	struct ctl_apply *ca = data;
@@ -285,6 +295,7 @@ static int ctl_apply_svc_add(void *data, const struct ring_svc *s, uint64_t gen)
 			s->proto, rc == -EEXIST ? "VIP:port:proto or id already used by another service"
 						: strerror(-rc));
 	}
+	ctl_apply_vips(ca);
 	return rc;
 }
 
@@ -292,7 +303,9 @@ static int ctl_apply_svc_del(void *data, const struct ring_svc_del *s)
 {
 	struct ctl_apply *ca = data;
 
-	return lb_svc_del(ca->lb, s->svc_id);
+	int rc = lb_svc_del(ca->lb, s->svc_id);
+	ctl_apply_vips(ca);
+	return rc;
 }
 
 static int ctl_apply_backend_add(void *data, const struct ring_backend *b, uint64_t gen)
@@ -342,6 +355,7 @@ static int ctl_apply_sweep(void *data, uint64_t gen)
 	if (n < 0)
 		return n;
 	n += lb_sweep(ca->lb, g); /* services and backends the replay did not refresh */
+	ctl_apply_vips(ca);
 	/* Pods and routes first: a port is refused while they refer to it. */
 	for (size_t i = 0; i < DP_MAX_PORTS; i++) {
 		struct ctl_apply_port *s = &ca->ports[i];

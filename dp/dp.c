@@ -222,9 +222,17 @@ int dp_route_add(struct dp *dp, uint32_t prefix, uint8_t depth, const char *port
 int dp_route_add_via(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_ip, int encap,
 		     uint32_t vni, uint32_t gen)
 {
+	pthread_mutex_lock(&dp->lock);
+	int rc = dp_route_add_via_locked(dp, prefix, depth, nh_ip, encap, vni, gen);
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int dp_route_add_via_locked(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_ip,
+			    int encap, uint32_t vni, uint32_t gen)
+{
 	int rc;
 	uint32_t idx;
-	pthread_mutex_lock(&dp->lock);
 	int mode = encap < 0 ? dp->ul.mode : encap;
 	if (!__atomic_load_n(&dp->ul.valid, __ATOMIC_ACQUIRE)) {
 		rc = -ENODEV;
@@ -268,7 +276,6 @@ int dp_route_add_via(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_
 	if (rc != 0)
 		neigh_unref(dp->neigh, idx);
 out:
-	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }
 

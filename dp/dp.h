@@ -84,10 +84,16 @@ enum dp_overlay {
 struct dp_uplink_params {
 	char port[DP_NAME_MAX];    /* an attached port of type uplink */
 	uint32_t ip;               /* the node's underlay IPv4 (the kernel's), network order */
-	uint32_t gateway;          /* underlay router for VXLAN to off-link nodes, 0 = none */
+	uint32_t gateway;          /* underlay router (VXLAN to off-link nodes, egress), 0 = none */
 	uint8_t mode;              /* enum dp_overlay: the cluster's mode */
 	uint32_t vni;              /* VXLAN network identifier, 1..2^24-1 */
 	uint16_t vxlan_port;       /* UDP destination port, host order */
+	/* The cluster's pod network. Set (depth 1..32): packets to anything
+	 * outside it and outside every route leave by the uplink, on-link or
+	 * via @gateway (docs/multinode.md, "Leaving the cluster"); depth 0:
+	 * no egress, such packets are drop_no_route. */
+	uint32_t cluster_net;      /* network order */
+	uint8_t cluster_depth;
 };
 
 struct dp;
@@ -148,6 +154,18 @@ int dp_route_add(struct dp *dp, uint32_t prefix, uint8_t depth, const char *port
  * Control side.
  */
 int dp_uplink_set(struct dp *dp, const struct dp_uplink_params *p, char *err, size_t errlen);
+
+/**
+ * Steer exactly the service VIPs @vips (@n, network order, sorted
+ * ascending, distinct) on the uplink as /32s besides the pod CIDR, so
+ * hosts outside the cluster that route a VIP via this node reach dp's LB
+ * (docs/lb.md, "External clients"). Only the difference to the last call
+ * touches the XDP maps. A VIP the program's trie has no room for is
+ * counted (`vip_steer_failed` in /sluice/uplink) and logged once.
+ * @return 0 (also without an uplink: nothing to do), or -errno from the
+ * map update (the next call retries). Control side, any thread.
+ */
+int dp_uplink_vips_set(struct dp *dp, const uint32_t *vips, unsigned n);
 
 /**
  * Add or replace the route @prefix/@depth "behind the node at underlay

@@ -96,6 +96,8 @@ struct fwd_lcore {
 	unsigned lcore_id;
 	struct fwd_rxlist *rx;           /* published */
 	struct tb icmp_tb;
+	uint32_t want_ip;                /* last on-link host asked for (ul.want) */
+	uint64_t want_tsc;
 	uint64_t drop[DP_DROP_MAX];
 	uint64_t ev[DP_EV_MAX];
 	uint64_t port_rx[DP_MAX_PORTS];
@@ -161,9 +163,16 @@ struct dp_ul {
 	uint32_t vni;
 	uint16_t vxlan_port;     /* host order */
 	uint16_t encap_mtu;      /* largest inner IP packet: uplink MTU - 50 */
-	/* control side only: which underlay addresses are on-link */
+	/* which underlay addresses are on-link */
 	uint32_t mask;           /* the kernel's netmask for ip, network order */
 	uint32_t gateway;        /* 0 = none */
+	/* Egress (docs/multinode.md, "Leaving the cluster"): destinations
+	 * outside cluster_net/cluster_mask with no route leave by the uplink.
+	 * cluster_mask 0 = off. On-link ones get a /32 route from the control
+	 * side, which workers ask for through @want (MP/SC ring of u32). */
+	uint32_t cluster_net, cluster_mask;
+	uint32_t gw_neigh;       /* neigh slot of gateway; UINT32_MAX = none */
+	struct rte_ring *want;
 };
 
 struct dp_uplink;   /* control side, dp/uplink.c */
@@ -238,5 +247,11 @@ int dp_uplink_prog_file(char *path, size_t len);
 void dp_uplink_poll(struct dp *dp);
 /* uplink.c, lock held: release everything (dp_free). */
 void dp_uplink_free_locked(struct dp *dp);
+/* uplink.c: /sluice/uplink (dp_telemetry.c registers it). */
+struct rte_tel_data;
+int dp_uplink_tel(struct dp *dp, struct rte_tel_data *d);
+/* dp.c, lock held: dp_route_add_via without taking the lock. */
+int dp_route_add_via_locked(struct dp *dp, uint32_t prefix, uint8_t depth, uint32_t nh_ip,
+			    int encap, uint32_t vni, uint32_t gen);
 
 #endif

@@ -33,6 +33,7 @@
 	_(VXLAN_MALFORMED, "vxlan_malformed", "UDP to the node's underlay IP that is not valid VXLAN, or a bad inner frame") \
 	_(VXLAN_VNI, "vxlan_vni", "VXLAN with a VNI other than the cluster's") \
 	_(UPLINK_ARP, "uplink_arp", "ARP on the uplink (the node's kernel owns ARP there)") \
+	_(UPLINK_UNROUTABLE, "uplink_unroutable", "outside the cluster, no route, and neither on the uplink's subnet nor a uplink.gateway (or the subnet's own/broadcast address)") \
 	/* load balancer (dp/lb_fwd.c, docs/lb.md) */                            \
 	_(LB_NO_SERVICE, "lb_no_service", "to a VIP on a port or protocol no service has") \
 	_(LB_NO_BACKEND, "lb_no_backend", "new flow to a service with no backend of non-zero weight") \

@@ -234,6 +234,15 @@ static int dp_tel_pod_one(const char *cmd, const char *params, struct rte_tel_da
 	return rc;
 }
 
+static int dp_tel_uplink(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	if (dp_tel == NULL)
+		return -ENODEV;
+	return dp_uplink_tel(dp_tel, d);
+}
+
 int dp_telemetry_register(struct dp *dp)
 {
 	if (dp_tel != NULL)
@@ -248,7 +257,9 @@ int dp_telemetry_register(struct dp *dp)
 	    rte_telemetry_register_cmd("/sluice/pod", dp_tel_pod_one,
 				       "One pod: ip, mac, port, gen. Parameter: pod IPv4") ||
 	    rte_telemetry_register_cmd("/sluice/pods", dp_tel_pods,
-				       "count, routes, pods: [\"<ip> <mac> <port> <gen>\", ...] (first 512)"))
+				       "count, routes, pods: [\"<ip> <mac> <port> <gen>\", ...] (first 512)") ||
+	    rte_telemetry_register_cmd("/sluice/uplink", dp_tel_uplink,
+				       "Uplink: ARP, steered VIPs, egress, XDP verdicts"))
 		return -EINVAL;
 	return 0;
 }

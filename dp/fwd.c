@@ -23,6 +23,7 @@
 #include <rte_ethdev.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 #include "dp_internal.h"
 #include "fwd.h"
@@ -203,6 +204,52 @@ static void fwd_remote(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pk
 		dp_cnt_add(&lc->ev[DP_EV_TO_UPLINK], 1);
 }
 
+/* No pod and no route, outside the pod CIDR (docs/multinode.md, "Leaving
+ * the cluster"): with egress on, a destination outside the cluster CIDR
+ * leaves by the uplink. Off the uplink's subnet it goes to the gateway's
+ * MAC; on it, to its own, through a /32 route the control side adds when
+ * asked (one request per destination per 100 ms from each worker; the
+ * packets before the route exists are dropped as unresolved). */
+static void fwd_egress(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+		       uint16_t rx_port, uint16_t *next, uint32_t dst, int ovl)
+{
+	const struct dp *dp = lc->dp;
+	const struct dp_ul *ul = &dp->ul;
+	uint8_t mac[6];
+
+	if (!__atomic_load_n(&ul->valid, __ATOMIC_ACQUIRE) || ul->cluster_mask == 0 ||
+	    (dst & ul->cluster_mask) == ul->cluster_net) {
+		fwd_drop(lc, next, DP_DROP_NO_ROUTE);
+		return;
+	}
+	if ((dst & ul->mask) == (ul->ip & ul->mask)) {
+		if (dst == ul->ip || (dst & ~ul->mask) == 0 || (dst | ul->mask) == UINT32_MAX) {
+			fwd_drop(lc, next, DP_DROP_UPLINK_UNROUTABLE);
+			return;
+		}
+		uint64_t now = rte_rdtsc();
+		if (dst != lc->want_ip || now - lc->want_tsc > dp->hz / 10) {
+			/* a full ring is retried by the next packet after 100 ms */
+			(void)rte_ring_mp_enqueue_elem(ul->want, &dst, sizeof(dst));
+			lc->want_ip = dst;
+			lc->want_tsc = now;
+		}
+		fwd_drop(lc, next, DP_DROP_NEIGH_UNRESOLVED);
+		return;
+	}
+	if (ul->gw_neigh == UINT32_MAX) {
+		fwd_drop(lc, next, DP_DROP_UPLINK_UNROUTABLE);
+		return;
+	}
+	if (unlikely(!neigh_lookup(dp->neigh, ul->gw_neigh, mac))) {
+		fwd_drop(lc, next, DP_DROP_NEIGH_UNRESOLVED);
+		return;
+	}
+	fwd_out(lc, m, pi, rx_port, next, ul->port_id, mac, ovl);
+	if (*next == ul->port_id)
+		dp_cnt_add(&lc->ev[DP_EV_TO_UPLINK], 1);
+}
+
 /* A frame from the uplink that is UDP to this node: decapsulate it in
  * place and parse the inner packet into @pi. 0, or -1 (dropped). */
 static int fwd_decap(struct fwd_lcore *lc, struct rte_mbuf *m, struct pkt_info *pi,
@@ -366,7 +413,7 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 			fwd_icmp_error(lc, pkts[i], &pi[i], rx_port, &next[i], 3, 1, DP_DROP_NO_POD,
 				       0, ovl[i]);
 		else
-			fwd_drop(lc, &next[i], DP_DROP_NO_ROUTE);
+			fwd_egress(lc, pkts[i], &pi[i], rx_port, &next[i], keys[k], ovl[i]);
 	}
 
 	/* Stage 3: one tx per destination, in order of first use. */

@@ -393,12 +393,18 @@ static int lb_orig(struct lb *lb, struct lb_lcore *lc, unsigned worker, struct l
 	if (fi != CT_MISS) {
 		const struct ct_entry *e = ct_entry(ct, fi);
 		bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
-		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags) {
+		/* A client SYN on a finished connection reuses its 4-tuple
+		 * for a new one (the server closed first, so the client kept
+		 * no TIME-WAIT): schedule it afresh, as IPVS does with
+		 * conn_reuse_mode, or a drained backend would get it. */
+		int reused = (w->tcp_flags & (CT_TCP_SYN | CT_TCP_ACK)) == CT_TCP_SYN &&
+			     (e->state == CT_TCP_TIME_WAIT || e->state == CT_TCP_CLOSE);
+		if (reused || LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags) {
 			/* backend removed: re-pick (see the file comment) */
 			if (lb_pair_ok(ct, fi, e->pad))
 				(void)ct_delete(ct, e->pad);
 			(void)ct_delete(ct, fi);
-			lb_cnt(&lc->ev[LB_EV_REPICK], 1);
+			lb_cnt(&lc->ev[reused ? LB_EV_REUSED : LB_EV_REPICK], 1);
 			fi = CT_MISS;
 		}
 	}

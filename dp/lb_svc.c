@@ -617,6 +617,29 @@ unsigned lb_svc_count(const struct lb *lb)
 	return n;
 }
 
+static int lb_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+unsigned lb_vips(const struct lb *lb, uint32_t *out, unsigned cap)
+{
+	uint32_t all[LB_SVC_MAX];
+	unsigned n = 0, k = 0;
+
+	pthread_mutex_lock(&lb->ctl->lock);
+	for (unsigned i = 0; i < LB_SVC_MAX; i++)
+		if (lb->ctl->svc[i].id != 0)
+			all[n++] = lb->ctl->svc[i].vip;
+	pthread_mutex_unlock(&lb->ctl->lock);
+	qsort(all, n, sizeof(all[0]), lb_u32_cmp);
+	for (unsigned i = 0; i < n && k < cap; i++)
+		if (i == 0 || all[i] != all[i - 1])
+			out[k++] = all[i];
+	return k;
+}
+
 unsigned lb_backend_count(const struct lb *lb)
 {
 	return __atomic_load_n(&lb->ctl->n_be, __ATOMIC_RELAXED);

@@ -54,6 +54,7 @@ struct rte_mbuf;
 	_(FRAG, "frag_pkts")             /* non-first fragments rewritten */        \
 	_(ICMP, "icmp_errors_mapped")    /* ICMP errors about LB flows passed on */ \
 	_(REPICK, "repicks")             /* flow's backend removed: picked again */ \
+	_(REUSED, "tuple_reuses")        /* SYN on a finished flow: scheduled anew */ \
 	_(SNAT_RETRY, "snat_port_retries")                                        \
 	_(HANDOFF, "handoffs")           /* replies passed to the flow's worker */
 
@@ -117,6 +118,10 @@ int lb_sweep(struct lb *lb, uint32_t gen);
 /* Counts, for telemetry and tests. Control side. */
 unsigned lb_svc_count(const struct lb *lb);
 unsigned lb_backend_count(const struct lb *lb);
+/* The distinct VIP addresses of the services (network order), sorted
+ * by value, at most @cap of them, into @out; returns the count. Control side (dp steers
+ * them on the uplink: docs/lb.md, "External clients"). */
+unsigned lb_vips(const struct lb *lb, uint32_t *out, unsigned cap);
 
 /* Register /sluice/lb and /sluice/lb_backends (one lb per process is
  * served; a later call replaces the earlier). 0 or -errno. */

@@ -58,13 +58,8 @@ MADE_NS=()
 PREFIXES=()
 
 pretty() { echo -e "\x1b[32m\x1b[1m[+] ${1}:\x1b[0m ${2}"; }
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$DIR"/*.log; do
-    [ -f "$f" ] && sed "s|^|  $(basename "$f"): |" "$f" | tail -15 >&2
-  done
-  exit 1
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib/netns.sh" # tx_csum_off, mkns
+fail() { fail_with_logs "$DIR" "$@"; }
 n() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 cleanup() {
@@ -82,8 +77,6 @@ trap cleanup EXIT
 [ "$(id -u)" = 0 ] || { echo "lb_netns: needs root"; exit 77; }
 [ -x "$DP" ] || fail "$DP is not executable"
 [ -x "$CTRL" ] || fail "$CTRL is not executable"
-
-. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib/netns.sh" # tx_csum_off, mkns
 
 # A pod netns $1 on veth $2 (host end in node $3) with address $4, MAC $5.
 mkpod() {
@@ -198,6 +191,18 @@ set_web() { # node w1 w2 w3 w4
   for w in "$@"; do bes+="{\"ip\":\"${BE_IPS[$i]}\",\"port\":8080,\"weight\":$w},"; i=$(( i + 1 )); done
   call "$k" "{\"op\":\"backend.set\",\"service\":\"default/web\",\"backends\":[${bes%,}]}" \
     > "$DIR/be-$k.out" || { cat "$DIR/be-$k.out" >&2; fail "node $k: backend.set web"; }
+  # The reply says whether dp acknowledged it (a slow ack is still sent):
+  # before asserting on a drain, see the drained weights in dp itself.
+  i=0
+  for w in "$@"; do
+    if [ "$w" = 0 ]; then
+      local want="$VIP:80/tcp [0-9]* ${BE_IPS[$i]}:8080 0 "
+      for _ in $(seq 100); do tel "$k" /sluice/lb_backends | grep -q "$want" && break; sleep 0.1; done
+      tel "$k" /sluice/lb_backends | grep -q "$want" \
+        || { tel "$k" /sluice/lb_backends >&2; fail "node $k: dp does not hold ${BE_IPS[$i]} at weight 0"; }
+    fi
+    i=$(( i + 1 ))
+  done
 }
 
 conns() { # node count [sport0] -> backend names, one per line

@@ -13,7 +13,8 @@
                                     the backend name then "ok N" or "broken"
   udpfrag VIP PORT N SIZE           N datagrams of SIZE bytes (fragmented,
                                     DF off), from distinct source ports;
-                                    checks each answer's length and hash;
+                                    checks each answer's source (VIP:PORT),
+                                    length and hash;
                                     prints the backend name per datagram
   udprefused VIP PORT               a connected UDP socket must see ECONNREFUSED
                                     (the backend's ICMP port unreachable, mapped)
@@ -168,11 +169,16 @@ def udpfrag(vip, port, n, size):
         for _ in range(3):
             s.sendto(data, (vip, int(port)))
             try:
-                ans = s.recv(4096).decode().split()
+                msg, peer = s.recvfrom(4096)
+                ans = msg.decode().split()
                 break
             except socket.timeout:
                 continue
-        if ans is None or len(ans) != 3 or ans[1] != str(len(data)) or ans[2] != want:
+        if ans is not None and peer != (vip, int(port)):
+            # full NAT: the client must only ever see the VIP
+            print(f"BAD answer from {peer}", flush=True)
+            bad += 1
+        elif ans is None or len(ans) != 3 or ans[1] != str(len(data)) or ans[2] != want:
             print(f"BAD {ans}", flush=True)
             bad += 1
         else:

@@ -599,6 +599,48 @@ static void test_burst(void **state)
 	assert_int_equal(lb->lc[0]->ev[LB_EV_REPICK], repick + 1);
 }
 
+/* Send one TCP segment client:cport -> VIP:80 (orig) or backend -> SNAT:np
+ * (reply) with the given flags; it must pass. */
+static void seg(struct lb *lb, int orig, uint16_t cport, uint32_t be, uint16_t np, uint8_t flags,
+		uint64_t *drop)
+{
+	uint8_t f[256];
+	size_t len = orig ? frame(f, 6, CLIENT, BE16(cport), VIP, BE16(80), 0, flags)
+			  : frame(f, 6, be, BE16(8080), SNAT, np, 0, flags);
+	assert_int_equal(burst1(lb, f, len, drop), 1);
+}
+
+/* A client SYN on a finished connection (its 4-tuple reused at once
+ * because the server closed first) is scheduled anew: a drained backend
+ * does not get it (test_burst: a live handshake's retransmit stays). */
+static void test_tuple_reuse(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint16_t np;
+
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 1), 0);
+	for (uint32_t i = 1; i <= 4; i++)
+		assert_int_equal(lb_backend_add(lb, 1, i, BE(i), 8080, 1, 1), 0);
+	uint32_t be = syn(lb, 7777, drop, &np);
+	seg(lb, 0, 7777, be, np, 0x12, drop); /* SYN-ACK */
+	seg(lb, 1, 7777, be, np, 0x10, drop); /* ACK: established */
+	seg(lb, 0, 7777, be, np, 0x11, drop); /* server FIN first */
+	seg(lb, 1, 7777, be, np, 0x11, drop); /* client FIN */
+	seg(lb, 0, 7777, be, np, 0x10, drop); /* last ACK */
+	uint32_t bid = be == BE(1) ? 1 : be == BE(2) ? 2 : be == BE(3) ? 3 : 4;
+	assert_int_equal(lb_backend_weight(lb, 1, bid, 0), 0);
+	uint64_t reused = lb->lc[0]->ev[LB_EV_REUSED];
+	uint32_t again = syn(lb, 7777, drop, NULL);
+	assert_int_not_equal(again, be);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_REUSED], reused + 1);
+	/* the new connection's SYN retransmitted: same (new) backend, no reuse */
+	assert_int_equal(syn(lb, 7777, drop, NULL), again);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_REUSED], reused + 1);
+	assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 0);
+}
+
 static void test_burst_frag_affinity(void **state)
 {
 	struct fx *fx = *state;
@@ -778,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_frag_table),
 		cmocka_unit_test_setup_teardown(test_svc_control, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tuple_reuse, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_frag_affinity, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_snat_collision, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_handoff, fx2_setup, fx_teardown),

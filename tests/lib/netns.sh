@@ -22,3 +22,14 @@ mkns() {
   ip -n "$1" link set lo up
   ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
+
+# fail_with_logs DIR message...: print "FAIL: <message>" and the last 15
+# lines of every DIR/*.log (the caller's scratch directory), then exit 1.
+fail_with_logs() {
+  local dir=$1; shift
+  echo "FAIL: $*" >&2
+  for f in "$dir"/*.log; do
+    [ -f "$f" ] && sed "s|^|  $(basename "$f"): |" "$f" | tail -15 >&2
+  done
+  exit 1
+}

@@ -102,9 +102,12 @@ mn_setup() {
 # Routes in the config: the other node's pod CIDR, and 10.78.9.0/24 behind
 # 192.168.77.9, an underlay address nobody has (its ARP never resolves).
 # MN_CFG_ROUTES=0 leaves routes to the agent (sluice-ctrl over the ring).
+# MN_CLUSTER_CIDR (e.g. 10.78.0.0/16) sets uplink.cluster_cidr: packets to
+# outside it leave by the uplink (tests/lb/lb_ext.sh).
 mn_config() { # i mode
   local i=$1 mode=$2 extra="" routes="" o
   [ "$mode" = vxlan ] && extra=", \"vni\": $MN_VNI, \"gateway\": \"$(mn_gw_under "$i")\""
+  [ -n "${MN_CLUSTER_CIDR:-}" ] && extra+=", \"cluster_cidr\": \"$MN_CLUSTER_CIDR\""
   if [ "${MN_CFG_ROUTES:-1}" = 1 ]; then
     for o in 1 2 3; do
       [ "$o" = "$i" ] && continue

@@ -152,6 +152,17 @@ static void test_config_good(void **state)
 	assert_non_null(c);
 	assert_int_equal(c->uplink.mode, DP_OVERLAY_DIRECT);
 	assert_int_equal(c->uplink.vni, 0);
+	assert_int_equal(c->uplink.cluster_depth, 0);
+	dpcfg_free(c);
+	/* egress: the cluster CIDR, and a gateway in direct mode too */
+	s = CFG_HEAD ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\", \"mode\": \"direct\","
+		" \"gateway\": \"192.168.77.254\", \"cluster_cidr\": \"10.78.0.0/16\"}}";
+	c = dpcfg_parse(s, strlen(s), err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_memory_equal(&c->uplink.cluster_net, "\x0a\x4e\x00\x00", 4);
+	assert_int_equal(c->uplink.cluster_depth, 16);
+	assert_memory_equal(&c->uplink.gateway, "\xc0\xa8\x4d\xfe", 4);
 	dpcfg_free(c);
 }
 
@@ -192,9 +203,15 @@ static const struct cfg_case cfg_cases[] = {
 	  "\"192.168.77.1\"}]}", "routes[0].via: must be another node's" },
 	{ "15 via not an IP", ", " UL ", \"routes\": [{\"prefix\": \"10.78.2.0/24\", \"via\": "
 	  "\"node2\"}]}", "routes[0].via: must be an IPv4 address" },
-	{ "17 gateway with direct",
-	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\", \"mode\": \"direct\", "
-	  "\"gateway\": \"192.168.77.254\"}}", "uplink.gateway: only with mode vxlan" },
+	{ "17 cluster_cidr without the pod CIDR",
+	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\", "
+	  "\"cluster_cidr\": \"10.79.0.0/16\"}}", "uplink.cluster_cidr: must contain node.pod_cidr" },
+	{ "17c cluster_cidr with host bits",
+	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"10.1.0.1\", "
+	  "\"cluster_cidr\": \"10.78.0.1/16\"}}", "uplink.cluster_cidr: must be a.b.c.d/len" },
+	{ "17d cluster_cidr holding the underlay IP",
+	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"10.1.0.1\", "
+	  "\"cluster_cidr\": \"10.0.0.0/8\"}}", "uplink.cluster_cidr: must not contain uplink.ip" },
 	{ "18 gateway is our own IP",
 	  ", \"uplink\": {\"port\": \"up0\", \"ip\": \"192.168.77.1\", \"gateway\": \"192.168.77.1\"}}",
 	  "uplink.gateway: must be another unicast address" },
