@@ -19,8 +19,10 @@
 #
 # The caller sets CL_P (2-letter name prefix), CL_NET (third octet),
 # CTRL, DP, and optionally CL_MASTER_ARGS (extra master flags),
-# CL_INIT_ARGS (extra `sluice-ctrl init` flags, e.g. --api-vip) and
-# CL_LEASE (worker lease seconds); then cl_setup NMASTERS NWORKERS.
+# CL_INIT_ARGS (extra `sluice-ctrl init` flags, e.g. --api-vip),
+# CL_CLUSTER_CIDR (dp's uplink.cluster_cidr: egress to the underlay, e.g.
+# LB answers to hosts outside the cluster) and CL_LEASE (worker lease
+# seconds); then cl_setup NMASTERS NWORKERS.
 # cl_cleanup belongs in the caller's EXIT trap. Every name carries $ID
 # ($$ of the caller); processes are stopped by PID.
 
@@ -171,6 +173,8 @@ cl_start_dp() { # i: needs the Node's pod CIDR
   w=$(cl_wname "$i")
   cidr=$(cl_node_cidr "$i")
   [ -n "$cidr" ] || { echo "node $w has no spec.podCIDR" >&2; return 1; }
+  local egress=""
+  [ -z "${CL_CLUSTER_CIDR:-}" ] || egress=", \"cluster_cidr\": \"$CL_CLUSTER_CIDR\""
   read -r gw host < <(python3 -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(n[1], n[-2])' "$cidr")
   cat > "$CL_DIR/$w/dp.json" <<JSON
 {
@@ -179,7 +183,7 @@ cl_start_dp() { # i: needs the Node's pod CIDR
     { "name": "tap0", "type": "tap", "iface": "${CL_P}t$i-$ID" },
     { "name": "up0", "type": "uplink", "iface": "${CL_P}l$i-$ID" }
   ],
-  "uplink": { "port": "up0", "ip": "$(cl_wip "$i")", "mode": "direct" },
+  "uplink": { "port": "up0", "ip": "$(cl_wip "$i")", "mode": "direct"$egress },
   "host": { "port": "tap0", "ip": "$host" }
 }
 JSON

@@ -13,13 +13,18 @@
 #   cl1-$$ --HTTPS--> 10.96.0.1:443 --w1's dp: Maglev + full NAT (source
 #       = w1's pod gateway address)--> 192.168.N.1x:6443 (a master)
 #
+#   client netns avx-$$ 192.168.N.50 on the underlay (neither pod nor node),
+#   VIP routed via w1's underlay IP --HTTPS--> VIP:443 --w1's uplink (XDP
+#   steers the VIP to dp), same LB path--> a master; the answer leaves w1's
+#   dp by its uplink egress (uplink.cluster_cidr).
+#
 # The masters are not pod-network nodes here (no sluice-dp): like an
 # underlay router announcing the pod CIDRs (BGP from the nodes), each master
 # netns gets a route to each worker's pod CIDR via that worker's underlay
-# IP, so the replies to the full-NAT'd source come back through the
-# worker's dp. And each worker's dp gets a route to the masters' addresses
-# on the shared segment (agent route_add "192.168.N.1x/32 via itself"),
-# since dp routes only what it is told to.
+# IP, so the replies to the full-NAT'd source (the worker's pod gateway
+# address) come back through the worker's dp. The dps reach the masters on
+# the shared segment by their uplink egress (uplink.cluster_cidr set: dp
+# adds an on-link /32 for each after the first packet, which TCP resends).
 #
 # Asserts:
 #  1. default/kubernetes exists with clusterIP 10.96.0.1, port 443/TCP
@@ -35,9 +40,14 @@
 #     succeeding after at most a few retries, the Endpoints drop the dead
 #     master to notReadyAddresses, and 20 more requests all succeed;
 #  4. an operator's extra port on default/kubernetes survives the
-#     reconciler, which puts back the https port when it is edited.
+#     reconciler, which puts back the https port when it is edited;
+#  5. from the underlay client: curl https://VIP/cluster/status verified
+#     against the cluster CA (the VIP is in the masters' certificates) and
+#     `sluice --config admin-vip.conf get nodes` (and --server
+#     https://VIP:443 get svc) succeed; no host holds the VIP, the client
+#     only routes it via w1.
 #
-# Usage: node_apivip.sh sluice-dp sluice-ctrl
+# Usage: node_apivip.sh sluice-dp sluice-ctrl (the CLI `sluice` beside it)
 set -euo pipefail
 DP=${1:?usage: $0 sluice-dp sluice-ctrl}
 CTRL=${2:?}
@@ -48,6 +58,8 @@ CL_LEASE=4
 VIP=192.168.$CL_NET.200
 CL_INIT_ARGS="--api-vip $VIP"
 CL_MASTER_ARGS="--api-vip $VIP"
+CL_CLUSTER_CIDR=10.244.0.0/16
+SLUICE=$(dirname "$CTRL")/sluice
 source "$HERE/cluster_lib.sh"
 DIR=$CL_DIR
 source "$HERE/node_lib.sh"
@@ -55,7 +67,7 @@ trap cl_cleanup EXIT
 trap "exit 143" TERM INT # run the EXIT trap on a signal too
 
 [ "$(id -u)" = 0 ] || { echo "node_apivip: needs root"; exit 77; }
-for b in "$DP" "$CTRL"; do [ -x "$b" ] || fail "$b is not executable"; done
+for b in "$DP" "$CTRL" "$SLUICE"; do [ -x "$b" ] || fail "$b is not executable"; done
 api() { cl_api "$@"; }
 T0=$(date +%s)
 SVC=k8s/default/kubernetes:443/tcp
@@ -72,14 +84,9 @@ pretty cluster "m1-m3, $W1 $(cl_node_cidr 1), $W2 $(cl_node_cidr 2) ($(( $(date 
 agent_call() { # i JSON
   ip netns exec "$(cl_wns "$1")" "$CTRL" --ipc "ipc://$CL_DIR/$(cl_wname "$1")/agent.ipc" --call "$2"
 }
-# The underlay router's part (see the header): pod CIDRs to the masters,
-# the masters' addresses to each dp.
+# The underlay router's part (see the header): pod CIDRs to the masters.
 for w in 1 2; do
-  for m in 1 2 3; do
-    ip -n "$(cl_mns "$m")" route add "$(cl_node_cidr "$w")" via "$(cl_wip "$w")"
-    agent_call "$w" "{\"op\":\"route_add\",\"prefix\":\"$(cl_mip "$m")/32\",\"node\":$((100 + m)),\"nexthop\":\"$(cl_mip "$m")\",\"encap\":\"none\"}" \
-      > "$DIR/route-$w-$m.json" || fail "route to master $m in agent $w: $(cat "$DIR/route-$w-$m.json")"
-  done
+  for m in 1 2 3; do ip -n "$(cl_mns "$m")" route add "$(cl_node_cidr "$w")" via "$(cl_wip "$w")"; done
 done
 
 # --- 1. Service, Endpoints, programmed ------------------------------------
@@ -194,5 +201,35 @@ cl_wait 20 "the https port put back, the metrics port kept" restored ||
   fail "default/kubernetes ports: $(api GET /api/v1/namespaces/default/services/kubernetes | jget 'd["spec"]["ports"]')"
 [ "$(via https://10.96.0.1)" != "-" ] || fail "10.96.0.1 after the operator's edit"
 pretty ownership "an edited https port is put back (targetPort 6443), the operator's metrics port stays"
+
+# --- 5. an external client through the VIP ---------------------------------
+XNS=${CL_P}x-$ID
+cl_mkns "$XNS"
+cl_join "$XNS" "${CL_P}x-$ID" "${CL_P}bx-$ID" "192.168.$CL_NET.50"
+# No host holds the VIP: the client routes it via w1, as an underlay
+# router would.
+ip -n "$XNS" route add "$VIP/32" via "$(cl_wip 1)"
+xvia() {
+  ip netns exec "$XNS" curl -sS --max-time 4 --cacert "$P/ca.crt" --cert "$P/admin.crt" \
+    --key "$P/admin.key" "https://$VIP/cluster/status" 2>>"$DIR/curl.err" | jget 'd["name"]' 2>/dev/null || echo "-"
+}
+# The first SYN of the client's first flow waits for w1's dp to learn the
+# client's MAC (egress to an on-link host): a retry at most.
+tries=0
+until [ "$(xvia)" != "-" ]; do
+  tries=$((tries + 1))
+  [ "$tries" -le 3 ] || fail "https://$VIP from the underlay client: $(tail -3 "$DIR/curl.err")"
+done
+for i in $(seq 10); do xvia; done > "$DIR/xhits"
+xfails=$(grep -c '^-$' "$DIR/xhits" || true)
+xseen=$(grep -v '^-$' "$DIR/xhits" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}' || true)
+[ "$xfails" -eq 0 ] || fail "$xfails of 10 requests from the underlay client to https://$VIP failed (seen: $xseen)"
+ip netns exec "$XNS" "$SLUICE" --config "$P/admin-vip.conf" get nodes > "$DIR/xnodes" 2>&1 ||
+  fail "sluice --config admin-vip.conf get nodes from the underlay client: $(cat "$DIR/xnodes")"
+grep -q "$W1" "$DIR/xnodes" && grep -q "$W2" "$DIR/xnodes" || fail "sluice get nodes through $VIP: $(cat "$DIR/xnodes")"
+ip netns exec "$XNS" "$SLUICE" --server "https://$VIP:443" --cacert "$P/ca.crt" --cert "$P/admin.crt" \
+  --key "$P/admin.key" get svc kubernetes > "$DIR/xsvc" 2>&1 || fail "sluice --server https://$VIP:443 get svc: $(cat "$DIR/xsvc")"
+grep -q "10.96.0.1" "$DIR/xsvc" || fail "sluice get svc kubernetes through $VIP: $(cat "$DIR/xsvc")"
+pretty external "underlay client 192.168.$CL_NET.50 -> https://$VIP (via $W1): 10 verified requests answered ($xseen, $tries retries first); sluice get nodes / get svc through the VIP"
 
 pretty done "all node_apivip checks passed in $(( $(date +%s) - T0 )) s"
