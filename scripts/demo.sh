@@ -18,9 +18,12 @@
 # then: applies a Deployment of 4 HTTP servers with `sluice apply`, shows
 # them spread over both workers (`sluice get pods -o wide`), fetches a page
 # from a pod on worker 2 out of a pod on worker 1 (pod to pod across nodes,
-# no NAT), kills worker 2 and watches its pods come back on worker 1, kills
-# the leader master and shows a new leader and a scale-up to 6 that still
-# works. Each step is a function; a failing step stops the demo with its
+# no NAT), puts a Service in front of the Deployment and reaches it through
+# sluice-dp's load balancer (its ClusterIP from a pod, its external IP from
+# the underlay through worker 1's uplink) and the API through its VIP (the
+# Service default/kubernetes), kills worker 2 and watches its pods come back
+# on worker 1, kills the leader master and shows a new leader and a scale-up
+# to 6 that still works, and the Service and API VIPs still answering. Each step is a function; a failing step stops the demo with its
 # name. Everything it made ($$ in every name) is removed on exit or Ctrl-C;
 # processes are stopped by PID.
 set -euo pipefail
@@ -30,19 +33,29 @@ KEEP=0
 [ "${1:-}" = "--keep" ] && KEEP=1
 BUILD=build-demo
 STEP=0
-NSTEPS=9
+NSTEPS=10
 CUR=""
 ID=$$
 CL_P=sd
 CL_NET=$((100 + $$ % 100))
 CL_LEASE=4
 APP=web
+# The API VIP (an externalIP of default/kubernetes, in the masters'
+# certificates) and the web Service's external IP: on the underlay subnet,
+# held by no host; the underlay routes them via worker 1 (ECMP over several
+# LB nodes works too: Maglev picks the same backend on each).
+API_VIP=192.168.$CL_NET.200
+SVC_VIP=192.168.$CL_NET.100
+CL_INIT_ARGS="--api-vip $API_VIP"
+# dp egress to the underlay (answers to clients outside the cluster).
+CL_CLUSTER_CIDR=10.244.0.0/16
 CTRL=$BUILD/ctrl/sluice-ctrl
 DP=$BUILD/dp/sluice-dp
 SLUICE=$BUILD/ctrl/sluice
 
 # The cluster's building blocks, shared with tests/node/node_cluster.sh.
 source "$ROOT/tests/node/cluster_lib.sh"
+source "$ROOT/tests/lib/netns.sh" # tx_csum_off
 
 step() { STEP=$((STEP + 1)); CUR=$*; printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$STEP" "$NSTEPS" "$*"; }
 say() { echo "    $*"; }
@@ -133,7 +146,7 @@ step_build() {
 
 step_masters() {
   step "starting 3 masters (Raft + API + controllers) on an underlay bridge"
-  CL_MASTER_ARGS=$(cl_fast_failover_args)
+  CL_MASTER_ARGS="$(cl_fast_failover_args) --api-vip $API_VIP"
   cl_setup 3 2 || fail "namespaces, bridge or certificates"
   local i
   for i in 1 2 3; do cl_start_master "$i"; done
@@ -183,6 +196,73 @@ step_cross_node() {
   ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 "$ipb" | tail -2 | show || fail "ping $ipb"
 }
 
+svc_manifest() {
+  cat > "$CL_DIR/$APP-svc.yaml" <<YAML
+apiVersion: v1
+kind: Service
+metadata:
+  name: $APP
+  namespace: default
+spec:
+  selector:
+    app: $APP
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+  externalIPs: [$SVC_VIP]
+YAML
+}
+
+svc_ready_ge() { # n: the Service's Endpoints list at least n ready addresses
+  [ "$(cl_api GET "/api/v1/namespaces/default/endpoints/$APP" 2>/dev/null | python3 -c '
+import json, sys
+print(sum(len(s.get("addresses") or []) for s in json.load(sys.stdin).get("subsets") or []))' 2>/dev/null || echo 0)" -ge "$1" ]
+}
+
+# n GETs of URL from netns NS: "count answer" lines (which pods answered).
+fetch_spread() { # ns url n
+  local i
+  for i in $(seq "$3"); do
+    ip netns exec "$1" curl -s --max-time 3 --retry 2 --retry-connrefused "$2" || echo "(no answer)"
+  done | sort | uniq -c
+}
+
+step_service() {
+  step "a Service in front of the Deployment: sluice-dp's Maglev load balancer, from inside and outside the cluster"
+  svc_manifest
+  sl apply -f "$CL_DIR/$APP-svc.yaml" | show || fail "sluice apply (Service)"
+  cl_wait 30 "4 ready Endpoints" svc_ready_ge 4 || fail "the Service's Endpoints did not list the 4 pods"
+  sl get svc | show
+  local cip a nsa out
+  cip=$(cl_api GET "/api/v1/namespaces/default/services/$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["spec"]["clusterIP"])')
+  a=$(app_pods | awk -v n="$(cl_wname 1)" '$2 == n && $3 == "Running" {print $1; exit}')
+  nsa=$(cl_pod_ns "$a")
+  say "from pod $a on $(cl_wname 1): 12 requests to the ClusterIP http://$cip/ (balanced in the pod's own node's dp)"
+  out=$(fetch_spread "$nsa" "http://$cip/" 12)
+  echo "$out" | show
+  [ "$(echo "$out" | grep -vc 'no answer')" -ge 2 ] || fail "the ClusterIP did not spread over several pods"
+  # The underlay's part: route the external IP via worker 1 (a router or
+  # BGP would), and the pod CIDRs to the masters, which run no dp here.
+  ip -n "$(cl_under)" route replace "$SVC_VIP/32" via "$(cl_wip 1)"
+  # veth hands dp the sender's partial checksums (a NIC would fill them in);
+  # this netns is the outside client, so it sends complete ones.
+  ip netns exec "$(cl_under)" bash -c "$(declare -f tx_csum_off); tx_csum_off ${CL_P}br-$ID"
+  ip -n "$(cl_under)" route replace "$API_VIP/32" via "$(cl_wip 1)"
+  local w m
+  for w in 1 2; do
+    for m in 1 2 3; do ip -n "$(cl_mns "$m")" route replace "$(cl_node_cidr "$w")" via "$(cl_wip "$w")"; done
+  done
+  say "from the underlay (not a node, not a pod): 12 requests to the external IP http://$SVC_VIP/ via $(cl_wname 1)'s uplink"
+  out=$(fetch_spread "$(cl_under)" "http://$SVC_VIP/" 12)
+  echo "$out" | show
+  [ "$(echo "$out" | grep -vc 'no answer')" -ge 2 ] || fail "the external IP did not spread over several pods"
+  say "the API through its VIP (Service default/kubernetes, externalIP $API_VIP; TLS verified):"
+  cl_wait 20 "the API VIP answering" api_vip_ok || fail "no answer from https://$API_VIP"
+  ip netns exec "$(cl_under)" "$SLUICE" --config "$CL_PKI/admin-vip.conf" get svc | show
+}
+api_vip_ok() { ip netns exec "$(cl_under)" "$SLUICE" --config "$CL_PKI/admin-vip.conf" get nodes > /dev/null 2>&1; }
+
 step_worker_loss() {
   step "worker 2 dies: its Node goes NotReady and its pods come back on worker 1"
   local w2 lost
@@ -231,10 +311,18 @@ step_masters
 step_workers
 step_deploy
 step_cross_node
+step_service
 step_worker_loss
 step_leader_loss
 step "summary"
 say "Deployment $APP: $(running_on '*') pods Running; leader $(cl_leader)"
+say "the external IP after both failures (12 requests):"
+cl_wait 20 "6 ready Endpoints" svc_ready_ge 6 || fail "the Service's Endpoints did not follow the scale-up"
+out=$(fetch_spread "$(cl_under)" "http://$SVC_VIP/" 12)
+echo "$out" | show
+echo "$out" | grep -q 'no answer' && fail "the external IP did not answer every request"
+cl_wait 20 "the API VIP answering" api_vip_ok || fail "the API VIP did not answer after the leader died"
+say "the API VIP: $(ip netns exec "$(cl_under)" "$SLUICE" --config "$CL_PKI/admin-vip.conf" get nodes | tail -n +2 | wc -l) nodes listed through https://$API_VIP"
 echo
 echo "demo: all steps passed."
 if [ $KEEP = 1 ]; then
