@@ -571,8 +571,14 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		x->first_frag = (p->frag & 0x2000u) != 0;
 		if (p->dst_ip == m->snat_ip) {
 			if (lb->n_workers > 1 &&
-			    lb_handoff_put(lb, worker, lb_rd16(l4 + 2), pkts[i], ho, nho))
+			    lb_handoff_put(lb, worker, lb_rd16(l4 + 2), pkts[i], ho, nho)) {
+				/* its later fragments follow it (no port) */
+				if (x->first_frag)
+					lb_frag_put(lc->frag_ho, p->src_ip, p->dst_ip, lb_rd16(ip + 4),
+						    p->proto, 0, lb_rd16(l4 + 2) % lb->n_workers,
+						    tsc + lb->frag_ttl_tsc);
 				continue;
+			}
 			x->kind = LB_K_REPLY;
 			x->svc = NULL;
 		} else {
@@ -648,6 +654,16 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		uint8_t *ip = rte_pktmbuf_mtod(pkts[idx[j]], uint8_t *) + PKT_ETH_LEN;
 		const struct lb_frag *f =
 			lb_frag_get(lc->frag, p->src_ip, p->dst_ip, lb_rd16(ip + 4), p->proto, tsc);
+		if (f == NULL && lb->n_workers > 1) {
+			/* its first fragment went to the flow's worker */
+			f = lb_frag_get(lc->frag_ho, p->src_ip, p->dst_ip, lb_rd16(ip + 4), p->proto,
+					tsc);
+			if (f != NULL && f->new_dst != worker && f->new_dst < lb->n_workers) {
+				ho[f->new_dst][nho[f->new_dst]++] = pkts[idx[j]];
+				continue;
+			}
+			f = NULL;
+		}
 		if (f == NULL) {
 			lb_cnt(&drop[DP_DROP_LB_NO_FLOW], 1);
 			continue;

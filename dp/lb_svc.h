@@ -210,6 +210,10 @@ struct lb_frag {
 struct lb_lcore {
 	struct ct *ct;
 	struct lb_frag frag[LB_FRAG_SLOTS];
+	/* Several workers: first fragments this worker handed to another
+	 * (the flow's) worker; new_dst holds that worker, so the datagram's
+	 * later fragments, which carry no port, follow it there. */
+	struct lb_frag frag_ho[LB_FRAG_SLOTS];
 	uint64_t ev[LB_EV_MAX];
 	uint32_t bursts;
 	uint32_t port_next; /* SNAT port cursor */

@@ -20,6 +20,8 @@
  *     ones; a removed backend's flow re-picks; non-first fragments follow
  *     the first; an ICMP error from the backend reaches the client; ClientIP
  *     affinity maps every port of a client to one backend.
+ *  7. Two workers: a reply reaching the other worker is handed over, and
+ *     so are the later fragments of a reply datagram, behind their first.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -767,6 +769,111 @@ static void test_handoff(void **state)
 		assert_int_equal(drop[i], 0);
 }
 
+/* Run frame f through worker w's lb_fwd_burst in mbuf m (refcnt 1).
+ * Returns how many came back for routing. */
+static unsigned burst_w(struct lb *lb, unsigned w, struct rte_mbuf *m, uint8_t *f, size_t len,
+			uint64_t *drop)
+{
+	struct rte_mbuf *pkts[1] = { m };
+	struct pkt_info pi[1];
+	uint8_t idx[1] = { 0 }, kidx[1];
+	uint32_t keys[1];
+
+	memset(m, 0, sizeof(*m));
+	m->buf_addr = f;
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	m->buf_len = 2048;
+	m->nb_segs = 1;
+	m->port = 3;
+	rte_mbuf_refcnt_set(m, 1);
+	assert_int_equal(pkt_parse(f, len, &pi[0]), 0);
+	assert_true(lb_fwd_wants(lb, f, &pi[0]));
+	return lb_fwd_burst(lb, w, pkts, pi, idx, 1, keys, kidx, drop);
+}
+
+/* Split the UDP datagram `whole` (frame of len bytes) into a first
+ * fragment f1 (800 L4 bytes, MF) and the rest f2, IP id `id`; returns
+ * f2's length (f1's is 34 + 800). */
+static size_t split2(const uint8_t *whole, size_t len, uint16_t id, uint8_t *f1, uint8_t *f2)
+{
+	memcpy(f1, whole, 34 + 800);
+	wr16(f1 + 16, 820);
+	wr16(f1 + 20, 0x2000);
+	memcpy(f2, whole, 34);
+	memcpy(f2 + 34, whole + 34 + 800, len - 34 - 800);
+	wr16(f2 + 16, (uint16_t)(20 + len - 34 - 800));
+	wr16(f2 + 20, 100);
+	for (uint8_t *h = f1; h; h = h == f1 ? f2 : NULL) {
+		wr16(h + 18, id);
+		wr16(h + 24, 0);
+		wr16(h + 24, pkt_csum(h + 14, 20));
+	}
+	return len - 800;
+}
+
+/* Two workers: the fragments of a reply datagram reach the worker that
+ * does not track the flow. The first is handed over by its port, the
+ * later ones (no port) follow it by (src, dst, id, proto) and are all
+ * rewritten by the flow's worker; a later fragment whose first was never
+ * seen is still dropped. */
+static void test_handoff_frags(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t f[2048], whole[2048], f1[2048], f2[2048], f3[2048];
+	struct rte_mbuf m1, m2, m3, *got[4];
+
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 53, 17, 0, 1), 0);
+	assert_int_equal(lb_backend_add(lb, 1, 1, BE(1), 5353, 1, 1), 0);
+	size_t len = frame(f, 17, CLIENT, BE16(6000), VIP, BE16(53), 10, 0);
+	assert_int_equal(burst_w(lb, 0, &m1, f, len, drop), 1);
+	uint16_t np = sport(f);
+	assert_int_equal(rte_be_to_cpu_16(np) % 2, 0); /* worker 0's flow */
+
+	/* the answer, 1200 bytes in two fragments, plus a second later
+	 * fragment of the same datagram (a retransmitted copy) */
+	len = frame(whole, 17, BE(1), BE16(5353), SNAT, np, 1200, 0);
+	size_t l2 = split2(whole, len, 0x7001, f1, f2);
+	memcpy(f3, f2, l2);
+	assert_int_equal(burst_w(lb, 1, &m1, f1, 34 + 800, drop), 0);
+	assert_int_equal(burst_w(lb, 1, &m2, f2, l2, drop), 0);
+	assert_int_equal(burst_w(lb, 1, &m3, f3, l2, drop), 0);
+	assert_int_equal(lb->lc[1]->ev[LB_EV_HANDOFF], 3);
+	assert_int_equal(rte_mbuf_refcnt_read(&m2), 2);
+	assert_int_equal(ip_dst(f2), SNAT); /* untouched by worker 1 */
+	assert_int_equal(lb_fwd_handoff_take(lb, 1, got, 4), 0);
+	assert_int_equal(lb_fwd_handoff_take(lb, 0, got, 4), 3);
+	assert_ptr_equal(got[0], &m1); /* in order: the first fragment first */
+	assert_ptr_equal(got[1], &m2);
+	assert_ptr_equal(got[2], &m3);
+	/* worker 0 rewrites all three (mbufs reset, same bytes) */
+	assert_int_equal(burst_w(lb, 0, &m1, f1, 34 + 800, drop), 1);
+	assert_int_equal(burst_w(lb, 0, &m2, f2, l2, drop), 1);
+	assert_int_equal(burst_w(lb, 0, &m3, f3, l2, drop), 1);
+	for (uint8_t *h = f1; h; h = h == f1 ? f2 : h == f2 ? f3 : NULL) {
+		assert_int_equal(ip_src(h), VIP);
+		assert_int_equal(ip_dst(h), CLIENT);
+		assert_int_equal(pkt_csum(h + 14, 20), 0);
+	}
+	uint8_t re[2048];
+	memcpy(re, f1 + 14, 20 + 800);
+	memcpy(re + 20 + 800, f2 + 34, l2 - 34);
+	assert_true(l4_ok(re, re + 20, len - 34));
+	assert_int_equal(lb->lc[0]->ev[LB_EV_FRAG], 2);
+	for (unsigned i = 0; i < DP_DROP_MAX; i++)
+		assert_int_equal(drop[i], 0);
+
+	/* a later fragment of a datagram whose first nobody saw */
+	len = frame(whole, 17, BE(1), BE16(5353), SNAT, np, 1200, 0);
+	l2 = split2(whole, len, 0x7002, f1, f2);
+	assert_int_equal(burst_w(lb, 1, &m2, f2, l2, drop), 0);
+	assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 1);
+	assert_int_equal(lb->lc[1]->ev[LB_EV_HANDOFF], 3);
+	assert_int_equal(lb_fwd_handoff_take(lb, 0, got, 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -781,6 +888,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_burst_frag_affinity, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_snat_collision, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_handoff, fx2_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_handoff_frags, fx2_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
