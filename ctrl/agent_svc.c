@@ -203,6 +203,10 @@ json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 			continue; /* headless, unallocated or IPv6: nothing to program */
 		const char *aff = strcmp(as_str(spec, "sessionAffinity", "None"), "ClientIP") == 0
 					  ? "client_ip" : "none";
+		/* docs/lb.md "DSR": opted into per Service by annotation */
+		const char *mode = strcmp(as_str(json_object_get(meta, "annotations"),
+						 AGENT_SVC_MODE_ANNOTATION, "nat"), "dsr") == 0
+					   ? "dsr" : "nat";
 		const json_t *ep = json_object_get(endpoints, key);
 		json_array_foreach(json_object_get(spec, "ports"), i, port) {
 			const char *up = as_str(port, "protocol", "TCP");
@@ -214,8 +218,9 @@ json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 			if (bes == NULL)
 				goto nomem;
 			agent_svc_name(ns, sname, pn, proto, name, sizeof(name));
-			json_t *d = json_pack("{s:s,s:I,s:s,s:s,s:o}", "vip", vip, "port", (json_int_t)pn,
-					      "proto", proto, "affinity", aff, "backends", bes);
+			json_t *d = json_pack("{s:s,s:I,s:s,s:s,s:s,s:o}", "vip", vip, "port",
+					      (json_int_t)pn, "proto", proto, "affinity", aff, "mode", mode,
+					      "backends", bes);
 			if (d == NULL || json_object_set_new(out, name, d) != 0)
 				goto nomem;
 		}
@@ -251,10 +256,11 @@ json_t *agent_svc_programmed(const json_t *rep)
 		}
 		json_t *bes = bad ? NULL : as_be_json(v, n);
 		free(v);
-		json_t *d = bes ? json_pack("{s:s,s:I,s:s,s:s,s:o}", "vip", as_str(svc, "vip", ""), "port",
-					    json_integer_value(json_object_get(svc, "port")), "proto",
-					    as_str(svc, "proto", ""), "affinity",
-					    as_str(svc, "affinity", "none"), "backends", bes)
+		json_t *d = bes ? json_pack("{s:s,s:I,s:s,s:s,s:s,s:o}", "vip", as_str(svc, "vip", ""),
+					    "port", json_integer_value(json_object_get(svc, "port")),
+					    "proto", as_str(svc, "proto", ""), "affinity",
+					    as_str(svc, "affinity", "none"), "mode",
+					    as_str(svc, "mode", "nat"), "backends", bes)
 				: NULL;
 		if (d == NULL || json_object_set_new(out, name, d) != 0) {
 			json_decref(out);
@@ -264,10 +270,10 @@ json_t *agent_svc_programmed(const json_t *rep)
 	return out;
 }
 
-/* Same VIP, port, protocol and affinity: the service itself can stay. */
+/* Same VIP, port, protocol, affinity and mode: the service itself can stay. */
 static int as_same_def(const json_t *a, const json_t *b)
 {
-	static const char *const k[] = {"vip", "port", "proto", "affinity"};
+	static const char *const k[] = {"vip", "port", "proto", "affinity", "mode"};
 	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
 		if (!json_equal(json_object_get(a, k[i]), json_object_get(b, k[i])))
 			return 0;
@@ -291,10 +297,11 @@ json_t *agent_svc_diff(const json_t *desired, const json_t *programmed)
 		json_t *bes = json_object_get(d, "backends");
 		if (fresh)
 			rc |= json_array_append_new(
-				ops, json_pack("{s:s,s:s,s:O,s:O,s:O,s:O}", "op", "svc.add", "name", name, "vip",
-					       json_object_get(d, "vip"), "port", json_object_get(d, "port"),
-					       "proto", json_object_get(d, "proto"), "affinity",
-					       json_object_get(d, "affinity")));
+				ops, json_pack("{s:s,s:s,s:O,s:O,s:O,s:O,s:O}", "op", "svc.add", "name", name,
+					       "vip", json_object_get(d, "vip"), "port",
+					       json_object_get(d, "port"), "proto", json_object_get(d, "proto"),
+					       "affinity", json_object_get(d, "affinity"), "mode",
+					       json_object_get(d, "mode")));
 		if ((fresh && json_array_size(bes) > 0) ||
 		    (!fresh && !json_equal(bes, json_object_get(have, "backends"))))
 			rc |= json_array_append_new(ops, json_pack("{s:s,s:s,s:O}", "op", "backend.set", "service",

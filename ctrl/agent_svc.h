@@ -39,6 +39,9 @@
 #include "apic.h"
 
 #define AGENT_SVC_PREFIX "k8s/"
+/* A Service annotated "sluice.io/lb-mode": "dsr" is programmed in DSR mode
+ * (docs/lb.md "DSR"); anything else, or none, is full NAT. */
+#define AGENT_SVC_MODE_ANNOTATION "sluice.io/lb-mode"
 
 struct agent_svc_params {
 	struct apic_params api; /* strings must outlive the module */
@@ -76,7 +79,7 @@ void agent_svc_name(const char *ns, const char *name, long port, const char *pro
 
 /*
  * The desired agent services: name -> {"vip","port","proto","affinity",
- * "backends":[{"ip","port","weight":1}] sorted by ip then port, no
+ * "mode" (nat, or dsr by AGENT_SVC_MODE_ANNOTATION), "backends":[{"ip","port","weight":1}] sorted by ip then port, no
  * duplicates}. services and endpoints are JSON objects "ns/name" -> object
  * (an informer's cache; borrowed). Services without an IPv4 clusterIP
  * ("", "None", IPv6) and SCTP ports are skipped. NULL on out of memory.
