@@ -711,7 +711,8 @@ static int lb_icmp(struct lb *lb, struct lb_lcore *lc, uint8_t *ip, const struct
 			return DP_DROP_LB_NO_FLOW;
 		const struct ct_entry *e = ct_entry(lc->ct, i);
 		uint64_t bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
-		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags)
+		/* a DSR flow (no SNAT port): its replies never passed here */
+		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags || e->nat_port == 0)
 			return DP_DROP_LB_NO_FLOW;
 		/* to the backend, from the SNAT address, quoting backend -> snat */
 		lb_icmp_nat(ip, pi->ip_len, lb->snat_ip, LB_BE_IP(bw), LB_BE_IP(bw), LB_BE_PORT(bw),

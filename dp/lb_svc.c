@@ -365,6 +365,10 @@ static int lb_svc_add_locked(struct lb *lb, uint32_t id, uint32_t vip, uint16_t 
 		if (s->id == id) {
 			if (!same_key)
 				return -EEXIST;
+			/* flows of the other mode have other conntrack entries:
+			 * changing it means delete and add */
+			if ((s->flags ^ flags) & RING_SVC_F_DSR)
+				return -EEXIST;
 			s->gen = gen;
 			if (s->flags == flags)
 				return 0; /* replay: refreshed */

@@ -97,7 +97,8 @@ void lb_free(struct lb *lb);
  * workers' poll loop; idle workers are offline and do not delay it).
  * Returns 0 or -errno:
  *   lb_svc_add: -EINVAL (proto not 6/17, port 0, vip 0, flags), -EEXIST
- *     (another service has that VIP:port:proto, or this id has another one),
+ *     (another service has that VIP:port:proto, or this id has another one
+ *     or the other mode: RING_SVC_F_DSR cannot change in place),
  *     -ENOSPC; re-adding the same service refreshes its generation.
  *   lb_backend_add: -ENOENT (service), -EINVAL (weight 0 or > 65535, ip 0,
  *     port 0), -EEXIST (another id has that address:port), -ENOSPC;

@@ -1024,6 +1024,23 @@ static void test_dsr_lb_side(void **state)
 	assert_int_equal(key, be);
 	assert_memory_equal(buf + 128, f2, l2);
 
+	/* the mode of a service does not change in place */
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 2), -EEXIST);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, RING_SVC_F_DSR, 2), 0);
+	/* an ICMP error from the client about a (direct) reply of a DSR flow
+	 * is not mapped */
+	{
+		uint8_t q[64], e[256];
+		size_t ql = mk_pkt(q, 6, VIP, BE16(80), CLIENT, BE16(7777), 0, 0x12);
+		memset(e, 0, 14);
+		e[0] = 2;
+		wr16(e + 12, 0x0800);
+		size_t el = 14 + mk_icmp(e + 14, CLIENT, VIP, q, ql);
+		memcpy(buf + 128, e, el);
+		assert_int_equal(burst_dsr(lb, &m, buf, el, drop, &key, &pi), 0);
+		assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 1);
+		drop[DP_DROP_LB_NO_FLOW] = 0;
+	}
 	/* the full-NAT service on the same VIP is unchanged */
 	len = frame(orig, 6, CLIENT, BE16(9000), VIP, BE16(443), 0, 0x02);
 	memcpy(buf + 128, orig, len);
