@@ -1242,6 +1242,41 @@ static void test_dsr_local(void **state)
 	assert_csums(f, len);
 }
 
+/* Two workers, backend side: the flow belongs to the client port's
+ * worker; a tunnel and a reply reaching the other one are handed over. */
+static void test_dsr_handoff(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t in[256], t[512], r[256];
+	struct rte_mbuf mt, mr, *got[4];
+
+	dsr_setup_svc(lb);
+	/* client port 5001: worker 1's; the tunnel arrives at worker 0 */
+	size_t ilen = frame(in, 6, CLIENT, BE16(5001), VIP, BE16(80), 0, 0x02);
+	memcpy(t, in, 14);
+	memcpy(t + 34, in + 14, ilen - 14);
+	lb_ipip_hdr(t + 14, t + 34, GW2, BE(2));
+	assert_int_equal(burst_w(lb, 0, &mt, t, ilen + 20, drop), 0);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_HANDOFF], 1);
+	assert_int_equal(lb_fwd_handoff_take(lb, 1, got, 4), 1);
+	assert_ptr_equal(got[0], &mt);
+	assert_int_equal(burst_w(lb, 1, &mt, t, ilen + 20, drop), 1);
+	uint8_t *f = rte_pktmbuf_mtod(&mt, uint8_t *);
+	assert_int_equal(ip_dst(f), BE(2));
+	assert_int_equal(lb->lc[1]->ev[LB_EV_DSR_DECAP], 1);
+	/* the pod's reply reaches worker 0 too: handed over, then rewritten */
+	size_t rl = frame(r, 6, BE(2), BE16(8080), CLIENT, BE16(5001), 0, 0x12);
+	assert_int_equal(burst_w(lb, 0, &mr, r, rl, drop), 0);
+	assert_int_equal(lb_fwd_handoff_take(lb, 1, got, 4), 1);
+	assert_int_equal(burst_w(lb, 1, &mr, r, rl, drop), 1);
+	assert_int_equal(ip_src(r), VIP);
+	assert_int_equal(sport(r), BE16(80));
+	assert_csums(r, rl);
+	assert_no_drops(drop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1262,6 +1297,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dsr_backend_side, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dsr_bad_ipip, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dsr_local, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dsr_handoff, fx2_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
