@@ -276,10 +276,11 @@ static json_t *agent_lb_svc_json(const struct agent_lb *l, const struct agent_lb
 		}
 		json_array_append_new(bes, o);
 	}
-	return json_pack("{s:s,s:I,s:s,s:i,s:s,s:s,s:o,s:o}", "name", s->name, "id",
+	return json_pack("{s:s,s:I,s:s,s:i,s:s,s:s,s:s,s:o,s:o}", "name", s->name, "id",
 			 (json_int_t)s->id, "vip", ip, "port", s->port, "proto",
 			 s->proto == 6 ? "tcp" : "udp", "affinity",
-			 (s->flags & RING_SVC_F_AFFINITY_CLIENTIP) ? "client_ip" : "none", "health",
+			 (s->flags & RING_SVC_F_AFFINITY_CLIENTIP) ? "client_ip" : "none", "mode",
+			 (s->flags & RING_SVC_F_DSR) ? "dsr" : "nat", "health",
 			 agent_lb_health_json(&s->health), "backends", bes);
 }
 
@@ -296,15 +297,15 @@ void agent_lb_to_json(const struct agent_lb *l, json_t *root)
 /* Parse the service fields shared by svc.add and the state file. */
 static int agent_lb_parse_svc(json_t *o, struct agent_lb_svc *s, char *errmsg, size_t len)
 {
-	const char *name = NULL, *vip = NULL, *proto = NULL, *aff = "none";
+	const char *name = NULL, *vip = NULL, *proto = NULL, *aff = "none", *mode = "nat";
 	json_t *health = NULL;
 	int port = 0;
 
 	memset(s, 0, sizeof(*s));
-	if (json_unpack(o, "{s:s,s:s,s:i,s:s,s?s,s?o}", "name", &name, "vip", &vip, "port", &port,
-			"proto", &proto, "affinity", &aff, "health", &health) != 0)
+	if (json_unpack(o, "{s:s,s:s,s:i,s:s,s?s,s?s,s?o}", "name", &name, "vip", &vip, "port", &port,
+			"proto", &proto, "affinity", &aff, "mode", &mode, "health", &health) != 0)
 		return sluice_errf(AGENT_INVAL, errmsg, len,
-				   "service: name, vip, port, proto (tcp|udp), [affinity], [health]");
+				   "service: name, vip, port, proto (tcp|udp), [affinity], [mode], [health]");
 	if (name[0] == '\0' || strlen(name) >= sizeof(s->name))
 		return sluice_errf(AGENT_INVAL, errmsg, len, "service name: 1..63 bytes");
 	snprintf(s->name, sizeof(s->name), "%s", name);
@@ -323,6 +324,11 @@ static int agent_lb_parse_svc(json_t *o, struct agent_lb_svc *s, char *errmsg, s
 		s->flags = RING_SVC_F_AFFINITY_CLIENTIP;
 	else if (strcmp(aff, "none") != 0)
 		return sluice_errf(AGENT_INVAL, errmsg, len, "service %s: affinity: none or client_ip", name);
+	/* docs/lb.md "DSR": full NAT by default */
+	if (strcmp(mode, "dsr") == 0)
+		s->flags |= RING_SVC_F_DSR;
+	else if (strcmp(mode, "nat") != 0)
+		return sluice_errf(AGENT_INVAL, errmsg, len, "service %s: mode: nat or dsr", name);
 	if (health != NULL) {
 		const char *type = NULL, *path = "/";
 		json_int_t iv = 1000, to = 500, fall = 2, rise = 2;

@@ -193,10 +193,10 @@ static json_t *as_backends(const json_t *ep, const char *pname, const char *prot
 /* Add the agent service name -> {vip, port, proto, affinity, [health],
  * backends (a copy of bes)} to out. 0, or -1 on out of memory. */
 static int as_put(json_t *out, const char *name, const char *vip, long pn, const char *proto,
-		  const char *aff, const char *health, json_t *bes)
+		  const char *aff, const char *mode, const char *health, json_t *bes)
 {
-	json_t *d = json_pack("{s:s,s:I,s:s,s:s,s:O}", "vip", vip, "port", (json_int_t)pn, "proto",
-			      proto, "affinity", aff, "backends", bes);
+	json_t *d = json_pack("{s:s,s:I,s:s,s:s,s:s,s:O}", "vip", vip, "port", (json_int_t)pn,
+			      "proto", proto, "affinity", aff, "mode", mode, "backends", bes);
 	if (d != NULL && health != NULL && json_object_set_new(d, "health", json_string(health)) != 0) {
 		json_decref(d);
 		return -1;
@@ -224,6 +224,10 @@ json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 			continue; /* headless, unallocated or IPv6: nothing to program */
 		const char *aff = strcmp(as_str(spec, "sessionAffinity", "None"), "ClientIP") == 0
 					  ? "client_ip" : "none";
+		/* docs/lb.md "DSR": opted into per Service by annotation */
+		const char *mode = strcmp(as_str(json_object_get(meta, "annotations"),
+						 AGENT_SVC_MODE_ANNOTATION, "nat"), "dsr") == 0
+					   ? "dsr" : "nat";
 		const json_t *ep = json_object_get(endpoints, key);
 		const char *hc = as_str(json_object_get(meta, "annotations"), AGENT_SVC_HEALTH_ANN, "");
 		const char *health = strcmp(hc, "tcp") == 0 ? "tcp" : NULL;
@@ -237,7 +241,7 @@ json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 			if (bes == NULL)
 				goto nomem;
 			agent_svc_name(ns, sname, pn, proto, name, sizeof(name));
-			int rc = as_put(out, name, vip, pn, proto, aff, health, bes);
+			int rc = as_put(out, name, vip, pn, proto, aff, mode, health, bes);
 			/* The same port on each external IP, with the same backends. */
 			json_array_foreach(json_object_get(spec, "externalIPs"), j, xip) {
 				const char *x = json_string_value(xip);
@@ -245,7 +249,7 @@ json_t *agent_svc_desired(const json_t *services, const json_t *endpoints)
 				    strcmp(x, vip) == 0)
 					continue;
 				agent_svc_ext_name(ns, sname, x, pn, proto, name, sizeof(name));
-				rc = as_put(out, name, x, pn, proto, aff, health, bes);
+				rc = as_put(out, name, x, pn, proto, aff, mode, health, bes);
 			}
 			json_decref(bes);
 			if (rc != 0)
@@ -288,7 +292,8 @@ json_t *agent_svc_programmed(const json_t *rep)
 			 as_put(out, name, as_str(svc, "vip", ""),
 				(long)json_integer_value(json_object_get(svc, "port")),
 				as_str(svc, "proto", ""), as_str(svc, "affinity", "none"),
-				strcmp(hc, "none") != 0 ? hc : NULL, bes) != 0;
+				as_str(svc, "mode", "nat"), strcmp(hc, "none") != 0 ? hc : NULL,
+				bes) != 0;
 		json_decref(bes);
 		if (rc) {
 			json_decref(out);
@@ -298,10 +303,10 @@ json_t *agent_svc_programmed(const json_t *rep)
 	return out;
 }
 
-/* Same VIP, port, protocol and affinity: the service itself can stay. */
+/* Same VIP, port, protocol, affinity and mode: the service itself can stay. */
 static int as_same_def(const json_t *a, const json_t *b)
 {
-	static const char *const k[] = {"vip", "port", "proto", "affinity", "health"};
+	static const char *const k[] = {"vip", "port", "proto", "affinity", "mode", "health"};
 	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
 		json_t *x = json_object_get(a, k[i]), *y = json_object_get(b, k[i]);
 		if ((x != NULL || y != NULL) && !json_equal(x, y)) /* json_equal(NULL, NULL) is 0 */
@@ -326,11 +331,12 @@ json_t *agent_svc_diff(const json_t *desired, const json_t *programmed)
 		int fresh = have == NULL || !as_same_def(d, have);
 		json_t *bes = json_object_get(d, "backends");
 		if (fresh) {
-			json_t *add = json_pack("{s:s,s:s,s:O,s:O,s:O,s:O}", "op", "svc.add", "name", name,
-						"vip", json_object_get(d, "vip"), "port",
+			json_t *add = json_pack("{s:s,s:s,s:O,s:O,s:O,s:O,s:O}", "op", "svc.add", "name",
+						name, "vip", json_object_get(d, "vip"), "port",
 						json_object_get(d, "port"), "proto",
 						json_object_get(d, "proto"), "affinity",
-						json_object_get(d, "affinity"));
+						json_object_get(d, "affinity"), "mode",
+						json_object_get(d, "mode"));
 			/* A dead backend drains in fall * interval (~1 s). */
 			if (add != NULL && json_object_get(d, "health") != NULL)
 				rc |= json_object_set_new(

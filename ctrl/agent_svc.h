@@ -47,6 +47,9 @@
 #define AGENT_SVC_HEALTH_ANN "sluice.io/health-check"
 #define AGENT_SVC_HEALTH_INTERVAL_MS 500
 #define AGENT_SVC_HEALTH_TIMEOUT_MS 300
+/* A Service annotated "sluice.io/lb-mode": "dsr" is programmed in DSR mode
+ * (docs/lb.md "DSR"); anything else, or none, is full NAT. */
+#define AGENT_SVC_MODE_ANNOTATION "sluice.io/lb-mode"
 
 struct agent_svc_params {
 	struct apic_params api; /* strings must outlive the module */
@@ -88,14 +91,14 @@ void agent_svc_ext_name(const char *ns, const char *name, const char *ext_ip, lo
 
 /*
  * The desired agent services: name -> {"vip","port","proto","affinity",
- * "health"? ("tcp" when annotated AGENT_SVC_HEALTH_ANN: tcp),
- * "backends":[{"ip","port","weight":1}] sorted by ip then port, no
- * duplicates}: one per Service port at the clusterIP, and one more per
- * IPv4 address of spec.externalIPs (agent_svc_ext_name, VIP = that
- * address, same backends). services and endpoints are JSON objects
- * "ns/name" -> object (an informer's cache; borrowed). Services without an
- * IPv4 clusterIP ("", "None", IPv6) and SCTP ports are skipped. NULL on out
- * of memory.
+ * "mode" (nat, or dsr by AGENT_SVC_MODE_ANNOTATION), "health"? ("tcp" when
+ * annotated AGENT_SVC_HEALTH_ANN: tcp), "backends":[{"ip","port","weight":1}]
+ * sorted by ip then port, no duplicates}: one per Service port at the
+ * clusterIP, and one more per IPv4 address of spec.externalIPs
+ * (agent_svc_ext_name, VIP = that address, same backends). services and
+ * endpoints are JSON objects "ns/name" -> object (an informer's cache;
+ * borrowed). Services without an IPv4 clusterIP ("", "None", IPv6) and SCTP
+ * ports are skipped. NULL on out of memory.
  */
 json_t *agent_svc_desired(const json_t *services, const json_t *endpoints);
 

@@ -40,7 +40,8 @@
 	_(LB_CT_FULL, "lb_ct_full", "conntrack refused a new flow (live established flows only) or no SNAT port") \
 	_(LB_NO_FLOW, "lb_no_flow", "reply, later fragment or ICMP error matching no tracked LB flow") \
 	_(LB_MALFORMED, "lb_malformed", "LB packet shorter than its L4 header, or an ICMP that is not an error about TCP/UDP") \
-	_(LB_HANDOFF_FULL, "lb_handoff_full", "reply for a flow of another worker, whose hand-off ring was full")
+	_(LB_HANDOFF_FULL, "lb_handoff_full", "reply for a flow of another worker, whose hand-off ring was full") \
+	_(LB_DSR_IPIP, "lb_dsr_ipip", "IPIP that is not DSR traffic for a backend pod of this node (malformed, fragmented, not to a DSR VIP:port, not to one of its backends)")
 
 /* _(ENUM_SUFFIX, "name") events that are not drops */
 #define DP_FOREACH_EVENT(_)                                                     \

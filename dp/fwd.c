@@ -121,6 +121,9 @@ static int fwd_checks(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt
 		fwd_icmp_error(lc, m, pi, rx_port, next, 11, 0, DP_DROP_TTL_EXCEEDED, 0, ovl);
 		return -1;
 	}
+	/* DSR: the IPIP header must fit too; the error goes to the client */
+	if (unlikely(pi->lb_dsr == PKT_LB_DSR_ENCAP))
+		mtu = (uint16_t)(mtu - LB_IPIP_HDR);
 	if (unlikely(pi->ip_len > mtu)) {
 		if (pi->frag & 0x4000u)
 			fwd_icmp_error(lc, m, pi, rx_port, next, 3, 4, DP_DROP_MTU_EXCEEDED, mtu, ovl);
@@ -131,8 +134,22 @@ static int fwd_checks(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt
 	return 0;
 }
 
+/* DSR (docs/lb.md): put the client's packet, TTL already decremented, in
+ * an IPIP tunnel from our gateway IP to the backend pod (pi->dst_ip).
+ * 0, or -1 (dropped). */
+static int fwd_dsr_encap(struct fwd_lcore *lc, struct rte_mbuf *m, struct pkt_info *pi,
+			 uint16_t *next)
+{
+	if (unlikely(lb_ipip_encap(m, lc->dp->gateway_ip, pi->dst_ip) != 0)) {
+		fwd_drop(lc, next, DP_DROP_ENCAP_HEADROOM);
+		return -1;
+	}
+	pi->ip_len = (uint16_t)(pi->ip_len + LB_IPIP_HDR);
+	return 0;
+}
+
 /* Route @m out @port to @mac: TTL check and decrement, L2 rewrite. */
-static void fwd_out(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+static void fwd_out(struct fwd_lcore *lc, struct rte_mbuf *m, struct pkt_info *pi,
 		    uint16_t rx_port, uint16_t *next, uint16_t port, const uint8_t mac[6], int ovl)
 {
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -140,6 +157,11 @@ static void fwd_out(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_i
 	if (fwd_checks(lc, m, pi, rx_port, next, lc->dp->port_mtu[port], ovl) != 0)
 		return;
 	pkt_ip4_dec_ttl(f + PKT_ETH_LEN);
+	if (unlikely(pi->lb_dsr == PKT_LB_DSR_ENCAP)) {
+		if (fwd_dsr_encap(lc, m, pi, next) != 0)
+			return;
+		f = rte_pktmbuf_mtod(m, uint8_t *);
+	}
 	pkt_eth_set(f, mac, lc->dp->port_mac[port]);
 	*next = port;
 	dp_cnt_add(&lc->ev[DP_EV_FORWARDED], 1);
@@ -149,7 +171,7 @@ static void fwd_out(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_i
  * uplink MTU minus the 50 bytes of outer headers, TTL decrement, inner
  * Ethernet from/to our gateway MAC (the receiver routes on the inner IP),
  * outer headers prepended in the mbuf's headroom. */
-static void fwd_vxlan(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+static void fwd_vxlan(struct fwd_lcore *lc, struct rte_mbuf *m, struct pkt_info *pi,
 		      uint16_t rx_port, uint16_t *next, const struct tbl_route *r,
 		      const uint8_t nh_mac[6], int ovl)
 {
@@ -163,9 +185,15 @@ static void fwd_vxlan(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt
 	if (m->data_len > inner)
 		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - inner));
 	pkt_ip4_dec_ttl(f + PKT_ETH_LEN);
-	pkt_eth_set(f, dp->gw_mac, dp->gw_mac);
 	uint32_t hash = vxlan_flow_hash(f + PKT_ETH_LEN, pi->ip_len, pi);
 	uint8_t tos = f[PKT_ETH_LEN + 1];
+	if (unlikely(pi->lb_dsr == PKT_LB_DSR_ENCAP)) {
+		if (fwd_dsr_encap(lc, m, pi, next) != 0)
+			return;
+		f = rte_pktmbuf_mtod(m, uint8_t *);
+		inner = (uint16_t)(inner + LB_IPIP_HDR);
+	}
+	pkt_eth_set(f, dp->gw_mac, dp->gw_mac);
 	uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(m, VXLAN_OVERHEAD);
 	if (unlikely(h == NULL)) {
 		fwd_drop(lc, next, DP_DROP_ENCAP_HEADROOM);
@@ -186,7 +214,7 @@ static void fwd_vxlan(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt
 }
 
 /* A route via another node's underlay IP: direct or VXLAN. */
-static void fwd_remote(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+static void fwd_remote(struct fwd_lcore *lc, struct rte_mbuf *m, struct pkt_info *pi,
 		       uint16_t rx_port, uint16_t *next, const struct tbl_route *r, int ovl)
 {
 	uint8_t mac[6];
@@ -210,7 +238,7 @@ static void fwd_remote(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pk
  * MAC; on it, to its own, through a /32 route the control side adds when
  * asked (one request per destination per 100 ms from each worker; the
  * packets before the route exists are dropped as unresolved). */
-static void fwd_egress(struct fwd_lcore *lc, struct rte_mbuf *m, const struct pkt_info *pi,
+static void fwd_egress(struct fwd_lcore *lc, struct rte_mbuf *m, struct pkt_info *pi,
 		       uint16_t rx_port, uint16_t *next, uint32_t dst, int ovl)
 {
 	const struct dp *dp = lc->dp;
@@ -398,6 +426,21 @@ uint16_t fwd_burst(struct fwd_lcore *lc, uint16_t rx_port, struct rte_mbuf **pkt
 	tbl_pod_lookup_bulk(dp->tbl, keys, nk, pods);
 	for (unsigned k = 0; k < nk; k++) {
 		unsigned i = kidx[k];
+		if (unlikely(pi[i].lb_dsr != 0)) {
+			/* DSR (dp/lb_fwd.h): a backend on this node takes the
+			 * tunnel's path through the hand-off ring; a packet
+			 * decapsulated for a pod that is not here is dropped */
+			if (pods[k] != NULL && pi[i].lb_dsr == PKT_LB_DSR_ENCAP) {
+				int rc = lb_fwd_dsr_local(lb, lc->idx, pkts[i], &pi[i]);
+				if (rc != 0)
+					fwd_drop(lc, &next[i], (enum dp_drop)rc);
+				continue;
+			}
+			if (pods[k] == NULL && pi[i].lb_dsr == PKT_LB_DSR_LOCAL) {
+				fwd_drop(lc, &next[i], DP_DROP_LB_DSR_IPIP);
+				continue;
+			}
+		}
 		if (pods[k] != NULL) {
 			fwd_out(lc, pkts[i], &pi[i], rx_port, &next[i], pods[k]->port_id, pods[k]->mac,
 				ovl[i]);

@@ -185,8 +185,8 @@ static inline uint32_t lb_frag_slot(uint32_t src, uint32_t dst, uint16_t id, uin
 	return (uint32_t)(h >> 48) & (LB_FRAG_SLOTS - 1);
 }
 
-void lb_frag_put(struct lb_frag *tbl, uint32_t src, uint32_t dst, uint16_t id, uint8_t proto,
-		 uint32_t new_src, uint32_t new_dst, uint64_t expire_tsc)
+struct lb_frag *lb_frag_put(struct lb_frag *tbl, uint32_t src, uint32_t dst, uint16_t id,
+			    uint8_t proto, uint32_t new_src, uint32_t new_dst, uint64_t expire_tsc)
 {
 	/* Direct mapped: a collision replaces the older datagram's entry;
 	 * its remaining fragments are then dropped and counted (bounded
@@ -201,6 +201,36 @@ void lb_frag_put(struct lb_frag *tbl, uint32_t src, uint32_t dst, uint16_t id, u
 	f->new_dst = new_dst;
 	f->expire_tsc = expire_tsc;
 	f->used = 1;
+	f->dsr = 0;
+	return f;
+}
+
+void lb_ipip_hdr(uint8_t *outer, const uint8_t *inner, uint32_t src, uint32_t dst)
+{
+	uint16_t len = (uint16_t)(lb_rd16(inner + 2) + LB_IPIP_HDR);
+
+	outer[0] = 0x45;
+	outer[1] = inner[1];                        /* TOS (RFC 2003 §3.1) */
+	lb_wr16(outer + 2, len);
+	memcpy(outer + 4, inner + 4, 2);            /* IP id */
+	lb_wr16(outer + 6, lb_rd16(inner + 6) & 0x4000u); /* DF only */
+	outer[8] = 64;
+	outer[9] = PKT_IPPROTO_IPIP;
+	lb_wr16(outer + 10, 0);
+	memcpy(outer + 12, &src, 4);
+	memcpy(outer + 16, &dst, 4);
+	lb_wr16(outer + 10, pkt_csum(outer, LB_IPIP_HDR));
+}
+
+int lb_ipip_encap(struct rte_mbuf *m, uint32_t src, uint32_t dst)
+{
+	uint8_t *f = (uint8_t *)rte_pktmbuf_prepend(m, LB_IPIP_HDR);
+
+	if (f == NULL)
+		return -ENOSPC;
+	memmove(f, f + LB_IPIP_HDR, PKT_ETH_LEN);
+	lb_ipip_hdr(f + PKT_ETH_LEN, f + PKT_ETH_LEN + LB_IPIP_HDR, src, dst);
+	return 0;
 }
 
 const struct lb_frag *lb_frag_get(const struct lb_frag *tbl, uint32_t src, uint32_t dst,
@@ -308,7 +338,7 @@ static inline uint16_t lb_snat_port(unsigned nw, unsigned w, uint16_t cport_be, 
 	return (uint16_t)((p >> 8) | (p & 0xff) << 8); /* to network order */
 }
 
-enum lb_kind { LB_K_ORIG, LB_K_REPLY };
+enum lb_kind { LB_K_ORIG, LB_K_REPLY, LB_K_DSR, LB_K_DSR_REPLY };
 
 struct lb_work {
 	struct ct_key key;
@@ -320,14 +350,24 @@ struct lb_work {
 	uint8_t first_frag;
 };
 
-/* Set up a new flow for w (forward key missed). 0 and *fi, or a drop. */
-static int lb_new_flow(struct lb *lb, struct lb_lcore *lc, unsigned worker, struct lb_work *w,
-		       uint64_t hash, const struct ct_clock *clk, uint32_t *fi)
+static inline unsigned lb_state_new(uint8_t proto, uint8_t tcp_flags)
+{
+	if (proto != LB_TCP)
+		return CT_UDP_NEW;
+	return (tcp_flags & (CT_TCP_SYN | CT_TCP_ACK)) == CT_TCP_SYN ? CT_TCP_SYN_SENT
+								    : CT_TCP_MIDSTREAM;
+}
+
+/* A new flow for w (forward key missed): Maglev picks a live backend
+ * (*bw), the forward entry is inserted (*fi). 0, -1 (the same new flow
+ * earlier in this burst made it), or a drop reason. */
+static inline int lb_pick_insert(struct lb *lb, struct lb_lcore *lc, const struct lb_work *w,
+				 uint64_t hash, const struct ct_clock *clk, uint32_t *fi,
+				 uint64_t *bwp)
 {
 	const struct lb_svc_fp *s = w->svc;
 	uint64_t h = hash;
-	uint32_t slot, ri = CT_MISS;
-	unsigned state;
+	uint32_t slot;
 	int rc;
 
 	if (s->mt == NULL)
@@ -344,16 +384,27 @@ static int lb_new_flow(struct lb *lb, struct lb_lcore *lc, unsigned worker, stru
 	uint64_t bw = __atomic_load_n(&lb->be[slot], __ATOMIC_ACQUIRE);
 	if (LB_BE_STATE(bw) != LB_BE_LIVE)
 		return DP_DROP_LB_NO_BACKEND;
-	if (w->key.proto == LB_TCP)
-		state = (w->tcp_flags & (CT_TCP_SYN | CT_TCP_ACK)) == CT_TCP_SYN ? CT_TCP_SYN_SENT
-										 : CT_TCP_MIDSTREAM;
-	else
-		state = CT_UDP_NEW;
-	rc = ct_insert(lc->ct, &w->key, hash, state, slot, clk, fi);
+	*bwp = bw;
+	rc = ct_insert(lc->ct, &w->key, hash, lb_state_new(w->key.proto, w->tcp_flags), slot, clk,
+		       fi);
 	if (rc == -EEXIST)
-		return 0; /* the same new flow earlier in this burst made it */
+		return -1; /* the same new flow earlier in this burst made it */
+	return rc != 0 ? DP_DROP_LB_CT_FULL : 0;
+}
+
+/* Set up a new flow for w (forward key missed). 0 and *fi, or a drop. */
+static int lb_new_flow(struct lb *lb, struct lb_lcore *lc, unsigned worker, struct lb_work *w,
+		       uint64_t hash, const struct ct_clock *clk, uint32_t *fi)
+{
+	const struct lb_svc_fp *s = w->svc;
+	uint32_t ri = CT_MISS;
+	uint64_t bw;
+	int rc = lb_pick_insert(lb, lc, w, hash, clk, fi, &bw);
+
 	if (rc != 0)
-		return DP_DROP_LB_CT_FULL;
+		return rc < 0 ? 0 : rc;
+	unsigned state = lb_state_new(w->key.proto, w->tcp_flags);
+	uint32_t slot = ct_entry(lc->ct, *fi)->backend;
 	uint16_t np = 0;
 	for (unsigned t = 0; t < LB_SNAT_TRIES; t++) {
 		struct ct_key rk;
@@ -440,6 +491,198 @@ static int lb_reply(const struct lb *lb, struct lb_lcore *lc, struct lb_work *w,
 	return 0;
 }
 
+/* ---- DSR (docs/lb.md "DSR") ---- */
+
+/* LB side: client -> DSR VIP. Conntrack and Maglev as for full NAT (one
+ * entry, no reply key, nothing rewritten); *be_ip is the backend pod to
+ * tunnel the packet to. 0 or a drop reason. */
+static int lb_dsr_orig(struct lb *lb, struct lb_lcore *lc, struct lb_work *w, uint64_t hash,
+		       uint32_t fi, const struct ct_clock *clk, uint32_t *be_ip)
+{
+	struct ct *ct = lc->ct;
+	uint64_t bw = 0;
+	int rc;
+
+	if (fi != CT_MISS) {
+		const struct ct_entry *e = ct_entry(ct, fi);
+		bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
+		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags) {
+			(void)ct_delete(ct, fi);
+			lb_cnt(&lc->ev[LB_EV_REPICK], 1);
+			fi = CT_MISS;
+		}
+	}
+	if (fi == CT_MISS) {
+		rc = lb_pick_insert(lb, lc, w, hash, clk, &fi, &bw);
+		if (rc > 0)
+			return rc;
+		struct ct_entry *e = ct_entry(ct, fi);
+		if (rc == 0) {
+			e->service = w->svc->id;
+			e->nat_port = 0;
+			e->flags = LB_BE_GEN(bw);
+			e->pad = CT_MISS; /* no reply entry */
+			lb_cnt(&lc->ev[LB_EV_NEW_FLOW], 1);
+		}
+		bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
+	}
+	(void)ct_update(ct, fi, CT_DIR_ORIG, w->tcp_flags, clk);
+	*be_ip = LB_BE_IP(bw);
+	lb_cnt(&lc->ev[LB_EV_DSR_ENCAP], 1);
+	return 0;
+}
+
+/*
+ * Backend side: the client's packet at ip (whole or first fragment, L4
+ * header present), to DSR service s, was tunneled to pod. Rewrite its
+ * destination VIP:port -> pod:targetPort and track the flow under the
+ * pod's reply tuple (zone LB_ZONE_DSR) holding the VIP and port, so the
+ * replies get their source back. 0 or a drop reason.
+ */
+static int lb_dsr_in(struct lb *lb, struct lb_lcore *lc, const struct lb_svc_fp *s, uint8_t *ip,
+		     uint32_t pod, const struct ct_clock *clk, uint64_t tsc)
+{
+	const struct lb_be_ip *be = lb_svc_be_by_ip(s, pod);
+	unsigned ihl = (ip[0] & 0x0fu) * 4u;
+	uint8_t *l4 = ip + ihl;
+	uint8_t proto = ip[9], tcp_flags = proto == LB_TCP ? l4[13] : 0;
+	uint32_t client = lb_rd32n(ip + 12), vip = lb_rd32n(ip + 16);
+	uint16_t cport = lb_rd16n(l4), vport = lb_rd16n(l4 + 2);
+	struct ct_key k;
+	uint64_t h;
+	uint32_t i;
+
+	if (be == NULL)
+		return DP_DROP_LB_DSR_IPIP;
+	lb_key(&k, pod, client, be->port, cport, proto, LB_ZONE_DSR);
+	ct_lookup_bulk(lc->ct, &k, 1, clk, &h, &i);
+	if (i == CT_MISS) {
+		int rc = ct_insert(lc->ct, &k, h, lb_state_new(proto, tcp_flags), be->slot, clk, &i);
+		if (rc != 0 && rc != -EEXIST)
+			return DP_DROP_LB_CT_FULL;
+	}
+	struct ct_entry *e = ct_entry(lc->ct, i);
+	e->service = s->id;
+	e->pad = vip;
+	e->nat_port = vport;
+	(void)ct_update(lc->ct, i, CT_DIR_ORIG, tcp_flags, clk);
+	if (lb_rd16(ip + 6) & 0x2000u)
+		lb_frag_put(lc->frag, client, vip, lb_rd16(ip + 4), proto, client, pod,
+			    tsc + lb->frag_ttl_tsc);
+	lb_nat4(ip, 1, client, cport, pod, be->port);
+	return 0;
+}
+
+/* Backend side: a packet from a (possible) DSR backend pod. A reply of a
+ * tracked flow gets the VIP:port as source; anything else passes. */
+static void lb_dsr_reply(struct lb_lcore *lc, const struct lb_work *w, uint32_t ri,
+			 const struct ct_clock *clk)
+{
+	if (ri == CT_MISS)
+		return;
+	const struct ct_entry *e = ct_entry(lc->ct, ri);
+	(void)ct_update(lc->ct, ri, CT_DIR_REPLY, w->tcp_flags, clk);
+	lb_nat4(w->ip, 1, e->pad, e->nat_port, lb_key_dst(&w->key), w->key.dport);
+	lb_cnt(&lc->ev[LB_EV_DSR_REPLY], 1);
+}
+
+/* Outcome of lb_dsr_ipip() besides 0 (decapsulated and rewritten) and a
+ * drop reason: hand the packet to worker -(r + 1). */
+#define LB_DSR_HANDOFF(w) (-1 - (int)(w))
+
+/*
+ * Backend side: an IPIP packet (outer header parsed into *pi). Valid DSR
+ * traffic is an unfragmented tunnel, with a well-formed IPv4 TCP/UDP
+ * packet inside to a DSR service's VIP:port, sent to one of its backends.
+ * The flow belongs to the worker of the client's port (so the pod's
+ * replies find it: lb_fwd_burst); on that worker the outer header is
+ * removed and the inner packet rewritten (lb_dsr_in), *pi re-parsed.
+ */
+static int lb_dsr_ipip(struct lb *lb, struct lb_lcore *lc, unsigned worker,
+		       const struct lb_map *m, struct rte_mbuf *mb, struct pkt_info *pi,
+		       const struct ct_clock *clk, uint64_t tsc)
+{
+	uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *), *in = f + PKT_ETH_LEN + pi->ihl_len;
+	size_t avail = (size_t)pi->ip_len - pi->ihl_len, iihl;
+	uint32_t pod = pi->dst_ip;
+
+	if ((pi->frag & 0x3fffu) != 0 || avail < PKT_IP4_MIN || (in[0] >> 4) != 4)
+		return DP_DROP_LB_DSR_IPIP;
+	iihl = (in[0] & 0x0fu) * 4u;
+	uint16_t ifrag = lb_rd16(in + 6);
+	uint8_t proto = in[9];
+	int later = (ifrag & 0x1fffu) != 0;
+	if (iihl < PKT_IP4_MIN || lb_rd16(in + 2) != avail || iihl > avail ||
+	    pkt_csum(in, iihl) != 0 || (proto != LB_TCP && proto != LB_UDP) ||
+	    (!later && avail < iihl + (proto == LB_TCP ? 20u : 8u)))
+		return DP_DROP_LB_DSR_IPIP;
+	uint32_t client = lb_rd32n(in + 12), vip = lb_rd32n(in + 16);
+	uint16_t id = lb_rd16(in + 4);
+	const struct lb_frag *fr = NULL;
+	const struct lb_svc_fp *s = NULL;
+	if (later) {
+		/* no port: follow the first fragment, here or to its worker */
+		fr = lb_frag_get(lc->frag, client, vip, id, proto, tsc);
+		if (fr == NULL || fr->dsr) {
+			const struct lb_frag *ho =
+				lb->n_workers > 1
+					? lb_frag_get(lc->frag_ho, client, vip, id, proto, tsc)
+					: NULL;
+			if (ho != NULL && ho->new_dst != worker && ho->new_dst < lb->n_workers)
+				return LB_DSR_HANDOFF(ho->new_dst);
+			return DP_DROP_LB_NO_FLOW;
+		}
+	} else {
+		s = lb_map_find(m, vip, lb_rd16n(in + iihl + 2), proto);
+		if (s == NULL || !(s->flags & RING_SVC_F_DSR) || lb_svc_be_by_ip(s, pod) == NULL)
+			return DP_DROP_LB_DSR_IPIP;
+		unsigned owner = lb_rd16(in + iihl) % lb->n_workers;
+		if (owner != worker) {
+			if (ifrag & 0x2000u)
+				lb_frag_put(lc->frag_ho, client, vip, id, proto, 0, owner,
+					    tsc + lb->frag_ttl_tsc);
+			return LB_DSR_HANDOFF(owner);
+		}
+	}
+	/* decapsulate: the Ethernet header moves up over the outer IP one */
+	size_t inner_frame = PKT_ETH_LEN + avail;
+	memmove(f + pi->ihl_len, f, PKT_ETH_LEN);
+	rte_pktmbuf_adj(mb, pi->ihl_len);
+	if (mb->data_len > inner_frame)
+		rte_pktmbuf_trim(mb, (uint16_t)(mb->data_len - inner_frame));
+	f = rte_pktmbuf_mtod(mb, uint8_t *);
+	in = f + PKT_ETH_LEN;
+	if (later) {
+		lb_nat4(in, 0, fr->new_src, 0, fr->new_dst, 0);
+		lb_cnt(&lc->ev[LB_EV_FRAG], 1);
+	} else {
+		int rc = lb_dsr_in(lb, lc, s, in, pod, clk, tsc);
+		if (rc != 0)
+			return rc;
+	}
+	if (pkt_parse(f, mb->data_len, pi) != 0)
+		return DP_DROP_LB_DSR_IPIP; /* cannot happen: checked above */
+	pi->lb_dsr = PKT_LB_DSR_LOCAL;
+	lb_cnt(&lc->ev[LB_EV_DSR_DECAP], 1);
+	return 0;
+}
+
+int lb_fwd_dsr_local(struct lb *lb, unsigned worker, struct rte_mbuf *m,
+		     const struct pkt_info *pi)
+{
+	struct lb_lcore *lc = lb->lc[worker];
+
+	if (lb_ipip_encap(m, lb->snat_ip, pi->dst_ip) != 0)
+		return DP_DROP_ENCAP_HEADROOM;
+	rte_mbuf_refcnt_update(m, 1);
+	if (rte_ring_mp_enqueue(lb->handoff[worker], m) != 0) {
+		rte_mbuf_refcnt_update(m, -1);
+		return DP_DROP_LB_HANDOFF_FULL;
+	}
+	lb_cnt(&lc->ev[LB_EV_HANDOFF], 1);
+	return 0;
+}
+
 /* An ICMP error to a VIP (from a client, about a reply it got) or to the
  * SNAT address (about a packet we sent a backend): map it through
  * conntrack to the other side. 0 or a drop reason. */
@@ -474,7 +717,8 @@ static int lb_icmp(struct lb *lb, struct lb_lcore *lc, uint8_t *ip, const struct
 			return DP_DROP_LB_NO_FLOW;
 		const struct ct_entry *e = ct_entry(lc->ct, i);
 		uint64_t bw = __atomic_load_n(&lb->be[e->backend % LB_BE_SLOTS], __ATOMIC_ACQUIRE);
-		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags)
+		/* a DSR flow (no SNAT port): its replies never passed here */
+		if (LB_BE_STATE(bw) != LB_BE_LIVE || LB_BE_GEN(bw) != e->flags || e->nat_port == 0)
 			return DP_DROP_LB_NO_FLOW;
 		/* to the backend, from the SNAT address, quoting backend -> snat */
 		lb_icmp_nat(ip, pi->ip_len, lb->snat_ip, LB_BE_IP(bw), LB_BE_IP(bw), LB_BE_PORT(bw),
@@ -520,6 +764,7 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 	uint32_t cidx[CT_BURST_MAX];
 	uint8_t ok[CT_BURST_MAX];
 	uint8_t frags[CT_BURST_MAX];
+	uint32_t tun[CT_BURST_MAX]; /* DSR: the backend to tunnel to */
 	unsigned nf = 0;
 	struct rte_mbuf *ho[LB_WORKERS_MAX][CT_BURST_MAX]; /* hand-offs by worker */
 	unsigned nho[LB_WORKERS_MAX] = {0};
@@ -556,6 +801,18 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 			continue;
 		}
 		if (p->proto != LB_TCP && p->proto != LB_UDP) {
+			if (p->proto == PKT_IPPROTO_IPIP && m->n_dsr != 0) {
+				rc = lb_dsr_ipip(lb, lc, worker, m, pkts[i], p, &clk, tsc);
+				if (rc < 0) {
+					unsigned o = (unsigned)(-1 - rc);
+					ho[o][nho[o]++] = pkts[i];
+				} else if (rc != 0) {
+					lb_cnt(&drop[rc], 1);
+				} else {
+					ok[j] = 1;
+				}
+				continue;
+			}
 			lb_cnt(&drop[DP_DROP_LB_NO_SERVICE], 1);
 			continue;
 		}
@@ -577,20 +834,44 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		x->first_frag = (p->frag & 0x2000u) != 0;
 		if (p->dst_ip == m->snat_ip) {
 			if (lb->n_workers > 1 &&
-			    lb_handoff_put(lb, worker, lb_rd16(l4 + 2), pkts[i], ho, nho))
+			    lb_handoff_put(lb, worker, lb_rd16(l4 + 2), pkts[i], ho, nho)) {
+				/* its later fragments follow it (no port) */
+				if (x->first_frag)
+					lb_frag_put(lc->frag_ho, p->src_ip, p->dst_ip, lb_rd16(ip + 4),
+						    p->proto, 0, lb_rd16(l4 + 2) % lb->n_workers,
+						    tsc + lb->frag_ttl_tsc);
 				continue;
+			}
 			x->kind = LB_K_REPLY;
 			x->svc = NULL;
 		} else {
 			x->kind = LB_K_ORIG;
 			x->svc = lb_map_find(m, p->dst_ip, lb_rd16n(l4 + 2), p->proto);
-			if (x->svc == NULL) {
-				lb_cnt(&drop[DP_DROP_LB_NO_SERVICE], 1);
-				continue;
+			if (unlikely(x->svc == NULL)) {
+				if (m->n_dsr == 0 || lb_map_is_vip(m, p->dst_ip)) {
+					lb_cnt(&drop[DP_DROP_LB_NO_SERVICE], 1);
+					continue;
+				}
+				/* from a DSR backend (filter): the flow, if any, is
+				 * the client port's worker's */
+				unsigned o = lb_rd16(l4 + 2) % lb->n_workers;
+				if (o != worker) {
+					ho[o][nho[o]++] = pkts[i];
+					if (x->first_frag)
+						lb_frag_put(lc->frag_ho, p->src_ip, p->dst_ip,
+							    lb_rd16(ip + 4), p->proto, 0, o,
+							    tsc + lb->frag_ttl_tsc);
+					continue;
+				}
+				x->kind = LB_K_DSR_REPLY;
+			} else if (unlikely(x->svc->flags & RING_SVC_F_DSR)) {
+				x->kind = LB_K_DSR;
 			}
 		}
 		lb_key(&x->key, p->src_ip, p->dst_ip, lb_rd16n(l4), lb_rd16n(l4 + 2), p->proto,
-		       x->kind == LB_K_REPLY ? LB_ZONE_REPLY : LB_ZONE_ORIG);
+		       x->kind == LB_K_REPLY	  ? LB_ZONE_REPLY
+		       : x->kind == LB_K_DSR_REPLY ? LB_ZONE_DSR
+						   : LB_ZONE_ORIG);
 		ck[nw] = x->key;
 		nw++;
 	}
@@ -632,18 +913,32 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		struct pkt_info *p = &pi[idx[x->j]];
 		uint32_t osrc = p->src_ip, odst = p->dst_ip;
 
-		rc = x->kind == LB_K_ORIG ? lb_orig(lb, lc, worker, x, hashes[k], cidx[k], &clk)
-					  : lb_reply(lb, lc, x, cidx[k], &clk);
+		if (likely(x->kind == LB_K_ORIG))
+			rc = lb_orig(lb, lc, worker, x, hashes[k], cidx[k], &clk);
+		else if (x->kind == LB_K_REPLY)
+			rc = lb_reply(lb, lc, x, cidx[k], &clk);
+		else if (x->kind == LB_K_DSR)
+			rc = lb_dsr_orig(lb, lc, x, hashes[k], cidx[k], &clk, &tun[x->j]);
+		else
+			rc = (lb_dsr_reply(lc, x, cidx[k], &clk), 0);
 		if (rc != 0) {
 			lb_cnt(&drop[rc], 1);
 			continue;
 		}
 		ok[x->j] = 1;
+		if (x->kind == LB_K_DSR)
+			p->lb_dsr = PKT_LB_DSR_ENCAP;
 		/* a first fragment: the rest of its datagram follows it */
-		if (x->first_frag)
-			lb_frag_put(lc->frag, osrc, odst, lb_rd16(x->ip + 4), p->proto,
-				    lb_rd32n(x->ip + 12), lb_rd32n(x->ip + 16),
-				    tsc + lb->frag_ttl_tsc);
+		if (x->first_frag) {
+			struct lb_frag *fe =
+				lb_frag_put(lc->frag, osrc, odst, lb_rd16(x->ip + 4), p->proto,
+					    lb_rd32n(x->ip + 12), lb_rd32n(x->ip + 16),
+					    tsc + lb->frag_ttl_tsc);
+			if (x->kind == LB_K_DSR) {
+				fe->new_dst = tun[x->j];
+				fe->dsr = 1;
+			}
+		}
 	}
 
 	/* Later fragments follow their first fragment's rewrite (Maglev
@@ -654,11 +949,33 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		uint8_t *ip = rte_pktmbuf_mtod(pkts[idx[j]], uint8_t *) + PKT_ETH_LEN;
 		const struct lb_frag *f =
 			lb_frag_get(lc->frag, p->src_ip, p->dst_ip, lb_rd16(ip + 4), p->proto, tsc);
+		if (f == NULL && lb->n_workers > 1) {
+			/* its first fragment went to the flow's worker */
+			f = lb_frag_get(lc->frag_ho, p->src_ip, p->dst_ip, lb_rd16(ip + 4), p->proto,
+					tsc);
+			if (f != NULL && f->new_dst != worker && f->new_dst < lb->n_workers) {
+				ho[f->new_dst][nho[f->new_dst]++] = pkts[idx[j]];
+				continue;
+			}
+			f = NULL;
+		}
 		if (f == NULL) {
+			/* from a DSR backend (filter), not a reply: passes */
+			if (m->n_dsr != 0 && p->dst_ip != m->snat_ip &&
+			    !lb_map_is_vip(m, p->dst_ip)) {
+				ok[j] = 1;
+				continue;
+			}
 			lb_cnt(&drop[DP_DROP_LB_NO_FLOW], 1);
 			continue;
 		}
-		lb_nat4(ip, 0, f->new_src, 0, f->new_dst, 0);
+		if (f->dsr) {
+			/* DSR, LB side: tunneled like its first fragment */
+			tun[j] = f->new_dst;
+			pi[idx[j]].lb_dsr = PKT_LB_DSR_ENCAP;
+		} else {
+			lb_nat4(ip, 0, f->new_src, 0, f->new_dst, 0);
+		}
 		lb_cnt(&lc->ev[LB_EV_FRAG], 1);
 		ok[j] = 1;
 	}
@@ -672,7 +989,8 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 			continue;
 		ip = rte_pktmbuf_mtod(pkts[i], uint8_t *) + PKT_ETH_LEN;
 		pi[i].src_ip = lb_rd32n(ip + 12);
-		pi[i].dst_ip = lb_rd32n(ip + 16);
+		/* DSR, LB side: routed to the backend, unchanged inside */
+		pi[i].dst_ip = unlikely(pi[i].lb_dsr == PKT_LB_DSR_ENCAP) ? tun[j] : lb_rd32n(ip + 16);
 		keys[out] = pi[i].dst_ip;
 		kidx[out++] = (uint8_t)i;
 	}

@@ -36,6 +36,9 @@ struct rte_mbuf;
 
 #define LB_ZONE_ORIG 0u
 #define LB_ZONE_REPLY 1u
+#define LB_ZONE_DSR 2u /* backend side of DSR: key = the backend's reply tuple */
+#define PKT_IPPROTO_IPIP 4u
+#define LB_IPIP_HDR 20u
 
 /* Does this parsed IPv4 packet go through the LB? Any worker, lock-free;
  * the map read is valid until the worker's next quiescent state. */
@@ -57,7 +60,12 @@ static inline int lb_fwd_wants(const struct lb *lb, const uint8_t *frame,
 		}
 		return 0;
 	}
-	return lb_map_is_vip(m, pi->dst_ip);
+	if (lb_map_is_vip(m, pi->dst_ip))
+		return 1;
+	/* DSR: tunnels to backend pods, and replies from them (filter) */
+	return m->n_dsr != 0 &&
+	       (pi->proto == PKT_IPPROTO_IPIP ||
+		((pi->proto == 6 || pi->proto == 17) && lb_map_dsr_src(m, pi->src_ip)));
 }
 
 /*
@@ -68,12 +76,32 @@ static inline int lb_fwd_wants(const struct lb *lb, const uint8_t *frame,
  * drop[reason] (the caller's per-worker dp_stats drop counters), and the
  * caller drops it; or (several workers) it is a reply of a flow another
  * worker tracks: it is left out too, but handed to that worker with one
- * more reference, so the caller's free leaves it alive. Returns how many were appended. Worker lcore `worker`
+ * more reference, so the caller's free leaves it alive. A DSR packet comes
+ * back marked in pi->lb_dsr (pkt.h): ENCAP with keys[] the backend pod to
+ * tunnel it to. Returns how many were appended. Worker lcore `worker`
  * only (it owns lb->lc[worker]), QSBR online.
  */
 unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 		      struct pkt_info *pi, const uint8_t *idx, unsigned n, uint32_t *keys,
 		      uint8_t *kidx, uint64_t *drop);
+
+/*
+ * DSR to a backend pod on this node (the caller's pod lookup found
+ * pi->dst_ip, the tunnel destination of a PKT_LB_DSR_ENCAP packet, local):
+ * encapsulate m and queue it on this worker's hand-off ring, so it comes
+ * back as a tunneled packet and takes the backend side's path. 0 (queued,
+ * with one more reference: the caller frees it as unrouted) or a drop
+ * reason. Worker `worker` only.
+ */
+int lb_fwd_dsr_local(struct lb *lb, unsigned worker, struct rte_mbuf *m,
+		     const struct pkt_info *pi);
+
+/*
+ * Prepend an IPIP header (RFC 2003) src -> dst to the Ethernet frame in m,
+ * in its headroom; the Ethernet header moves to the front unchanged.
+ * 0 or -ENOSPC (no headroom).
+ */
+int lb_ipip_encap(struct rte_mbuf *m, uint32_t src, uint32_t dst);
 
 /*
  * Take up to n packets other workers handed to `worker` (replies of flows
@@ -119,9 +147,16 @@ int lb_icmp_parse(const uint8_t *ip, size_t ip_len, struct lb_icmp_inner *out);
 void lb_icmp_nat(uint8_t *ip, size_t ip_len, uint32_t osrc, uint32_t odst, uint32_t isrc,
 		 uint16_t isport, uint32_t idst, uint16_t idport);
 
+/*
+ * Write the 20-byte IPIP header (RFC 2003 §3.1) for the IPv4 packet at
+ * inner at outer: src -> dst (network order), TOS and DF copied from the
+ * inner header, IP id copied, TTL 64, protocol 4, checksum computed.
+ */
+void lb_ipip_hdr(uint8_t *outer, const uint8_t *inner, uint32_t src, uint32_t dst);
+
 /* Fragment table of one worker: remember a first fragment's rewrite,
  * find it for the later ones. Expired entries are overwritten. */
-void lb_frag_put(struct lb_frag *tbl, uint32_t src, uint32_t dst, uint16_t id, uint8_t proto,
+struct lb_frag *lb_frag_put(struct lb_frag *tbl, uint32_t src, uint32_t dst, uint16_t id, uint8_t proto,
 		 uint32_t new_src, uint32_t new_dst, uint64_t expire_tsc);
 const struct lb_frag *lb_frag_get(const struct lb_frag *tbl, uint32_t src, uint32_t dst,
 				  uint16_t id, uint8_t proto, uint64_t now_tsc);

@@ -53,6 +53,7 @@ struct lb_ctl_svc {
 	struct lb_ctl_be *be;
 	uint32_t n_be, cap_be;
 	struct maglev_table *mt; /* current, shared with the published map */
+	struct lb_be_ip *be_ip;  /* same: backends by address */
 };
 
 struct lb_ctl {
@@ -141,7 +142,7 @@ struct lb *lb_create(const struct lb_params *p)
 		lb->lc[w]->ct = ct_create(&cp);
 		if (lb->lc[w]->ct == NULL)
 			goto fail;
-		if (p->n_workers > 1) {
+		{
 			/* plain memory + rte_ring_init: no EAL memzone, so the
 			 * unit tests run it too */
 			char name[32];
@@ -175,6 +176,7 @@ void lb_free(struct lb *lb)
 	if (lb->ctl != NULL) {
 		for (unsigned i = 0; i < LB_SVC_MAX; i++) {
 			maglev_free(lb->ctl->svc[i].mt);
+			free(lb->ctl->svc[i].be_ip);
 			free(lb->ctl->svc[i].be);
 		}
 		free(lb->ctl->dead);
@@ -199,17 +201,37 @@ void lb_free(struct lb *lb)
 	free(lb);
 }
 
-/* Build service s's Maglev table from its backends. NULL with no backends. */
-static int lb_build(struct lb *lb, struct lb_ctl_svc *s, struct maglev_table **out)
+static int lb_be_ip_cmp(const void *a, const void *b)
+{
+	uint32_t x = rte_be_to_cpu_32(((const struct lb_be_ip *)a)->ip);
+	uint32_t y = rte_be_to_cpu_32(((const struct lb_be_ip *)b)->ip);
+	return x < y ? -1 : x > y;
+}
+
+/* Build service s's Maglev table and address-sorted backend array from its
+ * backends (addresses are unique per node). NULLs with no backends. */
+static int lb_build(struct lb *lb, struct lb_ctl_svc *s, struct maglev_table **out,
+		    struct lb_be_ip **out_ip)
 {
 	struct maglev_backend *mb;
 
 	*out = NULL;
+	*out_ip = NULL;
 	if (s->n_be == 0)
 		return 0;
 	mb = calloc(s->n_be, sizeof(*mb));
-	if (mb == NULL)
+	*out_ip = calloc(s->n_be, sizeof(**out_ip));
+	if (mb == NULL || *out_ip == NULL) {
+		free(mb);
+		free(*out_ip);
+		*out_ip = NULL;
 		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->n_be; i++)
+		(*out_ip)[i] = (struct lb_be_ip){ .ip = s->be[i].ip,
+						  .port = rte_cpu_to_be_16(s->be[i].port),
+						  .slot = s->be[i].slot };
+	qsort(*out_ip, s->n_be, sizeof(**out_ip), lb_be_ip_cmp);
 	for (uint32_t i = 0; i < s->n_be; i++) {
 		mb[i].family = MAGLEV_AF_INET;
 		memcpy(mb[i].addr, &s->be[i].ip, 4);
@@ -223,7 +245,11 @@ static int lb_build(struct lb *lb, struct lb_ctl_svc *s, struct maglev_table **o
 	*out = maglev_build(&mp);
 	int e = errno;
 	free(mb);
-	return *out != NULL ? 0 : -(e ? e : ENOMEM);
+	if (*out != NULL)
+		return 0;
+	free(*out_ip);
+	*out_ip = NULL;
+	return -(e ? e : ENOMEM);
 }
 
 static void lb_map_put(struct lb_map *m, const struct lb_ctl_svc *s)
@@ -241,7 +267,16 @@ static void lb_map_put(struct lb_map *m, const struct lb_ctl_svc *s)
 		f->flags = (uint8_t)s->flags;
 		f->id = s->id;
 		f->mt = s->mt;
+		f->be_ip = s->be_ip;
+		f->n_be_ip = s->be_ip != NULL ? s->n_be : 0;
 		break;
+	}
+	if (s->flags & RING_SVC_F_DSR) {
+		m->n_dsr++;
+		for (uint32_t i = 0; i < s->n_be; i++) {
+			uint32_t b = lb_dsr_filter_bit(s->be[i].ip);
+			m->dsr_src[b / 64] |= 1ull << (b % 64);
+		}
 	}
 	for (uint32_t i = lb_map_hash(vip, 0, 0);; i++) {
 		uint32_t *v = &m->vip_set[i & (LB_MAP_SLOTS - 1)];
@@ -261,7 +296,7 @@ static void lb_map_put(struct lb_map *m, const struct lb_ctl_svc *s)
  * period. On -ENOMEM nothing changed for workers and old_mt is the
  * caller's to restore.
  */
-static int lb_publish(struct lb *lb, struct maglev_table *old_mt)
+static int lb_publish(struct lb *lb, struct maglev_table *old_mt, struct lb_be_ip *old_ip)
 {
 	struct lb_map *m = lb_map_alloc(lb), *old;
 
@@ -277,6 +312,7 @@ static int lb_publish(struct lb *lb, struct maglev_table *old_mt)
 	rte_rcu_qsbr_synchronize(lb->params.qsbr, RTE_QSBR_THRID_INVALID);
 	free(old);
 	maglev_free(old_mt);
+	free(old_ip);
 	/* Removed backends' slots: no published table can pick them now. */
 	for (unsigned i = 0; i < lb->ctl->n_dead; i++) {
 		uint32_t slot = lb->ctl->dead[i];
@@ -293,15 +329,19 @@ static int lb_publish(struct lb *lb, struct maglev_table *old_mt)
 static int lb_rebuild(struct lb *lb, struct lb_ctl_svc *s)
 {
 	struct maglev_table *mt, *old = s->mt;
-	int rc = lb_build(lb, s, &mt);
+	struct lb_be_ip *bi, *old_ip = s->be_ip;
+	int rc = lb_build(lb, s, &mt, &bi);
 
 	if (rc != 0)
 		return rc;
 	s->mt = mt;
-	rc = lb_publish(lb, old);
+	s->be_ip = bi;
+	rc = lb_publish(lb, old, old_ip);
 	if (rc != 0) {
 		s->mt = old;
+		s->be_ip = old_ip;
 		maglev_free(mt);
+		free(bi);
 	}
 	return rc;
 }
@@ -325,11 +365,15 @@ static int lb_svc_add_locked(struct lb *lb, uint32_t id, uint32_t vip, uint16_t 
 		if (s->id == id) {
 			if (!same_key)
 				return -EEXIST;
+			/* flows of the other mode have other conntrack entries:
+			 * changing it means delete and add */
+			if ((s->flags ^ flags) & RING_SVC_F_DSR)
+				return -EEXIST;
 			s->gen = gen;
 			if (s->flags == flags)
 				return 0; /* replay: refreshed */
 			s->flags = flags;
-			return lb_publish(lb, NULL);
+			return lb_publish(lb, NULL, NULL);
 		}
 		if (same_key)
 			return -EEXIST;
@@ -344,7 +388,7 @@ static int lb_svc_add_locked(struct lb *lb, uint32_t id, uint32_t vip, uint16_t 
 	s->proto = proto;
 	s->flags = flags;
 	s->gen = gen;
-	int rc = lb_publish(lb, NULL);
+	int rc = lb_publish(lb, NULL, NULL);
 	if (rc != 0)
 		s->id = 0;
 	return rc;
@@ -390,14 +434,16 @@ static int lb_svc_del_locked(struct lb *lb, uint32_t id)
 	if (s == NULL)
 		return -ENOENT;
 	struct maglev_table *old = s->mt;
+	struct lb_be_ip *old_ip = s->be_ip;
 	s->mt = NULL;
+	s->be_ip = NULL;
 	lb_svc_release(lb, s);
 	/* Removal cannot be rolled back; a failed publish leaves the old map
 	 * (with this service) until the next successful one. */
 	/* Removal is not rolled back. If the publish fails (no memory for a
 	 * map) the live map still names the old table: it is leaked rather
 	 * than freed under the workers' feet. */
-	return lb_publish(lb, old);
+	return lb_publish(lb, old, old_ip);
 }
 
 static int lb_slot_alloc(struct lb *lb, uint32_t *slot)

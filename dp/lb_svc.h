@@ -56,7 +56,10 @@ struct rte_mbuf;
 	_(REPICK, "repicks")             /* flow's backend removed: picked again */ \
 	_(REUSED, "tuple_reuses")        /* SYN on a finished flow: scheduled anew */ \
 	_(SNAT_RETRY, "snat_port_retries")                                        \
-	_(HANDOFF, "handoffs")           /* replies passed to the flow's worker */
+	_(HANDOFF, "handoffs")           /* replies passed to the flow's worker */ \
+	_(DSR_ENCAP, "dsr_encap")        /* client -> DSR VIP, sent to a backend's tunnel */ \
+	_(DSR_DECAP, "dsr_decap")        /* tunneled to a local backend, rewritten */ \
+	_(DSR_REPLY, "dsr_reply_pkts")   /* backend -> client, source made the VIP */
 
 enum lb_ev {
 #define LB_EV_ENUM(e, n) LB_EV_##e,
@@ -95,7 +98,8 @@ void lb_free(struct lb *lb);
  * workers' poll loop; idle workers are offline and do not delay it).
  * Returns 0 or -errno:
  *   lb_svc_add: -EINVAL (proto not 6/17, port 0, vip 0, flags), -EEXIST
- *     (another service has that VIP:port:proto, or this id has another one),
+ *     (another service has that VIP:port:proto, or this id has another one
+ *     or the other mode: RING_SVC_F_DSR cannot change in place),
  *     -ENOSPC; re-adding the same service refreshes its generation.
  *   lb_backend_add: -ENOENT (service), -EINVAL (weight 0 or > 65535, ip 0,
  *     port 0), -EEXIST (another id has that address:port), -ENOSPC;
@@ -146,6 +150,15 @@ static inline uint64_t lb_be_word(uint32_t ip, uint16_t port_be, uint8_t gen, ui
 #define LB_BE_GEN(w) ((uint8_t)((w) >> 48))
 #define LB_BE_STATE(w) ((uint8_t)((w) >> 56))
 
+/* A service's backends sorted by address, for DSR: the node of a backend
+ * pod finds the target port from the address the tunnel was sent to. */
+struct lb_be_ip {
+	uint32_t ip;   /* network order; sorted by host-order value */
+	uint16_t port; /* network order */
+	uint16_t pad;
+	uint32_t slot;
+};
+
 /* One service as workers see it. Immutable while published. */
 struct lb_svc_fp {
 	uint32_t vip;    /* network order; 0 = empty map slot */
@@ -153,20 +166,56 @@ struct lb_svc_fp {
 	uint8_t proto;
 	uint8_t flags;   /* RING_SVC_F_* */
 	uint32_t id;
-	uint32_t pad;
+	uint32_t n_be_ip;
 	const struct maglev_table *mt; /* ids are backend slots; NULL = no backend */
+	const struct lb_be_ip *be_ip;  /* [n_be_ip], by address */
 };
+
+/* The backend of s at address ip (network order), or NULL. */
+static inline const struct lb_be_ip *lb_svc_be_by_ip(const struct lb_svc_fp *s, uint32_t ip)
+{
+	uint32_t lo = 0, hi = s->n_be_ip, key = __builtin_bswap32(ip);
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2, v = __builtin_bswap32(s->be_ip[mid].ip);
+		if (v == key)
+			return &s->be_ip[mid];
+		if (v < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
 
 #define LB_MAP_SLOTS (2u * LB_SVC_MAX) /* open addressing, load <= 1/2 */
 
+#define LB_DSR_FILTER_BITS 65536u
+
 /* The published service map: (vip, port, proto) -> service, and the set
- * of VIP addresses (for fragments and ICMP, which carry no port). */
+ * of VIP addresses (for fragments and ICMP, which carry no port). With DSR
+ * services, a filter of their backends' addresses: a packet from one may
+ * be a reply to reverse-NAT (false positives only cost a lookup). */
 struct lb_map {
 	uint32_t n_svc;
 	uint32_t snat_ip;
+	uint32_t n_dsr; /* DSR services */
+	uint32_t pad;
 	struct lb_svc_fp svc[LB_MAP_SLOTS];
 	uint32_t vip_set[LB_MAP_SLOTS]; /* network order; 0 = empty */
+	uint64_t dsr_src[LB_DSR_FILTER_BITS / 64];
 };
+
+static inline uint32_t lb_dsr_filter_bit(uint32_t ip)
+{
+	return (uint32_t)(((uint64_t)ip * 0x9e3779b97f4a7c15ULL) >> 48);
+}
+
+static inline int lb_map_dsr_src(const struct lb_map *m, uint32_t ip)
+{
+	uint32_t b = lb_dsr_filter_bit(ip);
+	return (m->dsr_src[b / 64] >> (b % 64)) & 1u;
+}
 
 static inline uint32_t lb_map_hash(uint32_t vip, uint16_t port, uint8_t proto)
 {
@@ -208,13 +257,18 @@ struct lb_frag {
 	uint16_t id;
 	uint8_t proto;
 	uint8_t used;
-	uint32_t pad;
+	uint8_t dsr; /* DSR, LB side: not rewritten, tunneled to new_dst */
+	uint8_t pad[3];
 	uint64_t expire_tsc;
 };
 
 struct lb_lcore {
 	struct ct *ct;
 	struct lb_frag frag[LB_FRAG_SLOTS];
+	/* Several workers: first fragments this worker handed to another
+	 * (the flow's) worker; new_dst holds that worker, so the datagram's
+	 * later fragments, which carry no port, follow it there. */
+	struct lb_frag frag_ho[LB_FRAG_SLOTS];
 	uint64_t ev[LB_EV_MAX];
 	uint32_t bursts;
 	uint32_t port_next; /* SNAT port cursor */
@@ -225,8 +279,9 @@ struct lb {
 	struct lb_map *map;  /* published */
 	uint64_t *be;        /* [LB_BE_SLOTS] slot words, atomic */
 	struct lb_lcore *lc[LB_WORKERS_MAX];
-	/* With several workers: replies that reached a worker other than the
-	 * flow's (the SNAT port's class says which) wait here for it; MP/SC. */
+	/* Replies that reached a worker other than the flow's (the SNAT
+	 * port's class says which) wait here for it; MP/SC. Also tunneled
+	 * packets for a DSR backend on this node (any number of workers). */
 	struct rte_ring *handoff[LB_WORKERS_MAX];
 	unsigned n_workers;
 	uint32_t snat_ip;

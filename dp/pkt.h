@@ -57,9 +57,18 @@ struct pkt_info {
 	uint16_t ip_len;       /* IPv4 total length (<= frame len - 14) */
 	uint16_t frag;         /* IPv4 flags+fragment offset, host order */
 	uint16_t arp_op;       /* ARP opcode, host order */
+	uint8_t lb_dsr;        /* PKT_LB_DSR_*, set by the LB (dp/lb_fwd.h) */
 	uint32_t src_ip;       /* IPv4 or ARP sender, network order */
-	uint32_t dst_ip;       /* IPv4 or ARP target, network order */
+	uint32_t dst_ip;       /* IPv4 or ARP target, network order; with
+				* PKT_LB_DSR_ENCAP the tunnel's destination */
 };
+
+/* pkt_info.lb_dsr: 0, or a DSR packet (docs/lb.md "DSR") that the LB
+ * handed back for routing: ENCAP is the client's packet, to be sent in an
+ * IPIP tunnel to dst_ip (a backend pod); LOCAL was decapsulated and
+ * rewritten for a backend pod that must be on this node. */
+#define PKT_LB_DSR_ENCAP 1u
+#define PKT_LB_DSR_LOCAL 2u
 
 /**
  * Parse one frame.

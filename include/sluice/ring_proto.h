@@ -227,7 +227,11 @@ struct ring_svc {
 /* SVC_ADD flags. ClientIP session affinity: Maglev hashes the client
  * address only, so one client reaches one backend (docs/lb.md). */
 #define RING_SVC_F_AFFINITY_CLIENTIP 0x1u
-#define RING_SVC_F_MASK 0x1u
+/* Direct server return by IPIP encapsulation instead of full NAT: the LB
+ * node tunnels the client's packet to the backend pod, whose node rewrites
+ * it and sends the replies straight to the client (docs/lb.md "DSR"). */
+#define RING_SVC_F_DSR 0x2u
+#define RING_SVC_F_MASK 0x3u
 
 struct ring_svc_del {
 	uint32_t svc_id;

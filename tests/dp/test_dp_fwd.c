@@ -27,9 +27,13 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <sluice/ring_proto.h>
+
 #include "dp.h"
 #include "dp_internal.h"
 #include "fwd.h"
+#include "lb_fwd.h"
+#include "lb_svc.h"
 #include "pkt.h"
 
 static struct dp *dp;
@@ -243,6 +247,100 @@ static void test_mtu(void **state)
 	assert_int_equal(rte_eth_rx_burst(pb, 0, none, 4), 0);
 }
 
+/* A UDP packet of @ip_len bytes to the VIP 10.96.0.10:@dport, DF as given. */
+static struct rte_mbuf *mk_vip(uint16_t ip_len, int df, uint16_t dport)
+{
+	struct rte_mbuf *m = mk_big(ip_len, df);
+	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *) + 14;
+	uint32_t vip = a4("10.96.0.10");
+	memcpy(ip + 16, &vip, 4);
+	put16(ip + 10, 0);
+	put16(ip + 10, pkt_csum(ip, 20));
+	put16(ip + 20, 4000);
+	put16(ip + 22, dport);
+	put16(ip + 24, (unsigned)(ip_len - 20));
+	put16(ip + 26, 0); /* no UDP checksum */
+	m->port = pa;      /* as rx_burst sets it */
+	return m;
+}
+
+/* DSR (docs/lb.md): the client's packet leaves in an IPIP tunnel to the
+ * remote backend; the MTU check counts the tunnel header, and
+ * fragmentation-needed reaches the client with the reduced MTU; a backend
+ * on this node goes through the hand-off ring and arrives rewritten. */
+static void test_dsr(void **state)
+{
+	uint8_t f[256];
+	struct pkt_info pi;
+	const uint8_t nh[6] = { 2, 0xbb, 0, 0, 0, 1 };
+	(void)state;
+	struct lb_params lp = { .qsbr = dp->qsbr, .n_workers = 1, .ct_capacity = 1024,
+				.snat_ip = a4("10.77.1.1"), .tsc_hz = rte_get_tsc_hz() };
+	struct lb *lb = lb_create(&lp);
+	assert_non_null(lb);
+	assert_int_equal(lb_svc_add(lb, 1, a4("10.96.0.10"), 53, 17, RING_SVC_F_DSR, 1), 0);
+	assert_int_equal(lb_backend_add(lb, 1, 1, a4("10.89.0.5"), 5353, 1, 1), 0);
+	assert_int_equal(lb_svc_add(lb, 2, a4("10.96.0.10"), 54, 17, RING_SVC_F_DSR, 1), 0);
+	assert_int_equal(lb_backend_add(lb, 2, 2, a4("10.77.1.3"), 5354, 1, 1), 0);
+	assert_int_equal(dp_route_add(dp, a4("10.89.0.0"), 16, "b", nh, 1), 0);
+	__atomic_store_n(&dp->lb, lb, __ATOMIC_RELEASE);
+	uint16_t mtu = dp->port_mtu[pb];
+	uint64_t d = drop(DP_DROP_MTU_EXCEEDED);
+
+	/* MTU - 20 with DF: fits, tunneled */
+	send1(mk_vip((uint16_t)(mtu - 20), 1, 53));
+	uint8_t *big = malloc(4096);
+	assert_non_null(big);
+	assert_int_equal(rx_one(pa, big, 4096), 14u + mtu);
+	assert_int_equal(pkt_parse(big, 14u + mtu, &pi), 0);
+	assert_memory_equal(big, nh, 6);
+	assert_int_equal(pi.proto, 4);
+	assert_int_equal(pi.ip_len, mtu);
+	assert_int_equal(pi.src_ip, a4("10.77.1.1"));
+	assert_int_equal(pi.dst_ip, a4("10.89.0.5"));
+	assert_int_equal(big[14 + 6], 0x40); /* DF copied */
+	assert_int_equal(big[34 + 8], 63);   /* inner TTL decremented */
+	uint32_t v;
+	memcpy(&v, big + 34 + 16, 4);
+	assert_int_equal(v, a4("10.96.0.10")); /* inner untouched */
+	assert_int_equal(pkt_csum(big + 34, 20), 0);
+	free(big);
+	/* one byte more with DF: fragmentation needed to the client, MTU - 20 */
+	send1(mk_vip((uint16_t)(mtu - 19), 1, 53));
+	size_t len = rx_one(pb, f, sizeof(f));
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	assert_int_equal(pi.dst_ip, a4("10.77.1.2"));
+	assert_int_equal(f[34], 3);
+	assert_int_equal(f[35], 4);
+	assert_int_equal((unsigned)f[40] << 8 | f[41], mtu - 20);
+	assert_int_equal(pkt_csum(f + 34, len - 34), 0);
+	/* without DF: dropped and counted (dp never fragments) */
+	send1(mk_vip((uint16_t)(mtu - 19), 0, 53));
+	assert_int_equal(drop(DP_DROP_MTU_EXCEEDED), d + 2);
+	struct rte_mbuf *none[4];
+	assert_int_equal(rte_eth_rx_burst(pb, 0, none, 4), 0);
+	assert_int_equal(rte_eth_rx_burst(pa, 0, none, 4), 0);
+
+	/* a local backend: through the worker's own ring, then to the pod */
+	send1(mk_vip(100, 1, 54));
+	assert_int_equal(rte_eth_rx_burst(pa, 0, none, 4), 0);
+	struct rte_mbuf *m[4];
+	assert_int_equal(lb_fwd_handoff_take(lb, 0, m, 4), 1);
+	fwd_burst(dp->lcores[0], m[0]->port, m, 1);
+	len = rx_one(pa, f, sizeof(f));
+	assert_int_equal(len, 14u + 100);
+	assert_int_equal(pkt_parse(f, len, &pi), 0);
+	assert_memory_equal(f, POD3_MAC, 6);
+	assert_int_equal(pi.proto, 17);
+	assert_int_equal(pi.dst_ip, a4("10.77.1.3"));
+	assert_int_equal((unsigned)f[36] << 8 | f[37], 5354);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_DSR_DECAP], 1);
+
+	__atomic_store_n(&dp->lb, NULL, __ATOMIC_RELEASE);
+	lb_free(lb);
+	assert_int_equal(dp_route_del(dp, a4("10.89.0.0"), 16), 0);
+}
+
 static void test_arp(void **state)
 {
 	uint8_t f[256];
@@ -412,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_ttl_exceeded),
 		cmocka_unit_test(test_unknown_pod),
 		cmocka_unit_test(test_mtu),
+		cmocka_unit_test(test_dsr),
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_route_and_control),
 		cmocka_unit_test(test_runtime_attach),

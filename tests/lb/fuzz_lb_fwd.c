@@ -2,13 +2,14 @@
 /*
  * Fuzz the LB stage of sluice-dp: any bytes after a fixed Ethernet header
  * go through pkt_parse() and, if the LB takes them, lb_fwd_burst() with
- * two services (10.96.0.10:80/tcp, :53/udp) of four backends each, on one
+ * three services (10.96.0.10:80/tcp, :53/udp, and :443/tcp in DSR mode, so
+ * IPIP tunnels are parsed and decapsulated) of four backends each, on one
  * conntrack that persists across inputs (so a reply or a later fragment can
  * meet the flow an earlier input made). Besides memory errors (ASan in the
  * test build), it checks that every packet handed back for routing has a
  * valid IPv4 header checksum and stays within the frame. Corpus:
  * tests/fuzz/corpus/lb_fwd (SYN to the VIP, reply to the SNAT address,
- * ICMP error, fragments).
+ * ICMP error, fragments, a DSR tunnel).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+
+#include <sluice/ring_proto.h>
 
 #include "dp_stats.h"
 #include "lb_fwd.h"
@@ -36,11 +39,13 @@ static struct lb *fuzz_setup(void)
 			       .snat_ip = IP4(10, 77, 1, 1), .tsc_hz = 2000000000ull };
 	struct lb *lb = lb_create(&p);
 	if (lb == NULL || lb_svc_add(lb, 1, IP4(10, 96, 0, 10), 80, 6, 0, 1) != 0 ||
-	    lb_svc_add(lb, 2, IP4(10, 96, 0, 10), 53, 17, 0, 1) != 0)
+	    lb_svc_add(lb, 2, IP4(10, 96, 0, 10), 53, 17, 0, 1) != 0 ||
+	    lb_svc_add(lb, 3, IP4(10, 96, 0, 10), 443, 6, RING_SVC_F_DSR, 1) != 0)
 		abort();
 	for (uint32_t i = 1; i <= 4; i++)
 		if (lb_backend_add(lb, 1, i, IP4(10, 77, 1, 10 + i), 8080, 1, 1) != 0 ||
-		    lb_backend_add(lb, 2, 10 + i, IP4(10, 77, 1, 10 + i), 5353, 1, 1) != 0)
+		    lb_backend_add(lb, 2, 10 + i, IP4(10, 77, 1, 10 + i), 5353, 1, 1) != 0 ||
+		    lb_backend_add(lb, 3, 20 + i, IP4(10, 77, 1, 10 + i), 8443, 1, 1) != 0)
 			abort();
 	return lb;
 }
@@ -74,8 +79,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !lb_fwd_wants(fuzz_lb, frame, &pi[0]))
 		return 0;
 	if (lb_fwd_burst(fuzz_lb, 0, pkts, pi, idx, 1, keys, kidx, drop) == 1) {
-		/* what goes on to routing must still be a valid IPv4 header */
-		if (pkt_csum(frame + 14, pi[0].ihl_len) != 0 || keys[0] != pi[0].dst_ip)
+		/* what goes on to routing must still be a valid IPv4 header
+		 * (a tunnel was decapsulated: the frame starts later), within
+		 * the buffer */
+		const uint8_t *f = rte_pktmbuf_mtod(&m, const uint8_t *);
+		if (pkt_csum(f + 14, pi[0].ihl_len) != 0 || keys[0] != pi[0].dst_ip ||
+		    (size_t)m.data_off + m.data_len > sizeof(frame) ||
+		    14u + pi[0].ip_len > m.data_len)
 			abort();
 	}
 	return 0;

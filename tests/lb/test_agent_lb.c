@@ -90,6 +90,7 @@ static void test_requests(void **state)
 	refused(a, "{\"op\":\"svc.add\",\"name\":\"web\",\"vip\":\"10.96.0.10\",\"port\":0,\"proto\":\"tcp\"}", "port");
 	refused(a, "{\"op\":\"svc.add\",\"name\":\"web\",\"vip\":\"10.96.0.10\",\"port\":80,\"proto\":\"sctp\"}", "proto");
 	refused(a, SVC ",\"affinity\":\"cookie\"}", "affinity");
+	refused(a, SVC ",\"mode\":\"tunnel\"}", "mode: nat or dsr");
 	refused(a, SVC ",\"health\":{\"type\":\"icmp\"}}", "health");
 	refused(a, SVC ",\"health\":{\"type\":\"tcp\",\"interval_ms\":10}}", "interval_ms");
 	refused(a, SVC ",\"health\":{\"type\":\"tcp\",\"interval_ms\":100,\"timeout_ms\":200}}", "timeout_ms");
@@ -100,7 +101,7 @@ static void test_requests(void **state)
 	refused(a, SVC "}", "another definition");
 	refused(a, "{\"op\":\"svc.add\",\"name\":\"web2\",\"vip\":\"10.96.0.10\",\"port\":80,\"proto\":\"tcp\"}",
 		"vip:port/proto");
-	assert_true(ok(a, "{\"op\":\"svc.add\",\"name\":\"dns\",\"vip\":\"10.96.0.10\",\"port\":53,\"proto\":\"udp\"}"));
+	assert_true(ok(a, "{\"op\":\"svc.add\",\"name\":\"dns\",\"vip\":\"10.96.0.10\",\"port\":53,\"proto\":\"udp\",\"mode\":\"dsr\"}"));
 
 	refused(a, "{\"op\":\"backend.set\",\"service\":\"nope\",\"backends\":[]}", "no such service");
 	refused(a, "{\"op\":\"backend.set\",\"service\":\"web\",\"backends\":[{\"ip\":\"10.77.1.11\",\"port\":0}]}", "port");
@@ -115,6 +116,8 @@ static void test_requests(void **state)
 	assert_int_equal(json_array_size(svcs), 2);
 	json_t *web = json_array_get(svcs, 0);
 	assert_string_equal(json_string_value(json_object_get(web, "affinity")), "client_ip");
+	assert_string_equal(json_string_value(json_object_get(web, "mode")), "nat");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(svcs, 1), "mode")), "dsr");
 	json_t *bes = json_object_get(web, "backends");
 	assert_int_equal(json_array_size(bes), 2);
 	json_int_t id12 = json_integer_value(json_object_get(json_array_get(bes, 1), "id"));
@@ -145,6 +148,7 @@ static void test_requests(void **state)
 	assert_int_equal(json_array_size(svcs), 2);
 	bes = json_object_get(json_array_get(svcs, 0), "backends");
 	assert_int_equal(json_array_size(bes), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(svcs, 1), "mode")), "dsr");
 	json_decref(l);
 	assert_true(ok(a, "{\"op\":\"svc.del\",\"name\":\"web\"}"));
 	refused(a, "{\"op\":\"svc.del\",\"name\":\"web\"}", "no such service");

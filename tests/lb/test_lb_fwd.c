@@ -20,6 +20,13 @@
  *     ones; a removed backend's flow re-picks; non-first fragments follow
  *     the first; an ICMP error from the backend reaches the client; ClientIP
  *     affinity maps every port of a client to one backend.
+ *  7. Two workers: a reply reaching the other worker is handed over, and
+ *     so are the later fragments of a reply datagram, behind their first.
+ *  8. DSR: exact IPIP header; the LB node leaves the client's packet
+ *     untouched and routes it to a sticky backend's tunnel (fragments
+ *     too); the backend's node decapsulates, rewrites VIP:port to the pod
+ *     and reverse-NATs the pod's replies; bad tunnels are dropped; a local
+ *     backend goes through the worker's own hand-off ring.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -372,7 +379,7 @@ static void test_svc_control(void **state)
 	assert_null(lb_create(&bad));
 	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 1, 0, 1), -EINVAL);
 	assert_int_equal(lb_svc_add(lb, 1, VIP, 0, 6, 0, 1), -EINVAL);
-	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 4, 1), -EINVAL);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 8, 1), -EINVAL);
 	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 1), 0);
 	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 2), 0);       /* replay */
 	assert_int_equal(lb_svc_add(lb, 1, VIP, 81, 6, 0, 2), -EEXIST); /* id reused */
@@ -507,6 +514,12 @@ static void assert_csums(const uint8_t *f, size_t len)
 {
 	assert_int_equal(pkt_csum(f + 14, 20), 0);
 	assert_true(l4_ok(f + 14, f + 34, len - 34));
+}
+
+static void assert_no_drops(const uint64_t *drop)
+{
+	for (unsigned i = 0; i < DP_DROP_MAX; i++)
+		assert_int_equal(drop[i], 0);
 }
 
 /* Connect client:cport -> VIP:80; returns the backend it reached. */
@@ -805,8 +818,505 @@ static void test_handoff(void **state)
 	assert_int_equal(ip_dst(f), CLIENT);
 	assert_int_equal(ip_src(f), VIP);
 	assert_csums(f, len);
-	for (unsigned i = 0; i < DP_DROP_MAX; i++)
-		assert_int_equal(drop[i], 0);
+	assert_no_drops(drop);
+}
+
+/* Run frame f through worker w's lb_fwd_burst in mbuf m (refcnt 1).
+ * Returns how many came back for routing. */
+static unsigned burst_w(struct lb *lb, unsigned w, struct rte_mbuf *m, uint8_t *f, size_t len,
+			uint64_t *drop)
+{
+	struct rte_mbuf *pkts[1] = { m };
+	struct pkt_info pi[1];
+	uint8_t idx[1] = { 0 }, kidx[1];
+	uint32_t keys[1];
+
+	memset(m, 0, sizeof(*m));
+	m->buf_addr = f;
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	m->buf_len = 2048;
+	m->nb_segs = 1;
+	m->port = 3;
+	rte_mbuf_refcnt_set(m, 1);
+	assert_int_equal(pkt_parse(f, len, &pi[0]), 0);
+	assert_true(lb_fwd_wants(lb, f, &pi[0]));
+	return lb_fwd_burst(lb, w, pkts, pi, idx, 1, keys, kidx, drop);
+}
+
+/* Split the UDP datagram `whole` (frame of len bytes) into a first
+ * fragment f1 (800 L4 bytes, MF) and the rest f2, IP id `id`; returns
+ * f2's length (f1's is 34 + 800). */
+static size_t split2(const uint8_t *whole, size_t len, uint16_t id, uint8_t *f1, uint8_t *f2)
+{
+	memcpy(f1, whole, 34 + 800);
+	wr16(f1 + 16, 820);
+	wr16(f1 + 20, 0x2000);
+	memcpy(f2, whole, 34);
+	memcpy(f2 + 34, whole + 34 + 800, len - 34 - 800);
+	wr16(f2 + 16, (uint16_t)(20 + len - 34 - 800));
+	wr16(f2 + 20, 100);
+	for (uint8_t *h = f1; h; h = h == f1 ? f2 : NULL) {
+		wr16(h + 18, id);
+		wr16(h + 24, 0);
+		wr16(h + 24, pkt_csum(h + 14, 20));
+	}
+	return len - 800;
+}
+
+/* Two workers: the fragments of a reply datagram reach the worker that
+ * does not track the flow. The first is handed over by its port, the
+ * later ones (no port) follow it by (src, dst, id, proto) and are all
+ * rewritten by the flow's worker; a later fragment whose first was never
+ * seen is still dropped. */
+static void test_handoff_frags(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t f[2048], whole[2048], f1[2048], f2[2048], f3[2048];
+	struct rte_mbuf m1, m2, m3, *got[4];
+
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 53, 17, 0, 1), 0);
+	assert_int_equal(lb_backend_add(lb, 1, 1, BE(1), 5353, 1, 1), 0);
+	size_t len = frame(f, 17, CLIENT, BE16(6000), VIP, BE16(53), 10, 0);
+	assert_int_equal(burst_w(lb, 0, &m1, f, len, drop), 1);
+	uint16_t np = sport(f);
+	assert_int_equal(rte_be_to_cpu_16(np) % 2, 0); /* worker 0's flow */
+
+	/* the answer, 1200 bytes in two fragments, plus a second later
+	 * fragment of the same datagram (a retransmitted copy) */
+	len = frame(whole, 17, BE(1), BE16(5353), SNAT, np, 1200, 0);
+	size_t l2 = split2(whole, len, 0x7001, f1, f2);
+	memcpy(f3, f2, l2);
+	assert_int_equal(burst_w(lb, 1, &m1, f1, 34 + 800, drop), 0);
+	assert_int_equal(burst_w(lb, 1, &m2, f2, l2, drop), 0);
+	assert_int_equal(burst_w(lb, 1, &m3, f3, l2, drop), 0);
+	assert_int_equal(lb->lc[1]->ev[LB_EV_HANDOFF], 3);
+	assert_int_equal(rte_mbuf_refcnt_read(&m2), 2);
+	assert_int_equal(ip_dst(f2), SNAT); /* untouched by worker 1 */
+	assert_int_equal(lb_fwd_handoff_take(lb, 1, got, 4), 0);
+	assert_int_equal(lb_fwd_handoff_take(lb, 0, got, 4), 3);
+	assert_ptr_equal(got[0], &m1); /* in order: the first fragment first */
+	assert_ptr_equal(got[1], &m2);
+	assert_ptr_equal(got[2], &m3);
+	/* worker 0 rewrites all three (mbufs reset, same bytes) */
+	assert_int_equal(burst_w(lb, 0, &m1, f1, 34 + 800, drop), 1);
+	assert_int_equal(burst_w(lb, 0, &m2, f2, l2, drop), 1);
+	assert_int_equal(burst_w(lb, 0, &m3, f3, l2, drop), 1);
+	for (uint8_t *h = f1; h; h = h == f1 ? f2 : h == f2 ? f3 : NULL) {
+		assert_int_equal(ip_src(h), VIP);
+		assert_int_equal(ip_dst(h), CLIENT);
+		assert_int_equal(pkt_csum(h + 14, 20), 0);
+	}
+	uint8_t re[2048];
+	memcpy(re, f1 + 14, 20 + 800);
+	memcpy(re + 20 + 800, f2 + 34, l2 - 34);
+	assert_true(l4_ok(re, re + 20, len - 34));
+	assert_int_equal(lb->lc[0]->ev[LB_EV_FRAG], 2);
+	assert_no_drops(drop);
+
+	/* a later fragment of a datagram whose first nobody saw */
+	len = frame(whole, 17, BE(1), BE16(5353), SNAT, np, 1200, 0);
+	l2 = split2(whole, len, 0x7002, f1, f2);
+	assert_int_equal(burst_w(lb, 1, &m2, f2, l2, drop), 0);
+	assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 1);
+	assert_int_equal(lb->lc[1]->ev[LB_EV_HANDOFF], 3);
+	assert_int_equal(lb_fwd_handoff_take(lb, 0, got, 4), 0);
+}
+
+/* ---- 8. DSR ---- */
+
+#define GW2 IP4(10, 77, 2, 1) /* another node's gateway: the tunnel's source */
+
+/* One frame through worker 0 (m: headroom 128, refcnt 1); *key and *pio
+ * get the routing key and the packet's pkt_info. Returns how many came
+ * back for routing (0 or 1). */
+static unsigned burst_dsr(struct lb *lb, struct rte_mbuf *m, uint8_t *buf, size_t len,
+			  uint64_t *drop, uint32_t *key, struct pkt_info *pio)
+{
+	struct rte_mbuf *pkts[1] = { m };
+	uint8_t idx[1] = { 0 }, kidx[1];
+
+	memset(m, 0, sizeof(*m));
+	m->buf_addr = buf;
+	m->buf_len = 2048;
+	m->data_off = 128;
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	m->nb_segs = 1;
+	rte_mbuf_refcnt_set(m, 1);
+	uint8_t *f = buf + 128;
+	assert_int_equal(pkt_parse(f, len, pio), 0);
+	if (!lb_fwd_wants(lb, f, pio))
+		return 9;
+	return lb_fwd_burst(lb, 0, pkts, pio, idx, 1, key, kidx, drop);
+}
+
+/* An IPIP frame at buf + 128: outer src -> dst around the inner frame's
+ * IP packet (inner: an Ethernet frame built by frame()). Returns its length. */
+static size_t ipip_frame(uint8_t *buf, const uint8_t *inner, size_t ilen, uint32_t src,
+			 uint32_t dst)
+{
+	uint8_t *f = buf + 128;
+	memcpy(f, inner, 14);
+	memcpy(f + 34, inner + 14, ilen - 14);
+	lb_ipip_hdr(f + 14, f + 34, src, dst);
+	return ilen + 20;
+}
+
+static void test_ipip_hdr(void **state)
+{
+	uint8_t in[128], out[20];
+	uint32_t src = IP4(10, 77, 1, 1), dst = IP4(10, 77, 2, 12);
+	(void)state;
+	size_t len = mk_pkt(in, 6, CLIENT, BE16(5000), VIP, BE16(80), 10, 0x02);
+	in[1] = 0x28;       /* TOS */
+	wr16(in + 4, 0xbeef);
+	wr16(in + 6, 0x4000); /* DF */
+	lb_ipip_hdr(out, in, src, dst);
+	const uint8_t want[12] = { 0x45, 0x28, (uint8_t)((len + 20) >> 8), (uint8_t)(len + 20),
+				   0xbe, 0xef, 0x40, 0x00, 64, 4 };
+	assert_memory_equal(out, want, 10);
+	assert_int_equal(pkt_csum(out, 20), 0);
+	assert_memory_equal(out + 12, &src, 4);
+	assert_memory_equal(out + 16, &dst, 4);
+	/* without DF: no flags; MF and the offset are the inner's own */
+	wr16(in + 6, 0x2000 | 100);
+	lb_ipip_hdr(out, in, src, dst);
+	assert_int_equal(rd16(out + 6), 0);
+	assert_int_equal(pkt_csum(out, 20), 0);
+}
+
+static void dsr_setup_svc(struct lb *lb)
+{
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, RING_SVC_F_DSR, 1), 0);
+	assert_int_equal(lb_svc_add(lb, 2, VIP, 53, 17, RING_SVC_F_DSR, 1), 0);
+	assert_int_equal(lb_svc_add(lb, 3, VIP, 443, 6, 0, 1), 0); /* full NAT */
+	for (uint32_t i = 1; i <= 4; i++) {
+		assert_int_equal(lb_backend_add(lb, 1, i, BE(i), 8080, 1, 1), 0);
+		assert_int_equal(lb_backend_add(lb, 2, 10 + i, BE(i), 5353, 1, 1), 0);
+		assert_int_equal(lb_backend_add(lb, 3, 20 + i, BE(i), 8443, 1, 1), 0);
+	}
+}
+
+/* The LB node: the client's packet goes untouched to the tunnel of the
+ * backend conntrack keeps; encapsulation is exact; no reply state. */
+static void test_dsr_lb_side(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t buf[2048], orig[256];
+	struct rte_mbuf m;
+	struct pkt_info pi;
+	uint32_t key, be = 0;
+	unsigned hits[5] = {0};
+
+	dsr_setup_svc(lb);
+	for (uint16_t p = 0; p < 200; p++) {
+		size_t len = frame(orig, 6, CLIENT, BE16(10000 + p), VIP, BE16(80), 0, 0x02);
+		memcpy(buf + 128, orig, len);
+		assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+		assert_memory_equal(buf + 128, orig, len); /* not rewritten */
+		assert_int_equal(pi.lb_dsr, PKT_LB_DSR_ENCAP);
+		assert_int_equal(pi.dst_ip, key);
+		for (uint32_t i = 1; i <= 4; i++)
+			hits[i] += key == BE(i);
+	}
+	for (uint32_t i = 1; i <= 4; i++)
+		assert_in_range(hits[i], 20, 80);
+	/* one flow: the same backend for every packet (ACK, data) */
+	size_t len = frame(orig, 6, CLIENT, BE16(7777), VIP, BE16(80), 0, 0x02);
+	memcpy(buf + 128, orig, len);
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &be, &pi), 1);
+	for (int k = 0; k < 5; k++) {
+		len = frame(orig, 6, CLIENT, BE16(7777), VIP, BE16(80), 100, 0x10);
+		memcpy(buf + 128, orig, len);
+		assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+		assert_int_equal(key, be);
+	}
+	/* encapsulation: Ethernet moved to the front, outer header, inner
+	 * bytes untouched */
+	assert_int_equal(lb_ipip_encap(&m, SNAT, be), 0);
+	uint8_t *f = rte_pktmbuf_mtod(&m, uint8_t *);
+	assert_int_equal(m.data_len, len + 20);
+	assert_memory_equal(f, orig, 14);
+	assert_memory_equal(f + 34, orig + 14, len - 14);
+	assert_int_equal(f[14], 0x45);
+	assert_int_equal(f[23], 4);
+	assert_int_equal(rd16(f + 16), len - 14 + 20);
+	assert_int_equal(pkt_csum(f + 14, 20), 0);
+	assert_int_equal(ip_src(f), SNAT);
+	assert_int_equal(ip_dst(f), be);
+	/* no headroom: refused */
+	m.data_off = 10;
+	assert_int_equal(lb_ipip_encap(&m, SNAT, be), -ENOSPC);
+
+	/* fragments: the later one is tunneled to its first's backend */
+	uint8_t whole[2048], f1[2048], f2[2048];
+	len = frame(whole, 17, CLIENT, BE16(4000), VIP, BE16(53), 1200, 0);
+	size_t l2 = split2(whole, len, 0x5151, f1, f2);
+	memcpy(buf + 128, f1, 34 + 800);
+	assert_int_equal(burst_dsr(lb, &m, buf, 34 + 800, drop, &be, &pi), 1);
+	assert_int_equal(pi.lb_dsr, PKT_LB_DSR_ENCAP);
+	memcpy(buf + 128, f2, l2);
+	assert_int_equal(burst_dsr(lb, &m, buf, l2, drop, &key, &pi), 1);
+	assert_int_equal(pi.lb_dsr, PKT_LB_DSR_ENCAP);
+	assert_int_equal(key, be);
+	assert_memory_equal(buf + 128, f2, l2);
+
+	/* the mode of a service does not change in place */
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, 0, 2), -EEXIST);
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 80, 6, RING_SVC_F_DSR, 2), 0);
+	/* an ICMP error from the client about a (direct) reply of a DSR flow
+	 * is not mapped */
+	{
+		uint8_t q[64], e[256];
+		size_t ql = mk_pkt(q, 6, VIP, BE16(80), CLIENT, BE16(7777), 0, 0x12);
+		memset(e, 0, 14);
+		e[0] = 2;
+		wr16(e + 12, 0x0800);
+		size_t el = 14 + mk_icmp(e + 14, CLIENT, VIP, q, ql);
+		memcpy(buf + 128, e, el);
+		assert_int_equal(burst_dsr(lb, &m, buf, el, drop, &key, &pi), 0);
+		assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 1);
+		drop[DP_DROP_LB_NO_FLOW] = 0;
+	}
+	/* the full-NAT service on the same VIP is unchanged */
+	len = frame(orig, 6, CLIENT, BE16(9000), VIP, BE16(443), 0, 0x02);
+	memcpy(buf + 128, orig, len);
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	assert_int_equal(pi.lb_dsr, 0);
+	assert_int_equal(ip_src(buf + 128), SNAT);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_DSR_ENCAP], 200 + 6 + 1);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_REPLY], 0);
+	assert_no_drops(drop);
+}
+
+/* The backend's node: the tunnel is removed, VIP:port becomes the pod's
+ * address and target port; the pod's replies get VIP:port back. */
+static void test_dsr_backend_side(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t buf[2048], in[2048], orig[2048];
+	struct rte_mbuf m;
+	struct pkt_info pi;
+	uint32_t key;
+
+	dsr_setup_svc(lb);
+	size_t ilen = frame(in, 6, CLIENT, BE16(5000), VIP, BE16(80), 40, 0x02);
+	size_t len = ipip_frame(buf, in, ilen, GW2, BE(2));
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	uint8_t *f = rte_pktmbuf_mtod(&m, uint8_t *);
+	assert_int_equal(m.data_len, ilen);
+	assert_int_equal(key, BE(2));
+	assert_int_equal(pi.lb_dsr, PKT_LB_DSR_LOCAL);
+	assert_int_equal(ip_src(f), CLIENT);
+	assert_int_equal(sport(f), BE16(5000));
+	assert_int_equal(ip_dst(f), BE(2));
+	assert_int_equal(rd16(f + 36), 8080);
+	assert_memory_equal(f, in, 14);
+	assert_memory_equal(f + 54, in + 54, 40); /* payload */
+	assert_csums(f, ilen);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_DSR_DECAP], 1);
+
+	/* the pod's SYN-ACK: from VIP:80 again, to the client directly */
+	len = frame(orig, 6, BE(2), BE16(8080), CLIENT, BE16(5000), 20, 0x12);
+	memcpy(buf + 128, orig, len);
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	f = buf + 128;
+	assert_int_equal(key, CLIENT);
+	assert_int_equal(ip_src(f), VIP);
+	assert_int_equal(sport(f), BE16(80));
+	assert_int_equal(ip_dst(f), CLIENT);
+	assert_int_equal(rd16(f + 36), 5000);
+	assert_csums(f, len);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_DSR_REPLY], 1);
+	/* other traffic of the pod passes untouched */
+	len = frame(orig, 6, BE(2), BE16(8080), CLIENT, BE16(5001), 20, 0x12);
+	memcpy(buf + 128, orig, len);
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	assert_memory_equal(buf + 128, orig, len);
+	len = frame(orig, 17, BE(2), BE16(999), IP4(10, 77, 9, 9), BE16(53), 20, 0);
+	memcpy(buf + 128, orig, len);
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	assert_memory_equal(buf + 128, orig, len);
+	/* a UDP datagram in two fragments inside two tunnels */
+	uint8_t whole[2048], f1[2048], f2[2048];
+	ilen = frame(whole, 17, CLIENT, BE16(4000), VIP, BE16(53), 1200, 0);
+	size_t l2 = split2(whole, ilen, 0x6161, f1, f2);
+	len = ipip_frame(buf, f1, 34 + 800, GW2, BE(3));
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	f = rte_pktmbuf_mtod(&m, uint8_t *);
+	assert_int_equal(ip_dst(f), BE(3));
+	uint8_t re[2048];
+	memcpy(re, f + 14, 20 + 800);
+	len = ipip_frame(buf, f2, l2, GW2, BE(3));
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	f = rte_pktmbuf_mtod(&m, uint8_t *);
+	assert_int_equal(ip_dst(f), BE(3));
+	assert_int_equal(pkt_csum(f + 14, 20), 0);
+	memcpy(re + 20 + 800, f + 34, l2 - 34);
+	assert_true(l4_ok(re, re + 20, ilen - 34));
+	assert_int_equal(rd16(re + 22), 5353);
+	assert_no_drops(drop);
+}
+
+/* Tunnels that are not DSR traffic for one of the service's backends are
+ * dropped and counted, never delivered. */
+static void test_dsr_bad_ipip(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t buf[2048], in[256];
+	struct rte_mbuf m;
+	struct pkt_info pi;
+	uint32_t key;
+	size_t ilen, len;
+	unsigned want = 0;
+
+	/* no DSR service at all: IPIP is not the LB's */
+	assert_int_equal(lb_svc_add(lb, 3, VIP, 443, 6, 0, 1), 0);
+	ilen = frame(in, 6, CLIENT, BE16(5000), VIP, BE16(80), 0, 0x02);
+	len = ipip_frame(buf, in, ilen, GW2, BE(1));
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 9);
+	dsr_setup_svc(lb);
+#define BAD(expr_len)                                                                   \
+	do {                                                                            \
+		assert_int_equal(burst_dsr(lb, &m, buf, (expr_len), drop, &key, &pi), 0); \
+		assert_int_equal(drop[DP_DROP_LB_DSR_IPIP], ++want);                     \
+	} while (0)
+	/* 1. to the non-DSR (full NAT) service of the VIP */
+	ilen = frame(in, 6, CLIENT, BE16(5000), VIP, BE16(443), 0, 0x02);
+	BAD(ipip_frame(buf, in, ilen, GW2, BE(1)));
+	/* 2. to no service */
+	ilen = frame(in, 6, CLIENT, BE16(5000), VIP, BE16(81), 0, 0x02);
+	BAD(ipip_frame(buf, in, ilen, GW2, BE(1)));
+	ilen = frame(in, 6, CLIENT, BE16(5000), IP4(10, 77, 1, 2), BE16(80), 0, 0x02);
+	BAD(ipip_frame(buf, in, ilen, GW2, BE(1)));
+	/* 3. to an address that is not a backend of the service */
+	ilen = frame(in, 6, CLIENT, BE16(5000), VIP, BE16(80), 0, 0x02);
+	BAD(ipip_frame(buf, in, ilen, GW2, BE(7)));
+	/* 4. inner header checksum wrong */
+	len = ipip_frame(buf, in, ilen, GW2, BE(1));
+	buf[128 + 34 + 10] ^= 1;
+	BAD(len);
+	/* 5. inner length longer / shorter than the tunnel holds */
+	len = ipip_frame(buf, in, ilen, GW2, BE(1));
+	wr16(buf + 128 + 34 + 2, (uint16_t)(ilen - 14 + 4));
+	wr16(buf + 128 + 34 + 10, 0);
+	wr16(buf + 128 + 34 + 10, pkt_csum(buf + 128 + 34, 20));
+	BAD(len);
+	/* 6. truncated: inner IP header only (the tunnel says so) */
+	len = ipip_frame(buf, in, 34, GW2, BE(1));
+	wr16(buf + 128 + 14 + 2, 40);
+	wr16(buf + 128 + 14 + 10, 0);
+	wr16(buf + 128 + 14 + 10, pkt_csum(buf + 128 + 14, 20));
+	BAD(len);
+	/* 7. not IPv4 inside */
+	len = ipip_frame(buf, in, ilen, GW2, BE(1));
+	buf[128 + 34] = 0x65;
+	BAD(len);
+	/* 8. ICMP inside */
+	len = ipip_frame(buf, in, ilen, GW2, BE(1));
+	buf[128 + 34 + 9] = 1;
+	wr16(buf + 128 + 34 + 10, 0);
+	wr16(buf + 128 + 34 + 10, pkt_csum(buf + 128 + 34, 20));
+	BAD(len);
+	/* 9. the tunnel itself fragmented */
+	len = ipip_frame(buf, in, ilen, GW2, BE(1));
+	wr16(buf + 128 + 14 + 6, 0x2000);
+	wr16(buf + 128 + 14 + 10, 0);
+	wr16(buf + 128 + 14 + 10, pkt_csum(buf + 128 + 14, 20));
+	BAD(len);
+#undef BAD
+	/* 10. a later fragment inside whose first was never seen */
+	uint8_t whole[2048], f1[2048], f2[2048];
+	ilen = frame(whole, 17, CLIENT, BE16(4000), VIP, BE16(53), 1200, 0);
+	size_t l2 = split2(whole, ilen, 0x7171, f1, f2);
+	len = ipip_frame(buf, f2, l2, GW2, BE(1));
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 0);
+	assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 1);
+	/* and a good one still passes */
+	ilen = frame(in, 6, CLIENT, BE16(5000), VIP, BE16(80), 0, 0x02);
+	len = ipip_frame(buf, in, ilen, GW2, BE(1));
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	assert_int_equal(drop[DP_DROP_LB_DSR_IPIP], want);
+}
+
+/* A backend on the LB node itself: the packet is tunneled through the
+ * worker's own hand-off ring and comes back as the backend side's. */
+static void test_dsr_local(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t buf[2048], orig[256];
+	struct rte_mbuf m, *got[2];
+	struct pkt_info pi;
+	uint32_t key;
+
+	dsr_setup_svc(lb);
+	size_t len = frame(orig, 6, CLIENT, BE16(6000), VIP, BE16(80), 0, 0x02);
+	memcpy(buf + 128, orig, len);
+	assert_int_equal(burst_dsr(lb, &m, buf, len, drop, &key, &pi), 1);
+	assert_int_equal(lb_fwd_dsr_local(lb, 0, &m, &pi), 0);
+	assert_int_equal(rte_mbuf_refcnt_read(&m), 2);
+	assert_int_equal(lb_fwd_handoff_take(lb, 0, got, 2), 1);
+	assert_ptr_equal(got[0], &m);
+	/* as if received: the tunnel to the local backend */
+	struct rte_mbuf *pkts[1] = { &m };
+	uint8_t idx[1] = { 0 }, kidx[1];
+	uint8_t *f = rte_pktmbuf_mtod(&m, uint8_t *);
+	assert_int_equal(pkt_parse(f, m.data_len, &pi), 0);
+	assert_int_equal(pi.proto, 4);
+	assert_true(lb_fwd_wants(lb, f, &pi));
+	assert_int_equal(lb_fwd_burst(lb, 0, pkts, &pi, idx, 1, &key, kidx, drop), 1);
+	f = rte_pktmbuf_mtod(&m, uint8_t *);
+	assert_int_equal(m.data_len, len);
+	assert_int_equal(ip_dst(f), key);
+	assert_int_equal(rd16(f + 36), 8080);
+	assert_int_equal(ip_src(f), CLIENT);
+	assert_csums(f, len);
+}
+
+/* Two workers, backend side: the flow belongs to the client port's
+ * worker; a tunnel and a reply reaching the other one are handed over. */
+static void test_dsr_handoff(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t in[256], t[512], r[256];
+	struct rte_mbuf mt, mr, *got[4];
+
+	dsr_setup_svc(lb);
+	/* client port 5001: worker 1's; the tunnel arrives at worker 0 */
+	size_t ilen = frame(in, 6, CLIENT, BE16(5001), VIP, BE16(80), 0, 0x02);
+	memcpy(t, in, 14);
+	memcpy(t + 34, in + 14, ilen - 14);
+	lb_ipip_hdr(t + 14, t + 34, GW2, BE(2));
+	assert_int_equal(burst_w(lb, 0, &mt, t, ilen + 20, drop), 0);
+	assert_int_equal(lb->lc[0]->ev[LB_EV_HANDOFF], 1);
+	assert_int_equal(lb_fwd_handoff_take(lb, 1, got, 4), 1);
+	assert_ptr_equal(got[0], &mt);
+	assert_int_equal(burst_w(lb, 1, &mt, t, ilen + 20, drop), 1);
+	uint8_t *f = rte_pktmbuf_mtod(&mt, uint8_t *);
+	assert_int_equal(ip_dst(f), BE(2));
+	assert_int_equal(lb->lc[1]->ev[LB_EV_DSR_DECAP], 1);
+	/* the pod's reply reaches worker 0 too: handed over, then rewritten */
+	size_t rl = frame(r, 6, BE(2), BE16(8080), CLIENT, BE16(5001), 0, 0x12);
+	assert_int_equal(burst_w(lb, 0, &mr, r, rl, drop), 0);
+	assert_int_equal(lb_fwd_handoff_take(lb, 1, got, 4), 1);
+	assert_int_equal(burst_w(lb, 1, &mr, r, rl, drop), 1);
+	assert_int_equal(ip_src(r), VIP);
+	assert_int_equal(sport(r), BE16(80));
+	assert_csums(r, rl);
+	assert_no_drops(drop);
 }
 
 int main(void)
@@ -824,6 +1334,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_burst_frag_affinity, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_snat_collision, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_handoff, fx2_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_handoff_frags, fx2_setup, fx_teardown),
+		cmocka_unit_test(test_ipip_hdr),
+		cmocka_unit_test_setup_teardown(test_dsr_lb_side, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dsr_backend_side, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dsr_bad_ipip, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dsr_local, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dsr_handoff, fx2_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,6 +136,8 @@ JSON
 
 # Telemetry of node i's dp (tests/integration/dp_tel.py): [--get a.b].
 MN_TEL=$(cd "$(dirname "${BASH_SOURCE[0]}")/../integration" && pwd)/dp_tel.py
+# this directory (mn_sniff.py: PYTHONPATH="$MN_LIBDIR" for the sniffers)
+MN_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mn_tel() { # i cmd [--get key]
   local i=$1; shift
   python3 "$MN_TEL" "$(mn_prefix "$i")" "$@"
@@ -144,12 +146,15 @@ mn_tel() { # i cmd [--get key]
 # telemetry socket can miss dp_tel.py's 3 s timeout, and an empty value
 # would turn a counter check into nonsense.
 mn_stat() { # i counter
+  mn_num "$1" /sluice/stats "$2"
+}
+mn_num() { # i telemetry-command key: one number (e.g. /sluice/lb dsr_encap)
   local v k
   for k in 1 2 3 4 5; do
-    v=$(mn_tel "$1" /sluice/stats --get "$2" 2>/dev/null) || v=
+    v=$(mn_tel "$1" "$2" --get "$3" 2>/dev/null) || v=
     case $v in ''|*[!0-9]*) sleep 0.2 ;; *) echo "$v"; return 0 ;; esac
   done
-  echo "mn_stat: dp$1 $2 unreadable" >&2
+  echo "mn_stat: dp$1 $2 $3 unreadable" >&2
   return 1
 }
 
@@ -190,6 +195,12 @@ mn_stop_dp() { # i: SIGTERM, wait, exit status
 mn_cleanup() {
   set +e
   for i in 1 2 3; do
+    local pid=${MN_AGENT_PIDS[$i]:-}
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"; wait "$pid" 2>/dev/null
+    fi
+  done
+  for i in 1 2 3; do
     local pid=${MN_DP_PIDS[$i]}
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid"; wait "$pid" 2>/dev/null
@@ -198,4 +209,37 @@ mn_cleanup() {
   done
   for ns in "${MN_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$MN_DIR"
+}
+
+# Node i's agent (sluice-ctrl --role=worker) on the ring of a dp started
+# with --ctl "$MN_DIR/ctl$i.shm"; MN_AGENT_PIDS[i] is its PID (stopped by
+# mn_cleanup). mn_call i JSON: one IPC call to it.
+MN_AGENT_PIDS=(x "" "" "")
+mn_call() { # i json
+  n "$(mn_node "$1")" "$CTRL" --ipc "ipc://$MN_DIR/agent$1.ipc" --call "$2"
+}
+mn_start_agent() { # i
+  local i=$1
+  ip netns exec "$(mn_node "$i")" "$CTRL" --role=worker --state "$MN_DIR/agent$i.json" \
+    --segment "$MN_DIR/ctl$i.shm" --ipc "ipc://$MN_DIR/agent$i.ipc" \
+    > "$MN_DIR/ctrl$i.log" 2>&1 &
+  MN_AGENT_PIDS[$i]=$!
+  for _ in $(seq 100); do mn_call "$i" '{"op":"status"}' >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
+
+# For test scripts: print the tail of every log in $MN_DIR, exit 1; and an
+# EXIT trap that also stops the script's background PIDs (BG_PIDS).
+mn_fail() {
+  echo "FAIL: $*" >&2
+  for f in "$MN_DIR"/*.log; do
+    [ -f "$f" ] && sed "s|^|  $(basename "$f"): |" "$f" | tail -15 >&2
+  done
+  exit 1
+}
+mn_cleanup_bg() {
+  set +e
+  local p
+  for p in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  mn_cleanup
 }

@@ -51,12 +51,7 @@ fail() {
   done
   exit 1
 }
-cleanup() {
-  set +e
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  mn_cleanup
-}
-trap cleanup EXIT
+trap mn_cleanup_bg EXIT
 
 [ "$(id -u)" = 0 ] || { echo "multinode: needs root"; exit 77; }
 [ -x "$DP" ] || fail "$DP is not executable"
@@ -122,26 +117,16 @@ PY
 # Sniff the underlay bridge port of node 1 for pod1 -> pod2 echo requests
 # and classify their form. Prints "<direct> <vxlan>" counts when done.
 sniff_start() {
-  n "$MN_UNDER" python3 - "ub1-$MN_ID" "$MN_DIR/sniff.out" "$MN_VNI" <<'PY' &
-import socket, struct, sys, time
+  n "$MN_UNDER" env PYTHONPATH="$MN_LIBDIR" python3 - "ub1-$MN_ID" "$MN_DIR/sniff.out" "$MN_VNI" <<'PY' &
+import socket, struct, sys
+import mn_sniff
 dev, out, vni = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-s.bind((dev, 0)); s.settimeout(0.2)
 src, dst = socket.inet_aton("10.78.1.2"), socket.inet_aton("10.78.2.2")
 def echo_req(ip):  # IPv4 ICMP echo request pod1 -> pod2?
     ihl = (ip[0] & 15) * 4
     return len(ip) > ihl and ip[9] == 1 and ip[12:16] == src and ip[16:20] == dst and ip[ihl] == 8
 direct = vx = 0
-end = time.time() + 15
-open(out + ".ready", "w").close()
-while time.time() < end:
-    try:
-        f = s.recv(65535)
-    except socket.timeout:
-        continue
-    if len(f) < 34 or f[12:14] != b"\x08\x00":
-        continue
-    ip = f[14:]
+for ip in mn_sniff.ipv4(dev, 15, out + ".ready"):
     if echo_req(ip):
         direct += 1
     elif ip[9] == 17 and ip[12:16] == socket.inet_aton("192.168.77.1") and \

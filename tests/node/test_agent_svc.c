@@ -63,11 +63,11 @@ static const struct desired_case desired_cases[] = {
 	{2, "{" SVC("default", "web", "10.96.0.10", "", "[{\"port\":80,\"targetPort\":8080}]") "}",
 	 "{\"default/web\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.77.2.5\"},{\"ip\":\"10.77.1.9\"}],"
 	 "\"notReadyAddresses\":[{\"ip\":\"10.77.1.3\"}],\"ports\":[{\"port\":8080,\"protocol\":\"TCP\"}]}]}}",
-	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.10\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
+	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.10\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\","
 	 "\"backends\":[{\"ip\":\"10.77.1.9\",\"port\":8080,\"weight\":1},{\"ip\":\"10.77.2.5\",\"port\":8080,\"weight\":1}]}}"},
 	/* 3: Service without Endpoints yet: the VIP exists with no backend */
 	{3, "{" SVC("default", "web", "10.96.0.10", "", "[{\"port\":80}]") "}", "{}",
-	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.10\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"backends\":[]}}"},
+	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.10\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\",\"backends\":[]}}"},
 	/* 4: headless (None), unallocated ("") and IPv6 Services are not programmed */
 	{4, "{" SVC("a", "h", "None", "", "[{\"port\":80}]") "," SVC("a", "u", "", "", "[{\"port\":80}]") ","
 	     SVC("a", "v6", "fd00::1", "", "[{\"port\":80}]") "}", "{}", "{}"},
@@ -77,31 +77,31 @@ static const struct desired_case desired_cases[] = {
 		    "{\"name\":\"s\",\"port\":9,\"protocol\":\"SCTP\"}]") "}",
 	 "{\"kube/dns\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.77.1.2\"}],\"ports\":["
 	 "{\"name\":\"dns-tcp\",\"port\":5353,\"protocol\":\"TCP\"},{\"name\":\"dns\",\"port\":5353,\"protocol\":\"UDP\"}]}]}}",
-	 "{\"k8s/kube/dns:53/udp\":{\"vip\":\"10.96.0.53\",\"port\":53,\"proto\":\"udp\",\"affinity\":\"client_ip\","
+	 "{\"k8s/kube/dns:53/udp\":{\"vip\":\"10.96.0.53\",\"port\":53,\"proto\":\"udp\",\"affinity\":\"client_ip\",\"mode\":\"nat\","
 	 "\"backends\":[{\"ip\":\"10.77.1.2\",\"port\":5353,\"weight\":1}]},"
-	 "\"k8s/kube/dns:53/tcp\":{\"vip\":\"10.96.0.53\",\"port\":53,\"proto\":\"tcp\",\"affinity\":\"client_ip\","
+	 "\"k8s/kube/dns:53/tcp\":{\"vip\":\"10.96.0.53\",\"port\":53,\"proto\":\"tcp\",\"affinity\":\"client_ip\",\"mode\":\"nat\","
 	 "\"backends\":[{\"ip\":\"10.77.1.2\",\"port\":5353,\"weight\":1}]}}"},
 	/* 6: a named targetPort resolved differently per pod: two subsets, one list */
 	{6, "{" SVC("default", "web", "10.96.0.11", "", "[{\"name\":\"http\",\"port\":80,\"targetPort\":\"http\"}]") "}",
 	 "{\"default/web\":{\"subsets\":["
 	 "{\"addresses\":[{\"ip\":\"10.77.1.4\"}],\"ports\":[{\"name\":\"http\",\"port\":8080}]},"
 	 "{\"addresses\":[{\"ip\":\"10.77.1.5\"}],\"ports\":[{\"name\":\"http\",\"port\":9090}]}]}}",
-	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.11\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
+	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.11\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\","
 	 "\"backends\":[{\"ip\":\"10.77.1.4\",\"port\":8080,\"weight\":1},{\"ip\":\"10.77.1.5\",\"port\":9090,\"weight\":1}]}}"},
 	/* 7: the same address twice (two subsets listing it) is one backend; an IPv6 address is skipped */
 	{7, "{" SVC("default", "web", "10.96.0.12", "", "[{\"port\":80}]") "}",
 	 "{\"default/web\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.77.1.4\"},{\"ip\":\"fd00::4\"}],\"ports\":[{\"port\":80}]},"
 	 "{\"addresses\":[{\"ip\":\"10.77.1.4\"}],\"ports\":[{\"port\":80}]}]}}",
-	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.12\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
+	 "{\"k8s/default/web:80/tcp\":{\"vip\":\"10.96.0.12\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\","
 	 "\"backends\":[{\"ip\":\"10.77.1.4\",\"port\":80,\"weight\":1}]}}"},
 	/* 8: Endpoints of another namespace's Service of the same name are not ours */
 	{8, "{" SVC("a", "web", "10.96.0.13", "", "[{\"port\":80}]") "}",
 	 "{\"b/web\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.77.1.4\"}],\"ports\":[{\"port\":80}]}]}}",
-	 "{\"k8s/a/web:80/tcp\":{\"vip\":\"10.96.0.13\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"backends\":[]}}"},
+	 "{\"k8s/a/web:80/tcp\":{\"vip\":\"10.96.0.13\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\",\"backends\":[]}}"},
 	/* 9: an endpoint port of the wrong protocol does not serve a TCP port */
 	{9, "{" SVC("a", "web", "10.96.0.14", "", "[{\"port\":80}]") "}",
 	 "{\"a/web\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.77.1.4\"}],\"ports\":[{\"port\":80,\"protocol\":\"UDP\"}]}]}}",
-	 "{\"k8s/a/web:80/tcp\":{\"vip\":\"10.96.0.14\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"backends\":[]}}"},
+	 "{\"k8s/a/web:80/tcp\":{\"vip\":\"10.96.0.14\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\",\"backends\":[]}}"},
 	/* 10: spec.externalIPs: one more service per IPv4 external IP (not an IPv6 one, not the
 	 * clusterIP again), same backends; the health-check annotation gives each a TCP check */
 	{10, "{\"default/kubernetes\":{\"metadata\":{\"namespace\":\"default\",\"name\":\"kubernetes\","
@@ -110,10 +110,17 @@ static const struct desired_case desired_cases[] = {
 	     "\"ports\":[{\"name\":\"https\",\"port\":443,\"targetPort\":6443}]}}}",
 	 "{\"default/kubernetes\":{\"subsets\":[{\"addresses\":[{\"ip\":\"192.168.5.11\"}],"
 	 "\"ports\":[{\"name\":\"https\",\"port\":6443}]}]}}",
-	 "{\"k8s/default/kubernetes:443/tcp\":{\"vip\":\"10.96.0.1\",\"port\":443,\"proto\":\"tcp\",\"affinity\":\"none\","
+	 "{\"k8s/default/kubernetes:443/tcp\":{\"vip\":\"10.96.0.1\",\"port\":443,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\","
 	 "\"health\":\"tcp\",\"backends\":[{\"ip\":\"192.168.5.11\",\"port\":6443,\"weight\":1}]},"
 	 "\"k8s/default/kubernetes@192.168.5.200:443/tcp\":{\"vip\":\"192.168.5.200\",\"port\":443,\"proto\":\"tcp\","
-	 "\"affinity\":\"none\",\"health\":\"tcp\",\"backends\":[{\"ip\":\"192.168.5.11\",\"port\":6443,\"weight\":1}]}}"},
+	 "\"affinity\":\"none\",\"mode\":\"nat\",\"health\":\"tcp\",\"backends\":[{\"ip\":\"192.168.5.11\",\"port\":6443,\"weight\":1}]}}"},
+	/* 11: annotated sluice.io/lb-mode: dsr -> DSR; another value -> full NAT */
+	{11, "{\"a/d\":{\"metadata\":{\"namespace\":\"a\",\"name\":\"d\",\"annotations\":{\"sluice.io/lb-mode\":\"dsr\"}},"
+	     "\"spec\":{\"clusterIP\":\"10.96.0.15\",\"ports\":[{\"port\":80}]}},"
+	     "\"a/n\":{\"metadata\":{\"namespace\":\"a\",\"name\":\"n\",\"annotations\":{\"sluice.io/lb-mode\":\"DSR!\"}},"
+	     "\"spec\":{\"clusterIP\":\"10.96.0.16\",\"ports\":[{\"port\":80}]}}}", "{}",
+	 "{\"k8s/a/d:80/tcp\":{\"vip\":\"10.96.0.15\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"dsr\",\"backends\":[]},"
+	 "\"k8s/a/n:80/tcp\":{\"vip\":\"10.96.0.16\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\",\"backends\":[]}}"},
 };
 
 static void test_desired(void **state)
@@ -132,9 +139,9 @@ static void test_desired(void **state)
 }
 
 #define D80(vip, aff, bes)                                                                         \
-	"{\"vip\":\"" vip "\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"" aff "\",\"backends\":" bes "}"
+	"{\"vip\":\"" vip "\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"" aff "\",\"mode\":\"nat\",\"backends\":" bes "}"
 #define H80(vip, bes)                                                                              \
-	"{\"vip\":\"" vip "\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"health\":\"tcp\",\"backends\":" bes "}"
+	"{\"vip\":\"" vip "\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\",\"health\":\"tcp\",\"backends\":" bes "}"
 #define B(ip, port) "{\"ip\":\"" ip "\",\"port\":" #port ",\"weight\":1}"
 
 struct diff_case {
@@ -148,11 +155,11 @@ static const struct diff_case diff_cases[] = {
 	 "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 80) "]") "}", "[]"},
 	/* 2: new service with backends: add, then its whole list */
 	{2, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 80) "]") "}", "{}",
-	 "[{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\"},"
+	 "[{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\"},"
 	 "{\"op\":\"backend.set\",\"service\":\"k8s/a/w:80/tcp\",\"backends\":[" B("10.0.0.1", 80) "]}]"},
 	/* 3: new service without backends: add only */
 	{3, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "client_ip", "[]") "}", "{}",
-	 "[{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"client_ip\"}]"},
+	 "[{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"client_ip\",\"mode\":\"nat\"}]"},
 	/* 4: scale down: one backend.set with the one left */
 	{4, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 80) "]") "}",
 	 "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 80) "," B("10.0.0.2", 80) "]") "}",
@@ -168,13 +175,13 @@ static const struct diff_case diff_cases[] = {
 	{7, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "client_ip", "[" B("10.0.0.1", 80) "]") "}",
 	 "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 80) "]") "}",
 	 "[{\"op\":\"svc.del\",\"name\":\"k8s/a/w:80/tcp\"},"
-	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"client_ip\"},"
+	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"client_ip\",\"mode\":\"nat\"},"
 	 "{\"op\":\"backend.set\",\"service\":\"k8s/a/w:80/tcp\",\"backends\":[" B("10.0.0.1", 80) "]}]"},
 	/* 8: a VIP moves from one Service to another: the delete goes first */
 	{8, "{\"k8s/a/y:80/tcp\":" D80("10.96.0.1", "none", "[]") "}",
 	 "{\"k8s/a/x:80/tcp\":" D80("10.96.0.1", "none", "[]") "}",
 	 "[{\"op\":\"svc.del\",\"name\":\"k8s/a/x:80/tcp\"},"
-	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/y:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\"}]"},
+	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/y:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\"}]"},
 	/* 9: a backend's target port changed: it is another backend */
 	{9, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 8081) "]") "}",
 	 "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[" B("10.0.0.1", 8080) "]") "}",
@@ -182,13 +189,18 @@ static const struct diff_case diff_cases[] = {
 	/* 10: a new service with a health check: svc.add carries the check */
 	{10, "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}", "{}",
 	 "[{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
-	 "\"health\":{\"type\":\"tcp\",\"interval_ms\":500,\"timeout_ms\":300,\"fall\":2,\"rise\":2}}]"},
+	 "\"mode\":\"nat\",\"health\":{\"type\":\"tcp\",\"interval_ms\":500,\"timeout_ms\":300,\"fall\":2,\"rise\":2}}]"},
 	/* 11: the check dropped (annotation removed): the service is redefined */
 	{11, "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[]") "}", "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}",
 	 "[{\"op\":\"svc.del\",\"name\":\"k8s/a/w:80/tcp\"},"
-	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\"}]"},
+	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\"}]"},
 	/* 12: same check on both sides: nothing */
 	{12, "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}", "{\"k8s/a/w:80/tcp\":" H80("10.96.0.1", "[]") "}", "[]"},
+	/* 13: mode changed (annotation): delete and re-add in the new mode */
+	{13, "{\"k8s/a/w:80/tcp\":{\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"dsr\",\"backends\":[]}}",
+	 "{\"k8s/a/w:80/tcp\":" D80("10.96.0.1", "none", "[]") "}",
+	 "[{\"op\":\"svc.del\",\"name\":\"k8s/a/w:80/tcp\"},"
+	 "{\"op\":\"svc.add\",\"name\":\"k8s/a/w:80/tcp\",\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"dsr\"}]"},
 };
 
 static void test_diff(void **state)
@@ -213,9 +225,9 @@ static void test_programmed(void **state)
 	(void)state;
 	json_t *rep = parse(
 		"{\"ok\":true,\"services\":["
-		"{\"name\":\"mine-by-hand\",\"id\":1,\"vip\":\"10.1.1.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
+		"{\"name\":\"mine-by-hand\",\"id\":1,\"vip\":\"10.1.1.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\","
 		"\"health\":{\"type\":\"none\"},\"backends\":[]},"
-		"{\"name\":\"k8s/a/w:80/tcp\",\"id\":2,\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\","
+		"{\"name\":\"k8s/a/w:80/tcp\",\"id\":2,\"vip\":\"10.96.0.1\",\"port\":80,\"proto\":\"tcp\",\"affinity\":\"none\",\"mode\":\"nat\","
 		"\"health\":{\"type\":\"none\"},\"backends\":["
 		"{\"id\":7,\"ip\":\"10.0.0.2\",\"port\":80,\"weight\":1,\"healthy\":-1,\"dp_weight\":1},"
 		"{\"id\":6,\"ip\":\"10.0.0.1\",\"port\":80,\"weight\":1,\"healthy\":-1,\"dp_weight\":1}]},"
