@@ -146,13 +146,16 @@ step_build() {
 
 step_masters() {
   step "starting 3 masters (Raft + API + controllers) on an underlay bridge"
-  CL_MASTER_ARGS="$(cl_fast_failover_args) --api-vip $API_VIP"
+  local fast
+  fast=$(cl_fast_failover_args)
+  CL_MASTER_ARGS="$fast --api-vip $API_VIP"
   cl_setup 3 2 || fail "namespaces, bridge or certificates"
   local i
   for i in 1 2 3; do cl_start_master "$i"; done
   for i in 1 2 3; do cl_wait 30 "master m$i /readyz" cl_ready "$i" || fail "master m$i not ready"; done
   say "certificates in $CL_PKI (sluice-ctrl init); masters at $(cl_servers)"
-  [ -n "$CL_MASTER_ARGS" ] && say "fast failure detection for the demo:$CL_MASTER_ARGS"
+  [ -n "$fast" ] && say "fast failure detection for the demo:$fast"
+  say "API VIP $API_VIP (Service default/kubernetes, in the masters' certificates)"
   sl cluster status | show || fail "sluice cluster status"
 }
 
