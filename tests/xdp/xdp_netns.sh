@@ -73,13 +73,23 @@ for mode in native skb adopt; do
 		ip -n "$ns_node" link set dev "$if_node" xdpgeneric obj "$obj" sec xdp ||
 			fail "adopt: iproute2 could not attach $obj"
 	fi
-	ip netns exec "$ns_node" "$helper" "$if_node" "$mode" "$tmp/ready" "$tmp/done" 30 \
-		>"$tmp/helper.log" 2>&1 &
-	helper_pid=$!
-	for _ in $(seq 100); do
+	# The previous round's XSK leaves the queue asynchronously (the kernel
+	# unbinds its umem after the socket's last reference goes): a bind
+	# right after can get EBUSY. Retry that, and only that.
+	for attempt in 1 2 3 4 5 6 7 8 9 10; do
+		ip netns exec "$ns_node" "$helper" "$if_node" "$mode" "$tmp/ready" "$tmp/done" 30 \
+			>"$tmp/helper.log" 2>&1 &
+		helper_pid=$!
+		for _ in $(seq 100); do
+			[ -f "$tmp/ready" ] && break
+			kill -0 "$helper_pid" 2>/dev/null || break
+			sleep 0.1
+		done
 		[ -f "$tmp/ready" ] && break
-		kill -0 "$helper_pid" 2>/dev/null || break
-		sleep 0.1
+		grep -q "Device or resource busy" "$tmp/helper.log" || break
+		wait "$helper_pid"; helper_pid=
+		echo "  (attempt $attempt: queue still busy from the previous round, retrying)"
+		sleep 0.3
 	done
 	if [ ! -f "$tmp/ready" ]; then
 		wait "$helper_pid"; rc=$?; helper_pid=
