@@ -63,6 +63,9 @@ perf_cleanup() {
   PERF_PIDS=()
   # DPDK leaves its runtime dir behind; ours are sp<pid><name>/sg<pid><name>.
   rm -rf /var/run/dpdk/sp$$[a-z]* /var/run/dpdk/sg$$[a-z]*
+  # A process killed before its EAL cleanup leaves its hugepage files,
+  # which keep the pages from every later run.
+  rm -f /dev/hugepages/sp$$[a-z]* /dev/hugepages/sg$$[a-z]*
   [ -n "$PERF_DIR" ] && rm -rf "$PERF_DIR"
   PERF_DIR=
 }
