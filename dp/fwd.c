@@ -517,6 +517,8 @@ int fwd_worker_main(void *arg)
 					;
 				fwd_burst(lc, pkts[i]->port, pkts + i, (uint16_t)(j - i));
 			}
+			if (got == 0)
+				lb_fwd_idle(lb, lc->idx, t0); /* expiry while nothing arrives */
 		}
 		/* Every table pointer and rx list read above is dead now. */
 		rte_rcu_qsbr_quiescent(dp->qsbr, lc->idx);

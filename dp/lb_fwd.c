@@ -28,7 +28,12 @@
 #define LB_TCP 6u
 #define LB_UDP 17u
 #define LB_SNAT_TRIES 32u
-#define LB_SWEEP_EVERY 16u   /* bursts between conntrack sweep slices */
+/* Conntrack expiry runs in slices of LB_SWEEP_BUCKETS: one per
+ * LB_SWEEP_PKTS packets under load, and from idle polls at most once a
+ * millisecond (lb_fwd_idle). Per packets, not per bursts: at a low rate
+ * every burst holds a packet or two, and a slice (64 cold buckets, ~1000
+ * cycles) every 16 bursts cost more than the packets themselves. */
+#define LB_SWEEP_PKTS 512u
 #define LB_SWEEP_BUCKETS 64u /* buckets per slice */
 
 static inline void lb_cnt(uint64_t *c, uint64_t n)
@@ -1011,9 +1016,22 @@ unsigned lb_fwd_burst(struct lb *lb, unsigned worker, struct rte_mbuf **pkts,
 	}
 
 	/* Between bursts, now and then: expire a slice of conntrack. */
-	if (++lc->bursts % LB_SWEEP_EVERY == 0) {
+	lc->sweep_pkts += n;
+	if (lc->sweep_pkts >= LB_SWEEP_PKTS) {
 		struct ct_sweep_req sr = { .now_tsc = tsc, .max_buckets = LB_SWEEP_BUCKETS };
+		lc->sweep_pkts = 0;
 		(void)ct_sweep(lc->ct, &sr);
 	}
 	return out;
+}
+
+void lb_fwd_idle(struct lb *lb, unsigned worker, uint64_t tsc)
+{
+	struct lb_lcore *lc = lb->lc[worker];
+
+	if (tsc - lc->idle_sweep_tsc < lb->idle_sweep_gap_tsc)
+		return;
+	lc->idle_sweep_tsc = tsc;
+	struct ct_sweep_req sr = { .now_tsc = tsc, .max_buckets = LB_SWEEP_BUCKETS };
+	(void)ct_sweep(lc->ct, &sr);
 }

@@ -111,6 +111,13 @@ int lb_ipip_encap(struct rte_mbuf *m, uint32_t src, uint32_t dst);
  */
 unsigned lb_fwd_handoff_take(struct lb *lb, unsigned worker, struct rte_mbuf **pkts, unsigned n);
 
+/*
+ * A poll of `worker` that found nothing: expire a conntrack slice if none
+ * was swept from an idle poll in the last millisecond (tsc = now). Worker
+ * `worker` only.
+ */
+void lb_fwd_idle(struct lb *lb, unsigned worker, uint64_t tsc);
+
 /* ---- pure helpers (any thread; tested without EAL) ---- */
 
 /*

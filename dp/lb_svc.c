@@ -115,6 +115,7 @@ struct lb *lb_create(const struct lb_params *p)
 	/* A datagram's fragments arrive within milliseconds; 2 s covers
 	 * reordering without holding entries long. */
 	lb->frag_ttl_tsc = 2 * p->tsc_hz;
+	lb->idle_sweep_gap_tsc = p->tsc_hz / 1000; /* 1 ms */
 	/* 2^shift TSC cycles: the largest power of two within 1/4 s and 2 s */
 	lb->refresh_shift = lb->partner_shift = 1;
 	while ((2ull << lb->refresh_shift) <= p->tsc_hz / 4)

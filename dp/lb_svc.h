@@ -270,8 +270,9 @@ struct lb_lcore {
 	 * later fragments, which carry no port, follow it there. */
 	struct lb_frag frag_ho[LB_FRAG_SLOTS];
 	uint64_t ev[LB_EV_MAX];
-	uint32_t bursts;
-	uint32_t port_next; /* SNAT port cursor */
+	uint32_t sweep_pkts;     /* LB packets since the last conntrack slice */
+	uint32_t port_next;      /* SNAT port cursor */
+	uint64_t idle_sweep_tsc; /* last slice swept from an idle poll */
 } __attribute__((aligned(64)));
 
 struct lb {
@@ -286,6 +287,7 @@ struct lb {
 	unsigned n_workers;
 	uint32_t snat_ip;
 	uint64_t frag_ttl_tsc;
+	uint64_t idle_sweep_gap_tsc; /* between conntrack slices from idle polls */
 	/* conntrack refresh windows, as TSC bit numbers (lb_fwd.c) */
 	uint8_t refresh_shift; /* an entry's own expiry: ~1/4 s */
 	uint8_t partner_shift; /* its partner's: ~2 s */

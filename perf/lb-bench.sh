@@ -7,10 +7,15 @@
 #
 # 1. baseline: the same generator to pod B directly (no LB), max rate;
 # 2. fill: LB_PASSES generator passes of 65,536 new UDP flows each (source
-#    10.1.<pass>.0-255, ports 1024-1279), so conntrack ends up tracking
+#    10.1.<pass>.0-255, source ports scattered over 1025-65535 by a hash of
+#    the flow, as many clients' ephemeral ports are: sluice-gen --vary
+#    spread; with 256 consecutive ports instead, nearly every new flow's
+#    first SNAT port choice collides), so conntrack ends up tracking
 #    LB_PASSES x 65,536 flows (16 -> 1,048,576; two entries each, 4M-entry
-#    table); each pass sends every flow once at LB_FILL_RATE, so every
-#    packet is a new flow: cycles per new flow and new flows/s per core;
+#    table); each pass sends every flow exactly once (sluice-gen --once,
+#    a frame the full ring refuses is sent again) as fast as dp takes them
+#    (LB_FILL_RATE, default max), so every packet is a new flow and the
+#    worker is saturated with them: cycles per new flow, new flows/s/core;
 # 3. established: the last pass's 65,536 flows (all conntrack hits, spread
 #    over the 1M-flow table) at max rate for LB_DURATION s: Mpps and
 #    cycles/packet (target <= 300);
@@ -20,13 +25,13 @@
 # carried packets, /sluice/stats) over the packets it forwarded in the same
 # window; per new flow likewise over /sluice/lb new_flows.
 #
-# Env: LB_PASSES (16), LB_FILL_RATE (1M pps), LB_DURATION (5 s), GEN_CPU (0),
+# Env: LB_PASSES (16), LB_FILL_RATE (max), LB_DURATION (5 s), GEN_CPU (0),
 #      DUT_CPU (1), SLUICE_BUILD. Run as root: bash perf/lb-bench.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PASSES=${LB_PASSES:-16}
-FILL_RATE=${LB_FILL_RATE:-1000000}
+FILL_RATE=${LB_FILL_RATE:-max}
 DUR=${LB_DURATION:-5}
 CTRL_BIN=$SLUICE_BUILD/ctrl/sluice-ctrl
 LB_BENCH_BIN=$SLUICE_BUILD/perf/lb_bench
@@ -118,12 +123,11 @@ hz=$(perf_tsc_hz "$PERF_DIR/gen-base.log")
 perf_log "baseline: $(grep -m1 '^RESULT' "$PERF_DIR/gen-base.log" | cut -d' ' -f2-6)"
 
 # --- 2. fill: every packet a new flow -----------------------------------------
-fill_dur=$(awk -v f=$FLOWS -v r="$FILL_RATE" 'BEGIN { printf "%.6f", f / r }')
 snap f0
 t0=$(date +%s.%N)
 for p in $(seq 0 $(( PASSES - 1 ))); do
-  perf_run_gen "fill$p" --dst-ip "$VIP" --src-ip "10.1.$p.0" --vary both --flows "$FLOWS" \
-    --rate "$FILL_RATE" --duration "$fill_dur" --drain-ms 50 --link-wait 5 \
+  perf_run_gen "fill$p" --dst-ip "$VIP" --src-ip "10.1.$p.0" --vary spread --sport $(( 1024 + p )) --flows "$FLOWS" \
+    --rate "$FILL_RATE" --once --duration 20 --drain-ms 50 --link-wait 5 \
     || { tail -40 "$PERF_DIR/dp-lb.log" >&2; exit 1; }
 done
 t1=$(date +%s.%N)
@@ -133,7 +137,8 @@ perf_log "fill: $PASSES passes in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%
 
 # --- 3. established: conntrack hits over the 1M-flow table -------------------
 snap e0
-perf_run_gen est --dst-ip "$VIP" --src-ip "10.1.$(( PASSES - 1 )).0" --vary both --flows "$FLOWS" \
+perf_run_gen est --dst-ip "$VIP" --src-ip "10.1.$(( PASSES - 1 )).0" --vary spread \
+  --sport $(( 1024 + PASSES - 1 )) --flows "$FLOWS" \
   --duration "$DUR"
 snap e1
 read -r eb ef en ect edrop <<< "$(delta e0 e1)"

@@ -57,6 +57,7 @@ struct gen_opts {
 	unsigned int link_wait_s;
 	int have_src_mac;
 	int no_tx;
+	int once; /* send each flow exactly once, then stop */
 	struct gen_pkt_params pkt;
 };
 
@@ -125,6 +126,13 @@ gen_tx_once(struct gen_ctx *c, uint32_t *seq, uint32_t *flow, double pps_per_cyc
 		if (owed - done < n)
 			n = (unsigned int)(owed - done);
 	}
+	if (c->o.once) {
+		uint64_t left = c->o.pkt.flows - c->tx.pkts;
+		if (left == 0)
+			return 0;
+		if (left < n)
+			n = (unsigned int)left;
+	}
 	if (rte_pktmbuf_alloc_bulk(c->pool, m, n) != 0) {
 		GEN_PUB(c->tx.nombuf, c->tx.nombuf + 1);
 		return 0;
@@ -145,7 +153,13 @@ gen_tx_once(struct gen_ctx *c, uint32_t *seq, uint32_t *flow, double pps_per_cyc
 	sent = rte_eth_tx_burst(c->o.tx_port, 0, m, (uint16_t)n);
 	if (sent < n) {
 		rte_pktmbuf_free_bulk(&m[sent], n - sent);
-		GEN_PUB(c->tx.full, c->tx.full + (n - sent));
+		if (c->o.once) {
+			/* every flow must go out once: send the refused again */
+			*seq -= n - sent;
+			*flow = (*flow + c->o.pkt.flows - (n - sent)) % c->o.pkt.flows;
+		} else {
+			GEN_PUB(c->tx.full, c->tx.full + (n - sent));
+		}
 	}
 	GEN_PUB(c->tx.pkts, c->tx.pkts + sent);
 	return sent;
@@ -258,11 +272,15 @@ gen_usage(const char *prog)
 	       "  --rate R          packets/s, with optional k/M/G suffix; 0 or 'max' = as fast as possible (default max)\n"
 	       "  --size B          frame size in bytes including the 4-byte FCS, 64..1518 (default 64)\n"
 	       "  --flows N         number of flows, 1..65536 (default 1)\n"
-	       "  --vary port|ip|both  what a flow changes: UDP source port (default), IPv4 source, or both\n"
+	       "  --vary port|ip|both|spread  what a flow changes: UDP source port (default), IPv4\n"
+	       "                    source, both (ip + i %% 256, port + i / 256), or spread (ip + i %% 256,\n"
+	       "                    port scattered over sport..65535 by a hash of i, like ephemeral ports)\n"
 	       "  --duration S      seconds of tx (default 10)\n"
 	       "  --tx-port P       port to send on (default 0)\n"
 	       "  --rx-port P       port to receive on (default: the tx port)\n"
 	       "  --no-tx           receive only\n"
+	       "  --once            send each flow exactly once (a refused frame is sent again),\n"
+	       "                    then stop; --duration caps it (new-flow benchmarks)\n"
 	       "  --burst N         burst size, 1..%u (default 32)\n"
 	       "  --src-mac M / --dst-mac M   Ethernet addresses (default: tx port MAC / 02:00:00:00:00:01)\n"
 	       "  --src-ip A / --dst-ip A     IPv4 addresses (default 10.0.0.1 / 10.0.0.2)\n"
@@ -342,7 +360,7 @@ gen_parse_mac(const char *s, uint8_t *out)
 
 enum {
 	GEN_OPT_RATE = 256, GEN_OPT_SIZE, GEN_OPT_FLOWS, GEN_OPT_VARY, GEN_OPT_DURATION,
-	GEN_OPT_TXPORT, GEN_OPT_RXPORT, GEN_OPT_NOTX, GEN_OPT_BURST, GEN_OPT_SRCMAC,
+	GEN_OPT_TXPORT, GEN_OPT_RXPORT, GEN_OPT_NOTX, GEN_OPT_ONCE, GEN_OPT_BURST, GEN_OPT_SRCMAC,
 	GEN_OPT_DSTMAC, GEN_OPT_SRCIP, GEN_OPT_DSTIP, GEN_OPT_SPORT, GEN_OPT_DPORT,
 	GEN_OPT_DRAIN, GEN_OPT_LINKWAIT, GEN_OPT_HELP,
 };
@@ -359,6 +377,7 @@ gen_parse_args(int argc, char **argv, struct gen_opts *o)
 		{ "tx-port", required_argument, NULL, GEN_OPT_TXPORT },
 		{ "rx-port", required_argument, NULL, GEN_OPT_RXPORT },
 		{ "no-tx", no_argument, NULL, GEN_OPT_NOTX },
+		{ "once", no_argument, NULL, GEN_OPT_ONCE },
 		{ "burst", required_argument, NULL, GEN_OPT_BURST },
 		{ "src-mac", required_argument, NULL, GEN_OPT_SRCMAC },
 		{ "dst-mac", required_argument, NULL, GEN_OPT_DSTMAC },
@@ -410,6 +429,8 @@ gen_parse_args(int argc, char **argv, struct gen_opts *o)
 				o->pkt.vary = GEN_PKT_VARY_IP;
 			else if (strcmp(optarg, "both") == 0)
 				o->pkt.vary = GEN_PKT_VARY_BOTH;
+			else if (strcmp(optarg, "spread") == 0)
+				o->pkt.vary = GEN_PKT_VARY_SPREAD;
 			else
 				rc = -EINVAL;
 			break;
@@ -429,6 +450,7 @@ gen_parse_args(int argc, char **argv, struct gen_opts *o)
 			rx_set = 1;
 			break;
 		case GEN_OPT_NOTX: o->no_tx = 1; break;
+		case GEN_OPT_ONCE: o->once = 1; break;
 		case GEN_OPT_BURST:
 			rc = gen_parse_ulong(optarg, 1, GEN_BURST_MAX, &v);
 			o->burst = (uint16_t)v;
@@ -474,7 +496,8 @@ gen_parse_args(int argc, char **argv, struct gen_opts *o)
 	o->pkt.len = (uint16_t)(o->frame_size - 4);
 	/* Flows must stay inside the port or address space they vary. */
 	if ((o->pkt.vary == GEN_PKT_VARY_PORT && o->pkt.sport + o->pkt.flows - 1 > 65535) ||
-	    (o->pkt.vary == GEN_PKT_VARY_BOTH && o->pkt.sport + (o->pkt.flows - 1) / 256 > 65535)) {
+	    (o->pkt.vary == GEN_PKT_VARY_BOTH && o->pkt.sport + (o->pkt.flows - 1) / 256 > 65535) ||
+	    (o->pkt.vary == GEN_PKT_VARY_SPREAD && o->pkt.sport > 65534)) {
 		fprintf(stderr, "sluice-gen: --sport + --flows overflows the UDP port range\n");
 		return -EINVAL;
 	}
@@ -693,6 +716,8 @@ main(int argc, char **argv)
 			last = now;
 		}
 		if (gen_elapsed(t0, now) >= c->o.duration_s)
+			break;
+		if (c->o.once && GEN_GET(c->tx.pkts) >= c->o.pkt.flows)
 			break;
 	}
 	__atomic_store_n(&c->stop_tx, 1, __ATOMIC_RELEASE);

@@ -91,6 +91,12 @@ gen_pkt_stamp_frame(const struct gen_pkt_params *p, uint8_t *buf,
 		ip_add = stamp->flow & 0xffu;
 		port_add = (uint32_t)stamp->flow >> 8;
 		break;
+	case GEN_PKT_VARY_SPREAD:
+		ip_add = stamp->flow & 0xffu;
+		/* Knuth's multiplicative hash; never 0, so the port is written */
+		port_add = 1u + (uint32_t)(((uint64_t)stamp->flow * 2654435761u) >> 8) %
+				      (65535u - p->sport);
+		break;
 	}
 	if (ip_add != 0) {
 		uint32_t old_be, new_be;

@@ -23,6 +23,10 @@ enum gen_pkt_vary {
 	GEN_PKT_VARY_PORT, /* flow i: source port sport + i */
 	GEN_PKT_VARY_IP,   /* flow i: source address src_ip + i */
 	GEN_PKT_VARY_BOTH, /* flow i: src_ip + i % 256, sport + i / 256 */
+	/* flow i: src_ip + i % 256, and a source port scattered over
+	 * sport..65535 by a multiplicative hash of i, as many clients' ephemeral
+	 * ports are (an LB's SNAT port choice depends on it) */
+	GEN_PKT_VARY_SPREAD,
 };
 
 struct gen_pkt_params {

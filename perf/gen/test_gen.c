@@ -71,6 +71,38 @@ test_roundtrip_min_frame(void **state)
 	assert_int_equal(ip_sum(buf + 14), 0xffff);
 }
 
+/* --vary spread: every port in sport+1..65535, the IP header still valid,
+ * and 65536 flows give (almost) as many distinct (address, port) pairs,
+ * over most of the port range. */
+static void
+test_vary_spread(void **state)
+{
+	static uint8_t seen[256][8192]; /* (low address byte, port) bitmap */
+	struct gen_pkt_params p;
+	uint8_t buf[GEN_PKT_MAX_LEN];
+	uint32_t pairs = 0, lo = 65535, hi = 0;
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	test_params(&p, GEN_PKT_MIN_LEN, 65536, GEN_PKT_VARY_SPREAD);
+	for (uint32_t f = 0; f < 65536; f++) {
+		struct gen_pkt_stamp st = { .seq = f, .tsc = 1, .flow = (uint16_t)f };
+		assert_int_equal(gen_pkt_template(&p, buf), 0);
+		gen_pkt_stamp_frame(&p, buf, &st);
+		uint32_t port = (uint32_t)(buf[34] << 8 | buf[35]);
+		assert_true(port > p.sport && port <= 65535);
+		assert_int_equal(ip_sum(buf + 14), 0xffff);
+		assert_int_equal(buf[29], (uint8_t)(0x02 + (f & 0xff)));
+		uint8_t *b = &seen[buf[29]][port >> 3];
+		pairs += !(*b & (1u << (port & 7)));
+		*b |= (uint8_t)(1u << (port & 7));
+		lo = port < lo ? port : lo;
+		hi = port > hi ? port : hi;
+	}
+	assert_true(pairs > 65000);
+	assert_true(lo < 2048 && hi > 64000);
+}
+
 /* Varying the source address keeps the header checksum valid (RFC 1624). */
 static void
 test_vary_ip_checksum(void **state)
@@ -196,6 +228,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_min_frame),
 		cmocka_unit_test(test_vary_ip_checksum),
+		cmocka_unit_test(test_vary_spread),
 		cmocka_unit_test(test_template_rejects),
 		cmocka_unit_test(test_read_rejects),
 		cmocka_unit_test(test_lat_percentiles),

@@ -654,6 +654,41 @@ static void test_tuple_reuse(void **state)
 	assert_int_equal(drop[DP_DROP_LB_NO_FLOW], 0);
 }
 
+/* Idle polls expire conntrack in slices, at most one per millisecond: the
+ * flows of a quiet LB go away without any packet to drive the sweep. */
+static void test_idle_sweep(void **state)
+{
+	struct fx *fx = *state;
+	struct lb *lb = fx->lb;
+	struct ct *ct = lb->lc[0]->ct;
+	uint64_t drop[DP_DROP_MAX] = {0};
+	uint8_t f[256];
+
+	assert_int_equal(lb_svc_add(lb, 1, VIP, 53, 17, 0, 1), 0);
+	assert_int_equal(lb_backend_add(lb, 1, 1, BE(1), 5353, 1, 1), 0);
+	for (uint16_t p = 0; p < 3; p++) {
+		size_t len = frame(f, 17, CLIENT, BE16(4000 + p), VIP, BE16(53), 8, 0);
+		assert_int_equal(burst1(lb, f, len, drop), 1);
+	}
+	assert_int_equal(ct_count(ct), 6);
+	/* an hour later (fx: tsc_hz 2 GHz), in 1 ms steps */
+	uint64_t t = rte_rdtsc() + 3600ull * 2000000000ull;
+	unsigned calls = 0;
+	for (; ct_count(ct) > 0 && calls < 1000; calls++, t += 2000000)
+		lb_fwd_idle(lb, 0, t);
+	assert_int_equal(ct_count(ct), 0);
+	assert_true(calls > 1); /* a slice per call, not the whole table */
+	/* no slice within the same millisecond */
+	for (uint16_t p = 0; p < 3; p++) {
+		size_t len = frame(f, 17, CLIENT, BE16(5000 + p), VIP, BE16(53), 8, 0);
+		assert_int_equal(burst1(lb, f, len, drop), 1);
+	}
+	uint32_t before = ct_count(ct);
+	for (unsigned i = 0; i < 1000; i++)
+		lb_fwd_idle(lb, 0, t - 1);
+	assert_int_equal(ct_count(ct), before);
+}
+
 static void test_burst_frag_affinity(void **state)
 {
 	struct fx *fx = *state;
@@ -1331,6 +1366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_svc_control, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tuple_reuse, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_sweep, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_frag_affinity, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_snat_collision, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_handoff, fx2_setup, fx_teardown),
