@@ -745,6 +745,43 @@ too_long:
 	return 0;
 }
 
+struct apic_decode_count {
+	apic_watch_cb cb;
+	void *arg;
+	long n;
+};
+
+static bool apic_decode_cb(void *arg, const char *type, json_t *object)
+{
+	struct apic_decode_count *d = arg;
+	d->n++;
+	return d->cb(d->arg, type, object);
+}
+
+long apic_watch_decode(const char *data, size_t len, size_t chunk, apic_watch_cb cb, void *arg,
+		       int *ok, char *errmsg, size_t errlen)
+{
+	struct apic_decode_count d = {.cb = cb, .arg = arg};
+	/* status 200 already known: apic_watch_write never asks libcurl */
+	struct apic_watch_ctx w = {.server = "decode", .cb = apic_decode_cb, .arg = &d, .status = 200,
+				   .line = {.limit = APIC_MAX_LINE}, .error = {.limit = 65536}};
+	size_t step = chunk ? chunk : (len ? len : 1);
+
+	*ok = 1;
+	for (size_t off = 0; off < len; off += step) {
+		size_t n = len - off < step ? len - off : step;
+		if (apic_watch_write((char *)data + off, 1, n, &w) != n) {
+			*ok = 0;
+			break;
+		}
+	}
+	if (!*ok && errmsg != NULL)
+		snprintf(errmsg, errlen, "%s", w.cb_stop ? "stopped by the callback" : w.errmsg);
+	apic_buf_free(&w.line);
+	apic_buf_free(&w.error);
+	return d.n;
+}
+
 static int apic_watch_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 			       curl_off_t ultotal, curl_off_t ulnow)
 {

@@ -110,4 +110,15 @@ typedef bool (*apic_watch_cb)(void *arg, const char *type, json_t *object);
 int apic_watch(struct apic *c, const char *path, apic_watch_cb cb, void *arg,
 	       volatile int *stop, long *last_status, char *errmsg, size_t errlen);
 
+/*
+ * The decoding half of apic_watch, for tests and fuzzing: split len bytes
+ * of a 200 watch body into lines, fed in pieces of `chunk` bytes (0 = all
+ * at once) as libcurl would, and call cb for each event. Returns the
+ * events delivered and sets *ok to 0 on a protocol error (errmsg says
+ * which: not JSON, no type/object, a line over the limit) or when cb said
+ * stop; a partial last line is left undelivered, as a cut stream's is.
+ */
+long apic_watch_decode(const char *data, size_t len, size_t chunk, apic_watch_cb cb, void *arg,
+		       int *ok, char *errmsg, size_t errlen);
+
 #endif
