@@ -83,6 +83,59 @@ static int fake_route_del(void *d, const struct ring_route_del *r)
 	return 0;
 }
 
+static int fake_svc_add(void *d, const struct ring_svc *sv, uint64_t gen)
+{
+	struct fake_dp *f = d;
+	(void)gen;
+	if (sv->svc_id == 0 || sv->svc_id >= FAKE_DP_MAX)
+		return -EINVAL;
+	f->svc[sv->svc_id] = 1;
+	f->applied++;
+	return 0;
+}
+
+static int fake_svc_del(void *d, const struct ring_svc_del *sv)
+{
+	struct fake_dp *f = d;
+	if (sv->svc_id == 0 || sv->svc_id >= FAKE_DP_MAX || !f->svc[sv->svc_id])
+		return -ENOENT;
+	f->svc[sv->svc_id] = 0;
+	f->applied++;
+	return 0;
+}
+
+static int fake_backend_add(void *d, const struct ring_backend *b, uint64_t gen)
+{
+	struct fake_dp *f = d;
+	(void)gen;
+	if (b->backend_id == 0 || b->backend_id >= FAKE_DP_MAX || b->svc_id >= FAKE_DP_MAX ||
+	    !f->svc[b->svc_id] || b->weight == 0)
+		return -EINVAL;
+	f->be_weight[b->backend_id] = b->weight + 1;
+	f->applied++;
+	return 0;
+}
+
+static int fake_backend_del(void *d, const struct ring_backend_del *b)
+{
+	struct fake_dp *f = d;
+	if (b->backend_id == 0 || b->backend_id >= FAKE_DP_MAX || f->be_weight[b->backend_id] == 0)
+		return -ENOENT;
+	f->be_weight[b->backend_id] = 0;
+	f->applied++;
+	return 0;
+}
+
+static int fake_backend_weight(void *d, const struct ring_backend_weight *w)
+{
+	struct fake_dp *f = d;
+	if (w->backend_id == 0 || w->backend_id >= FAKE_DP_MAX || f->be_weight[w->backend_id] == 0)
+		return -ENOENT;
+	f->be_weight[w->backend_id] = w->weight + 1;
+	f->applied++;
+	return 0;
+}
+
 static int fake_sweep(void *d, uint64_t gen)
 {
 	struct fake_dp *f = d;
@@ -106,6 +159,11 @@ static const struct ctl_ring_ops fake_ops = {
 	.pod_del = fake_pod_del,
 	.route_add = fake_route_add,
 	.route_del = fake_route_del,
+	.svc_add = fake_svc_add,
+	.svc_del = fake_svc_del,
+	.backend_add = fake_backend_add,
+	.backend_del = fake_backend_del,
+	.backend_weight = fake_backend_weight,
 	.sweep = fake_sweep,
 };
 

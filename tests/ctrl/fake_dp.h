@@ -23,6 +23,10 @@ struct fake_dp {
 	uint64_t pod_gen[FAKE_DP_MAX];
 	/* routes: keyed by (x & 63) << 8 | y of a 10.x.y.0/24 (tests use those) */
 	uint64_t route_gen[FAKE_DP_MAX];
+	/* LB: services present (by id), and per backend id its weight + 1
+	 * (0 = absent) as BACKEND_ADD / BACKEND_WEIGHT last set it */
+	uint8_t svc[FAKE_DP_MAX];
+	uint32_t be_weight[FAKE_DP_MAX];
 	uint64_t applied;
 	uint64_t last_seq_applied;
 	int fail_pod_add;	/* nonzero: pod_add returns this */

@@ -17,6 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -541,6 +545,116 @@ static void test_cni(void **s)
 	free(f);
 }
 
+/* A TCP listener on 127.0.0.1 (port in *port); the fd. */
+static int listen_lo(uint16_t *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1024), 0); /* probes never accepted */
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void ipc_ok(struct agent *a, const char *req)
+{
+	char *reply = ipc_handle(a, NULL, req, strlen(req));
+	assert_non_null(reply);
+	if (strstr(reply, "\"ok\":true") == NULL)
+		fail_msg("%s -> %s", req, reply);
+	free(reply);
+}
+
+/* backend.set of service "web": 127.0.0.1 at p[0] (weight w0), p[1], p[2]. */
+static void backend_set3(char *out, size_t len, const uint16_t p[3], int w0)
+{
+	snprintf(out, len,
+		 "{\"op\":\"backend.set\",\"service\":\"web\",\"backends\":["
+		 "{\"ip\":\"127.0.0.1\",\"port\":%u,\"weight\":%d},"
+		 "{\"ip\":\"127.0.0.1\",\"port\":%u,\"weight\":1},"
+		 "{\"ip\":\"127.0.0.1\",\"port\":%u,\"weight\":1}]}",
+		 p[0], w0, p[1], p[2]);
+}
+
+/* The weights dp holds for backend ids first..first+2 ("w1 w2 w3", - = absent). */
+static void dp_weights(const struct fake_dp *f, uint32_t first, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (uint32_t id = first; id < first + 3; id++) {
+		size_t n = strlen(out);
+		uint32_t w = __atomic_load_n(&f->be_weight[id], __ATOMIC_ACQUIRE);
+		if (w == 0)
+			snprintf(out + n, len - n, "%s-", n ? " " : "");
+		else
+			snprintf(out + n, len - n, "%s%u", n ? " " : "", w - 1);
+	}
+}
+
+/* Tick the agent (health checks) until dp holds `want`, for up to 5 s. */
+static void tick_until(struct agent *a, const struct fake_dp *f, uint32_t first, const char *want)
+{
+	char got[64];
+	for (int i = 0; i < 500; i++) {
+		(void)agent_tick(a);
+		dp_weights(f, first, got, sizeof(got));
+		if (strcmp(got, want) == 0)
+			return;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("dp weights \"%s\", want \"%s\"", got, want);
+}
+
+/*
+ * Panic mode follows operator weights too: with b2 and b3 failing their
+ * checks (drained: 1 0 0), draining the only healthy b1 leaves every
+ * weighted backend failing, so health is ignored and b2 and b3 must get
+ * their weights back (0 1 1), not stay at 0 with b1 (0 0 0: no backend).
+ */
+static void test_lb_panic_follows_backend_set(void **s)
+{
+	(void)s;
+	struct fake_dp *f = calloc(1, sizeof(*f));
+	struct ringc *rc = new_ringc();
+	struct agent *a = new_agent(rc);
+	uint16_t p[3];
+	int fd[3];
+	char set[1024];
+
+	for (int i = 0; i < 3; i++)
+		fd[i] = listen_lo(&p[i]);
+	assert_int_equal(fake_dp_start(f, seg_path, 0, 0), 0);
+	fake_dp_run_thread(f);
+	assert_int_equal(agent_tick(a), 1);
+	ipc_ok(a, "{\"op\":\"svc.add\",\"name\":\"web\",\"vip\":\"10.96.0.10\",\"port\":80,"
+		  "\"proto\":\"tcp\",\"health\":{\"type\":\"tcp\",\"interval_ms\":50,"
+		  "\"timeout_ms\":40,\"fall\":1,\"rise\":1}}");
+	backend_set3(set, sizeof(set), p, 1);
+	ipc_ok(a, set);
+	uint32_t first = 0;
+	for (uint32_t id = 1; id < FAKE_DP_MAX && first == 0; id++)
+		if (f->be_weight[id] != 0)
+			first = id;
+	assert_true(first != 0);
+	tick_until(a, f, first, "1 1 1");
+	close(fd[1]);
+	close(fd[2]);
+	tick_until(a, f, first, "1 0 0"); /* b2, b3 refused: drained */
+	backend_set3(set, sizeof(set), p, 0);
+	ipc_ok(a, set);
+	char got[64];
+	dp_weights(f, first, got, sizeof(got));
+	assert_string_equal(got, "0 1 1"); /* at once, by backend.set itself */
+	close(fd[0]);
+	fake_dp_stop(f);
+	agent_free(a);
+	ringc_free(rc);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +667,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ctrl_restart_sweeps_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dp_refusal_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cni, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lb_panic_follows_backend_set, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
