@@ -67,6 +67,8 @@ cleanup() {
   [ -n "$API_PID" ] && kill -TERM "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
   for ns in "${MADE_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$DIR" "/var/run/dpdk/$PREFIX"
+  # dp's hugepage files, if it died before its EAL cleanup (seen in CI)
+  rm -f "/dev/hugepages/${PREFIX}map_"*
 }
 trap cleanup EXIT
 trap "exit 143" TERM INT
