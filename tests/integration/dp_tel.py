@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Query a DPDK process's telemetry socket and print the JSON reply.
 
-Usage: dp_tel.py FILE_PREFIX COMMAND [--get a.b.c] [--runtime-dir DIR]
+Usage: dp_tel.py FILE_PREFIX COMMAND [--get a.b.c] [--runtime-dir DIR] [--timeout S]
 
 DPDK 22.11 serves telemetry on a SOCK_SEQPACKET unix socket,
 <runtime dir>/<file prefix>/dpdk_telemetry.v2; on connect it sends one JSON
@@ -16,10 +16,10 @@ import socket
 import sys
 
 
-def query(prefix, cmd, runtime_dir="/var/run/dpdk"):
+def query(prefix, cmd, runtime_dir="/var/run/dpdk", timeout=3.0):
     path = os.path.join(runtime_dir, prefix, "dpdk_telemetry.v2")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(3)
+    s.settimeout(timeout)
     try:
         s.connect(path)
         greeting = json.loads(s.recv(65536).decode())
@@ -38,6 +38,7 @@ def main(argv):
     args = argv[1:]
     get = None
     rdir = "/var/run/dpdk"
+    timeout = 3.0
     if "--get" in args:
         i = args.index("--get")
         get = args[i + 1]
@@ -46,11 +47,15 @@ def main(argv):
         i = args.index("--runtime-dir")
         rdir = args[i + 1]
         del args[i:i + 2]
+    if "--timeout" in args:
+        i = args.index("--timeout")
+        timeout = float(args[i + 1])
+        del args[i:i + 2]
     if len(args) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        v = query(args[0], args[1], rdir)
+        v = query(args[0], args[1], rdir, timeout)
     except (OSError, ValueError) as e:
         print("dp_tel: %s: %s" % (args[1], e), file=sys.stderr)
         return 1

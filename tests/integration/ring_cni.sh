@@ -99,15 +99,7 @@ for ns in "$P1" "$P2"; do
 done
 
 # dp holds both (telemetry), as pods on the plugin's host ends.
-tel() {
-  python3 - "$PREFIX" "$1" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.settimeout(3)
-s.connect(f"/var/run/dpdk/{sys.argv[1]}/dpdk_telemetry.v2")
-hello = json.loads(s.recv(65536)); s.send(sys.argv[2].encode())
-print(json.dumps(json.loads(s.recv(int(hello["max_output_len"]) + 1024))[sys.argv[2]]))
-PY
-}
+tel() { python3 "$HERE/dp_tel.py" "$PREFIX" "$1"; }
 pods=$(tel /sluice/pods)
 grep -q "\"$a1 " <<< "$pods" && grep -q "\"$a2 " <<< "$pods" || fail "dp does not hold both pods: $pods"
 

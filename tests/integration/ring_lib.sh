@@ -169,20 +169,9 @@ finish_stream() {
 }
 
 # dp telemetry (docs/dp-telemetry.md): print the value at a ","-separated key path.
+RING_TEL=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/dp_tel.py
 tel() { # cmd [key]
-  python3 - "$PREFIX" "$1" "${2:-}" <<'PY'
-import json, socket, sys
-prefix, cmd, key = sys.argv[1:4]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.settimeout(3)
-s.connect(f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2")
-hello = json.loads(s.recv(65536))
-s.send(cmd.encode())
-v = json.loads(s.recv(int(hello["max_output_len"]) + 1024))[cmd.split(",")[0]]
-for k in key.split(",") if key else []:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)
-PY
+  python3 "$RING_TEL" "$PREFIX" "$1" ${2:+--get "${2//,/.}"}
 }
 
 jget() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }

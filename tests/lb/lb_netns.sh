@@ -95,20 +95,8 @@ call() { # node-letter json
   n "lbn$1-$$" "$CTRL" --ipc "ipc://$DIR/agent-$1.ipc" --call "$2"
 }
 
-tel() { # node-letter cmd [key]
-  python3 - "sl-lb$1-$$" "$2" "${3:-}" <<'PY'
-import json, socket, sys
-prefix, cmd, key = sys.argv[1:4]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.settimeout(5)
-s.connect(f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2")
-hello = json.loads(s.recv(65536))
-s.send(cmd.encode())
-v = json.loads(s.recv(int(hello["max_output_len"]) + 1024))[cmd.split(",")[0]]
-for k in key.split(",") if key else []:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)
-PY
+tel() { # node-letter cmd [key]: the value at a ","-separated key path
+  python3 "$ROOT/tests/integration/dp_tel.py" "sl-lb$1-$$" "$2" --timeout 5 ${3:+--get "${3//,/.}"}
 }
 
 # Start backend server i (0-based) of node $1.
